@@ -1,0 +1,389 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Options configure the embedded Badger log.
+type Options struct {
+	Dir        string
+	Durability Durability
+	Limits     Limits
+	// MaxBatch caps the operations written in one commit (default 4096).
+	MaxBatch int
+	Logger   *slog.Logger
+}
+
+// Log is the embedded [Queue]: Badger on local disk with group commit.
+type Log struct {
+	db    *badger.DB
+	opts  Options
+	sched *scheduler
+	log   *slog.Logger
+
+	mu     sync.RWMutex // held (read) while sending on ops, (write) to close it
+	closed bool
+	ops    chan *op
+	exited chan struct{}
+
+	nextSeq uint64 // owned by the committer
+
+	stats struct {
+		batches, syncs, appends, completes atomic.Uint64
+		syncedSeq                          atomic.Uint64 // every message with Seq <= this is synced
+	}
+}
+
+// op is one request to the committer: an append or a completion.
+type op struct {
+	msg  *Message
+	rec  *Record // nil for an append
+	done chan error
+}
+
+var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
+
+// Stats are counters for tests and metrics.
+type Stats struct {
+	Batches, Syncs, Appends, Completes uint64
+	SyncedSeq                          uint64
+	Backlog                            int
+	BacklogBytes                       int64
+}
+
+// Open opens (or creates) the log in opts.Dir, recovers every pending message
+// into the scheduler and starts the committer.
+func Open(opts Options) (*Log, error) {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 4096
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	bo := badger.DefaultOptions(opts.Dir).
+		WithSyncWrites(false). // the committer syncs once per batch itself
+		WithLogger(badgerLogger{opts.Logger}).
+		WithLoggingLevel(badger.WARNING).
+		WithDetectConflicts(false).
+		WithBlockCacheSize(64 << 20).
+		WithValueLogFileSize(256 << 20)
+	db, err := badger.Open(bo)
+	if err != nil {
+		// After a crash the first open occasionally fails and a second one
+		// succeeds (badger #2207).
+		opts.Logger.Warn("opening badger failed, retrying once", "err", err)
+		db, err = badger.Open(bo)
+		if err != nil {
+			return nil, fmt.Errorf("queue: opening badger in %s: %w", opts.Dir, err)
+		}
+	}
+	l := &Log{
+		db:     db,
+		opts:   opts,
+		sched:  newScheduler(opts.Limits),
+		log:    opts.Logger,
+		ops:    make(chan *op, opts.MaxBatch),
+		exited: make(chan struct{}),
+	}
+	n, err := l.recover()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if n > 0 {
+		l.log.Info("recovered pending messages", "count", n)
+	}
+	go l.commitLoop()
+	return l, nil
+}
+
+// recover loads the pending messages in log order and the sequence counter.
+func (l *Log) recover() (int, error) {
+	var pending []*Message
+	err := l.db.View(func(txn *badger.Txn) error {
+		if item, err := txn.Get(keyLastSeq); err == nil {
+			err = item.Value(func(v []byte) error {
+				if len(v) != 8 {
+					return errCorruptValue
+				}
+				l.nextSeq = binary.BigEndian.Uint64(v) + 1
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("reading sequence: %w", err)
+			}
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("reading sequence: %w", err)
+		}
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: []byte{prefixMessage}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			err := item.Value(func(v []byte) error {
+				m, err := decodeMessage(v)
+				if err != nil {
+					return fmt.Errorf("decoding message %x: %w", item.Key(), err)
+				}
+				pending = append(pending, m)
+				if m.Seq >= l.nextSeq {
+					l.nextSeq = m.Seq + 1
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("queue: recovering: %w", err)
+	}
+	if l.nextSeq == 0 {
+		l.nextSeq = 1
+	}
+	l.stats.syncedSeq.Store(l.nextSeq - 1)
+	l.sched.push(pending, true)
+	return len(pending), nil
+}
+
+// Append implements [Queue].
+func (l *Log) Append(m *Message) error {
+	size := m.Size()
+	if err := l.sched.reserve(size); err != nil {
+		return err
+	}
+	if err := l.submit(m, nil); err != nil {
+		return err // the committer released the reservation, or we never sent
+	}
+	return nil
+}
+
+// Complete implements [Queue].
+func (l *Log) Complete(m *Message, rec *Record) error {
+	rec.ID = m.ID
+	rec.Route = m.Route
+	if rec.Created.IsZero() {
+		rec.Created = m.Received
+	}
+	if rec.Updated.IsZero() {
+		rec.Updated = time.Now().UTC()
+	}
+	return l.submit(m, rec)
+}
+
+func (l *Log) submit(m *Message, rec *Record) error {
+	o := opPool.Get().(*op)
+	o.msg, o.rec = m, rec
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		o.msg, o.rec = nil, nil
+		opPool.Put(o)
+		if rec == nil {
+			l.sched.unreserve(m.Size())
+		}
+		return errClosed
+	}
+	l.ops <- o
+	l.mu.RUnlock()
+	err := <-o.done
+	o.msg, o.rec = nil, nil
+	opPool.Put(o)
+	return err
+}
+
+// Next implements [Queue].
+func (l *Log) Next(ctx context.Context) (*Message, error) { return l.sched.next(ctx) }
+
+// Lookup implements [Queue].
+func (l *Log) Lookup(id ID) (Record, error) {
+	var rec Record
+	err := l.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(recordKey(id))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			rec, err = decodeRecord(v)
+			return err
+		})
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return Record{}, errNotFound
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("queue: looking up record: %w", err)
+	}
+	if rec.Status == StatusAccepted && l.sched.processing(id) {
+		rec.Status = StatusProcessing
+	}
+	return rec, nil
+}
+
+// Stats returns a snapshot of the counters.
+func (l *Log) Stats() Stats {
+	n, b := l.sched.backlog()
+	return Stats{
+		Batches:      l.stats.batches.Load(),
+		Syncs:        l.stats.syncs.Load(),
+		Appends:      l.stats.appends.Load(),
+		Completes:    l.stats.completes.Load(),
+		SyncedSeq:    l.stats.syncedSeq.Load(),
+		Backlog:      n,
+		BacklogBytes: b,
+	}
+}
+
+// Close stops accepting appends and completions, waits for the committer to
+// write what it holds, and closes Badger. Stop the workers first.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return errClosed
+	}
+	l.closed = true
+	close(l.ops)
+	l.mu.Unlock()
+	<-l.exited
+	l.sched.close()
+	if err := l.db.Close(); err != nil {
+		return fmt.Errorf("queue: closing badger: %w", err)
+	}
+	return nil
+}
+
+// commitLoop is the only writer. Each cycle takes everything queued (up to
+// MaxBatch), writes it as one batch, syncs once if the batch holds appends
+// and durability asks for it, and only then schedules and releases the ops.
+func (l *Log) commitLoop() {
+	defer close(l.exited)
+	batch := make([]*op, 0, l.opts.MaxBatch)
+	var arena []byte
+	var appended []*Message
+	for {
+		o, ok := <-l.ops
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], o)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case o, ok := <-l.ops:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		arena, appended = l.commit(batch, arena[:0], appended[:0])
+		clear(appended)
+	}
+}
+
+func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []*Message) {
+	wb := l.db.NewWriteBatch()
+	var err error
+	set := func(k, v []byte) {
+		if err == nil {
+			err = wb.Set(k, v)
+		}
+	}
+	seq := l.nextSeq
+	now := time.Now().UTC()
+	for _, o := range batch {
+		m := o.msg
+		if o.rec == nil {
+			m.Seq = seq
+			seq++
+			start := len(arena)
+			arena = appendMessage(arena, m)
+			mv := arena[start:len(arena):len(arena)]
+			start = len(arena)
+			arena = appendRecord(arena, &Record{ID: m.ID, Route: m.Route, Status: StatusAccepted, Created: m.Received, Updated: m.Received})
+			rv := arena[start:len(arena):len(arena)]
+			set(messageKey(m.Seq), mv)
+			set(recordKey(m.ID), rv)
+			appended = append(appended, m)
+			continue
+		}
+		if o.rec.Updated.IsZero() {
+			o.rec.Updated = now
+		}
+		start := len(arena)
+		arena = appendRecord(arena, o.rec)
+		set(recordKey(m.ID), arena[start:len(arena):len(arena)])
+		if err == nil {
+			err = wb.Delete(messageKey(m.Seq))
+		}
+	}
+	if len(appended) > 0 {
+		var s [8]byte
+		binary.BigEndian.PutUint64(s[:], seq-1)
+		set(keyLastSeq, s[:])
+	}
+	if err == nil {
+		err = wb.Flush()
+	} else {
+		wb.Cancel()
+	}
+	l.stats.batches.Add(1)
+	if err == nil && len(appended) > 0 && l.opts.Durability == DurabilityFsync {
+		err = l.db.Sync()
+		l.stats.syncs.Add(1)
+	}
+	if err != nil {
+		err = fmt.Errorf("queue: writing batch: %w", err)
+		l.log.Error("log write failed", "ops", len(batch), "err", err)
+	} else {
+		l.nextSeq = seq
+		if len(appended) > 0 {
+			l.stats.syncedSeq.Store(seq - 1)
+			l.stats.appends.Add(uint64(len(appended)))
+			l.sched.push(appended, false)
+		}
+	}
+	for _, o := range batch {
+		switch {
+		case o.rec != nil:
+			// Release the key even if the write failed: the message stays in
+			// the log and runs again after a restart.
+			l.sched.done(o.msg)
+			if err == nil {
+				l.stats.completes.Add(1)
+			}
+		case err != nil:
+			l.sched.unreserve(o.msg.Size())
+		}
+		o.done <- err
+	}
+	return arena, appended
+}
+
+// badgerLogger forwards Badger's log lines to slog.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error("badger: " + string(bytes.TrimSpace([]byte(fmt.Sprintf(f, a...)))))
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn("badger: " + string(bytes.TrimSpace([]byte(fmt.Sprintf(f, a...)))))
+}
+func (b badgerLogger) Infof(f string, a ...any)  {}
+func (b badgerLogger) Debugf(f string, a ...any) {}
+
+var _ Queue = (*Log)(nil)

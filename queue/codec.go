@@ -1,0 +1,179 @@
+package queue
+
+import (
+	"encoding/binary"
+	"time"
+)
+
+// Keys: one byte purpose prefix, then a big-endian number or the id, so that
+// iteration order is log order.
+const (
+	prefixMessage = 'm' // m<seq:8> -> encoded Message (pending only)
+	prefixRecord  = 'r' // r<id:16> -> encoded Record
+	prefixMeta    = 'x' // x<name>  -> internal state
+)
+
+var keyLastSeq = []byte{prefixMeta, 's', 'e', 'q'}
+
+func messageKey(seq uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = prefixMessage
+	binary.BigEndian.PutUint64(k[1:], seq)
+	return k
+}
+
+func recordKey(id ID) []byte {
+	k := make([]byte, 17)
+	k[0] = prefixRecord
+	copy(k[1:], id[:])
+	return k
+}
+
+const codecVersion = 1
+
+// appendMessage encodes m onto b.
+func appendMessage(b []byte, m *Message) []byte {
+	b = append(b, codecVersion)
+	b = append(b, m.ID[:]...)
+	b = binary.AppendUvarint(b, m.Seq)
+	b = binary.AppendVarint(b, m.Received.UnixNano())
+	var flags byte
+	if m.Sync {
+		flags |= 1
+	}
+	b = append(b, flags)
+	b = appendString(b, m.Route)
+	b = appendString(b, m.Key)
+	b = appendString(b, m.ContentType)
+	b = binary.AppendUvarint(b, uint64(len(m.Headers)))
+	for _, h := range m.Headers {
+		b = appendString(b, h.Name)
+		b = appendString(b, h.Value)
+	}
+	return append(b, m.Body...)
+}
+
+// decodeMessage decodes b. The returned message does not alias b.
+func decodeMessage(b []byte) (*Message, error) {
+	d := decoder{b: b}
+	if d.byte() != codecVersion {
+		return nil, errCorruptValue
+	}
+	m := &Message{}
+	d.id(&m.ID)
+	m.Seq = d.uvarint()
+	m.Received = time.Unix(0, d.varint()).UTC()
+	m.Sync = d.byte()&1 != 0
+	m.Route = d.string()
+	m.Key = d.string()
+	m.ContentType = d.string()
+	n := d.uvarint()
+	if n > uint64(len(d.b)) { // each header needs at least 2 bytes
+		return nil, errCorruptValue
+	}
+	if n > 0 {
+		m.Headers = make([]Header, n)
+		for i := range m.Headers {
+			m.Headers[i].Name = d.string()
+			m.Headers[i].Value = d.string()
+		}
+	}
+	if d.bad {
+		return nil, errCorruptValue
+	}
+	m.Body = append([]byte(nil), d.b...)
+	return m, nil
+}
+
+func appendRecord(b []byte, r *Record) []byte {
+	b = append(b, codecVersion)
+	b = append(b, r.ID[:]...)
+	b = append(b, byte(r.Status))
+	b = binary.AppendUvarint(b, uint64(r.Attempts))
+	b = binary.AppendVarint(b, r.Created.UnixNano())
+	b = binary.AppendVarint(b, r.Updated.UnixNano())
+	b = appendString(b, r.Route)
+	return append(b, r.Payload...)
+}
+
+func decodeRecord(b []byte) (Record, error) {
+	d := decoder{b: b}
+	var r Record
+	if d.byte() != codecVersion {
+		return r, errCorruptValue
+	}
+	d.id(&r.ID)
+	r.Status = Status(d.byte())
+	r.Attempts = uint32(d.uvarint())
+	r.Created = time.Unix(0, d.varint()).UTC()
+	r.Updated = time.Unix(0, d.varint()).UTC()
+	r.Route = d.string()
+	if d.bad || r.Status < StatusAccepted || r.Status > StatusFailed {
+		return Record{}, errCorruptValue
+	}
+	if len(d.b) > 0 {
+		r.Payload = append([]byte(nil), d.b...)
+	}
+	return r, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// decoder reads what the append functions wrote; any overrun sets bad.
+type decoder struct {
+	b   []byte
+	bad bool
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) < 1 {
+		d.bad = true
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) id(id *ID) {
+	if len(d.b) < len(id) {
+		d.bad = true
+		return
+	}
+	copy(id[:], d.b)
+	d.b = d.b[len(id):]
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.bad = true
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.bad = true
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.bad || n > uint64(len(d.b)) {
+		d.bad = true
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}

@@ -1,0 +1,22 @@
+// Package queue is Sluice's durable message log: the stage between the ingress
+// and the workers.
+//
+// The ingress calls [Queue.Append]; it returns only once the message is in the
+// log (and, with [DurabilityFsync], once the batch holding it has been
+// fsynced), so an acknowledged message survives a crash. Workers call
+// [Queue.Next] to claim the next message that may run under its route's
+// ordering rule and [Queue.Complete] to record its final state; completing a
+// message and storing its record is one write, so a crash never leaves one
+// without the other. On [Open] every message without a final record is handed
+// out again (at-least-once).
+//
+// The embedded implementation ([Open]) keeps the log in Badger. One committer
+// goroutine owns every write: concurrent appends and completions are drained
+// into one batch, written together, and synced once (group commit); the next
+// batch collects while the current one is written. Ordering and the bounded
+// backlog live in memory in a scheduler that another backend (for example a
+// replicated stream) can reuse.
+//
+// A Queue is safe for concurrent use. Messages returned by Next are owned by
+// the caller until it passes them to Complete.
+package queue

@@ -1,0 +1,117 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+var (
+	errClosed       = errors.New("queue: closed")
+	errBacklogFull  = errors.New("queue: backlog full")
+	errNotFound     = errors.New("queue: not found")
+	errNotInFlight  = errors.New("queue: message not in flight")
+	errCorruptValue = errors.New("queue: corrupt value")
+)
+
+// Sentinel errors callers test with errors.Is.
+var (
+	ErrClosed      = errClosed      // the queue is closed or closing
+	ErrBacklogFull = errBacklogFull // the in-memory backlog limit is reached; retry later
+	ErrNotFound    = errNotFound    // no record for that id
+)
+
+// ID is a message's correlation id: 16 bytes (a UUIDv7 at the ingress).
+type ID [16]byte
+
+// Header is one request header carried with a message.
+type Header struct {
+	Name, Value string
+}
+
+// Message is one accepted request.
+type Message struct {
+	ID          ID
+	Seq         uint64 // position in the log; assigned by Append
+	Route       string
+	Key         string // ordering key: messages with the same non-empty key run one at a time, in Seq order
+	Sync        bool   // a caller waits for the reply (the message still completes if it vanished)
+	Received    time.Time
+	ContentType string
+	Headers     []Header
+	Body        []byte
+}
+
+// Size is what the message counts against the backlog's byte limit.
+func (m *Message) Size() int64 {
+	n := len(m.Body) + len(m.Route) + len(m.Key) + len(m.ContentType) + 64
+	for _, h := range m.Headers {
+		n += len(h.Name) + len(h.Value)
+	}
+	return int64(n)
+}
+
+// Status is a message's lifecycle state.
+type Status uint8
+
+const (
+	StatusAccepted   Status = iota + 1 // in the log, waiting
+	StatusProcessing                   // claimed by a worker
+	StatusSucceeded                    // final
+	StatusFailed                       // final
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusAccepted:
+		return "accepted"
+	case StatusProcessing:
+		return "processing"
+	case StatusSucceeded:
+		return "succeeded"
+	case StatusFailed:
+		return "failed"
+	}
+	return "unknown"
+}
+
+// Final reports whether no further processing will happen.
+func (s Status) Final() bool { return s == StatusSucceeded || s == StatusFailed }
+
+// Record is what the queue knows about a message by its id. Payload is opaque
+// to the queue: the caller of Complete encodes the outcome (response, error)
+// and decodes it again after Lookup.
+type Record struct {
+	ID       ID
+	Route    string
+	Status   Status
+	Attempts uint32
+	Created  time.Time
+	Updated  time.Time
+	Payload  []byte
+}
+
+// Durability says when Append returns.
+type Durability uint8
+
+const (
+	DurabilityFsync Durability = iota // after the batch holding the message is fsynced
+	DurabilityNone                    // after it is written to the log (survives a process crash, not power loss)
+)
+
+// Queue is the seam between the drivers (ingress, worker) and a log backend.
+type Queue interface {
+	// Append stores m durably and schedules it. It assigns m.Seq. It fails with
+	// ErrBacklogFull when the backlog limit is reached, without storing m.
+	// m must not be modified after Append is called.
+	Append(m *Message) error
+	// Next blocks until a message may run, claims it and returns it.
+	Next(ctx context.Context) (*Message, error)
+	// Complete stores rec as m's final record, removes m from the log and
+	// releases m's ordering key. It returns once the record is written.
+	Complete(m *Message, rec *Record) error
+	// Lookup returns the record for id; ErrNotFound if there is none.
+	Lookup(id ID) (Record, error)
+	// Close stops accepting work and releases the backend.
+	Close() error
+}

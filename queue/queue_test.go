@@ -1,0 +1,290 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+func openTest(t *testing.T, dir string, opts Options) *Log {
+	t.Helper()
+	opts.Dir = dir
+	l, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func msg(i int, key string) *Message {
+	m := &Message{Route: "r", Key: key, Received: time.Now().UTC(), ContentType: "application/json",
+		Headers: []Header{{"X-N", fmt.Sprint(i)}}, Body: []byte(fmt.Sprintf(`{"n":%d}`, i))}
+	m.ID[0], m.ID[1], m.ID[2] = byte(i>>16), byte(i>>8), byte(i)
+	return m
+}
+
+func TestCodecRoundTrip(t *testing.T) {
+	m := msg(7, "k")
+	m.Seq, m.Sync = 42, true
+	got, err := decodeMessage(appendMessage(nil, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != m.ID || got.Seq != 42 || !got.Sync || got.Route != "r" || got.Key != "k" ||
+		!got.Received.Equal(m.Received) || got.ContentType != m.ContentType || len(got.Headers) != 1 ||
+		got.Headers[0] != m.Headers[0] || !bytes.Equal(got.Body, m.Body) {
+		t.Fatalf("round trip: got %+v want %+v", got, m)
+	}
+	r := Record{ID: m.ID, Route: "r", Status: StatusFailed, Attempts: 3, Created: m.Received, Updated: m.Received.Add(time.Second), Payload: []byte("p")}
+	gr, err := decodeRecord(appendRecord(nil, &r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gr.ID != r.ID || gr.Status != r.Status || gr.Attempts != 3 || !gr.Created.Equal(r.Created) || !gr.Updated.Equal(r.Updated) || string(gr.Payload) != "p" {
+		t.Fatalf("record round trip: got %+v", gr)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(appendMessage(nil, msg(1, "k")))
+	f.Add(appendRecord(nil, &Record{Status: StatusAccepted, Route: "x"}))
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if m, err := decodeMessage(b); err == nil {
+			if _, err := decodeMessage(appendMessage(nil, m)); err != nil {
+				t.Fatalf("re-encoding a decoded message fails: %v", err)
+			}
+		}
+		decodeRecord(b)
+	})
+}
+
+// Every Append must return only after a sync that covers it, and concurrent
+// appends must share syncs.
+func TestGroupCommitSyncsBeforeAck(t *testing.T) {
+	l := openTest(t, t.TempDir(), Options{})
+	defer l.Close()
+	const writers, each = 64, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				m := msg(w*each+i, "")
+				if err := l.Append(m); err != nil {
+					errs <- err
+					return
+				}
+				if synced := l.Stats().SyncedSeq; m.Seq > synced {
+					errs <- fmt.Errorf("append of seq %d acknowledged before sync (synced through %d)", m.Seq, synced)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	st := l.Stats()
+	if st.Appends != writers*each {
+		t.Fatalf("appends = %d, want %d", st.Appends, writers*each)
+	}
+	if st.Syncs == 0 || st.Syncs >= st.Appends/2 {
+		t.Fatalf("syncs = %d for %d appends: group commit is not batching", st.Syncs, st.Appends)
+	}
+	t.Logf("%d appends in %d syncs", st.Appends, st.Syncs)
+}
+
+func TestDurabilityNoneDoesNotSync(t *testing.T) {
+	l := openTest(t, t.TempDir(), Options{Durability: DurabilityNone})
+	defer l.Close()
+	for i := range 10 {
+		if err := l.Append(msg(i, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := l.Stats().Syncs; s != 0 {
+		t.Fatalf("syncs = %d with durability none", s)
+	}
+}
+
+func TestRecoveryKeepsOrderAndDropsCompleted(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, Options{})
+	for i := range 10 {
+		if err := l.Append(msg(i, "k")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	first, err := l.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Complete(first, &Record{Status: StatusSucceeded, Payload: []byte("ok")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	l = openTest(t, dir, Options{})
+	defer l.Close()
+	rec, err := l.Lookup(first.ID)
+	if err != nil || rec.Status != StatusSucceeded || string(rec.Payload) != "ok" {
+		t.Fatalf("completed record after restart: %+v, %v", rec, err)
+	}
+	var lastSeq uint64
+	for i := 1; i < 10; i++ {
+		m, err := l.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := msg(i, "k"); m.ID != want.ID || !bytes.Equal(m.Body, want.Body) {
+			t.Fatalf("recovered message %d: got body %s", i, m.Body)
+		}
+		if rec, _ := l.Lookup(m.ID); rec.Status != StatusProcessing {
+			t.Fatalf("claimed message status = %v", rec.Status)
+		}
+		lastSeq = m.Seq
+		if err := l.Complete(m, &Record{Status: StatusSucceeded}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// New appends continue the sequence after the recovered ones.
+	m := msg(100, "k")
+	if err := l.Append(m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Seq <= lastSeq {
+		t.Fatalf("new seq %d not after recovered %d", m.Seq, lastSeq)
+	}
+}
+
+func TestBacklogLimit(t *testing.T) {
+	l := openTest(t, t.TempDir(), Options{Limits: Limits{Messages: 3}})
+	defer l.Close()
+	for i := range 3 {
+		if err := l.Append(msg(i, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Append(msg(3, "")); !errors.Is(err, ErrBacklogFull) {
+		t.Fatalf("4th append: %v, want ErrBacklogFull", err)
+	}
+	m, _ := l.Next(context.Background())
+	if err := l.Complete(m, &Record{Status: StatusSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append(msg(4, "")); err != nil {
+		t.Fatalf("append after completion: %v", err)
+	}
+	if _, err := l.Lookup(msg(3, "").ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("refused message was stored: %v", err)
+	}
+}
+
+// Hammer: many workers, many keys; per key, a message never starts before its
+// predecessor completed, and starts in append order.
+func TestSchedulerPerKeyOrderHammer(t *testing.T) {
+	s := newScheduler(Limits{})
+	const keys, per = 10, 200
+	var all []*Message
+	for i := range per {
+		for k := range keys {
+			m := msg(i*keys+k, fmt.Sprint("k", k))
+			m.Seq = uint64(i)
+			all = append(all, m)
+		}
+	}
+	s.push(all, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	running := map[string]bool{}
+	last := map[string]int64{}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	var doneCount int
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				m, err := s.next(ctx)
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				if running[m.Key] {
+					errs <- fmt.Errorf("key %s ran twice at once", m.Key)
+				}
+				if prev, ok := last[m.Key]; ok && int64(m.Seq) <= prev {
+					errs <- fmt.Errorf("key %s: seq %d after %d", m.Key, m.Seq, prev)
+				}
+				running[m.Key], last[m.Key] = true, int64(m.Seq)
+				mu.Unlock()
+				mu.Lock()
+				running[m.Key] = false
+				doneCount++
+				if doneCount == len(all) {
+					cancel()
+				}
+				mu.Unlock()
+				s.done(m)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if doneCount != len(all) {
+		t.Fatalf("ran %d of %d", doneCount, len(all))
+	}
+	if n, b := s.backlog(); n != 0 || b != 0 {
+		t.Fatalf("backlog after all done: %d, %d", n, b)
+	}
+}
+
+func BenchmarkAppendParallel(b *testing.B) {
+	l, err := Open(Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	body := bytes.Repeat([]byte("x"), 1024)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // drain so the backlog never fills
+		for {
+			m, err := l.Next(ctx)
+			if err != nil {
+				return
+			}
+			l.sched.done(m)
+		}
+	}()
+	b.SetParallelism(32)
+	b.SetBytes(1024)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := l.Append(&Message{Route: "r", Received: time.Now(), Body: body}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.StopTimer()
+	st := l.Stats()
+	b.ReportMetric(float64(st.Appends)/float64(st.Syncs), "msgs/sync")
+}

@@ -1,0 +1,195 @@
+package queue
+
+import (
+	"context"
+	"sync"
+)
+
+// Limits bound the in-memory backlog: messages accepted but not completed.
+type Limits struct {
+	Messages int   // 0: unlimited
+	Bytes    int64 // 0: unlimited
+}
+
+// scheduler holds every pending message in memory and decides which may run:
+// a message whose key is empty runs as soon as a worker is free; messages
+// sharing a key run one at a time in the order they were pushed. It is
+// independent of the storage backend. Safe for concurrent use.
+type scheduler struct {
+	limits Limits
+
+	mu       sync.Mutex
+	ready    fifo             // may run now
+	keys     map[string]*fifo // key -> messages waiting behind the running one; present while the key is busy
+	inflight map[ID]struct{}  // claimed by Next, not yet done
+	reserved int              // messages counted against the limit
+	bytes    int64            // bytes counted against the limit
+	closed   bool
+	wake     chan struct{} // one token: a waiter should look at ready again
+	stop     chan struct{} // closed by close
+}
+
+func newScheduler(l Limits) *scheduler {
+	return &scheduler{
+		limits:   l,
+		keys:     make(map[string]*fifo),
+		inflight: make(map[ID]struct{}),
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+	}
+}
+
+// reserve counts size against the backlog, or reports errBacklogFull.
+func (s *scheduler) reserve(size int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	if (s.limits.Messages > 0 && s.reserved >= s.limits.Messages) ||
+		(s.limits.Bytes > 0 && s.bytes+size > s.limits.Bytes && s.reserved > 0) {
+		return errBacklogFull
+	}
+	s.reserved++
+	s.bytes += size
+	return nil
+}
+
+// unreserve returns a reservation that was not pushed.
+func (s *scheduler) unreserve(size int64) {
+	s.mu.Lock()
+	s.reserved--
+	s.bytes -= size
+	s.mu.Unlock()
+}
+
+// push schedules reserved messages in order. Recovery pushes without a
+// reservation (force): what was accepted before a restart is never refused.
+func (s *scheduler) push(ms []*Message, force bool) {
+	s.mu.Lock()
+	for _, m := range ms {
+		if force {
+			s.reserved++
+			s.bytes += m.Size()
+		}
+		if m.Key == "" {
+			s.ready.push(m)
+			continue
+		}
+		if q, busy := s.keys[m.Key]; busy {
+			q.push(m)
+			continue
+		}
+		s.keys[m.Key] = &fifo{}
+		s.ready.push(m)
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *scheduler) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next claims the next runnable message.
+func (s *scheduler) next(ctx context.Context) (*Message, error) {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, errClosed
+		}
+		if m := s.ready.pop(); m != nil {
+			s.inflight[m.ID] = struct{}{}
+			more := s.ready.len() > 0
+			s.mu.Unlock()
+			if more {
+				s.signal() // pass the token on to another waiter
+			}
+			return m, nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.wake:
+		case <-s.stop:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// done releases m's reservation and key, letting the next message of the key run.
+func (s *scheduler) done(m *Message) {
+	s.mu.Lock()
+	delete(s.inflight, m.ID)
+	s.reserved--
+	s.bytes -= m.Size()
+	woke := false
+	if m.Key != "" {
+		if q := s.keys[m.Key]; q != nil {
+			if n := q.pop(); n != nil {
+				s.ready.push(n)
+				woke = true
+			} else {
+				delete(s.keys, m.Key)
+			}
+		}
+	}
+	s.mu.Unlock()
+	if woke {
+		s.signal()
+	}
+}
+
+func (s *scheduler) processing(id ID) bool {
+	s.mu.Lock()
+	_, ok := s.inflight[id]
+	s.mu.Unlock()
+	return ok
+}
+
+// backlog reports the messages and bytes counted against the limits.
+func (s *scheduler) backlog() (int, int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reserved, s.bytes
+}
+
+func (s *scheduler) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.stop) // wakes every waiter; they see closed
+	}
+}
+
+// fifo is a slice-backed queue that reuses its array.
+type fifo struct {
+	items []*Message
+	head  int
+}
+
+func (f *fifo) push(m *Message) { f.items = append(f.items, m) }
+
+func (f *fifo) len() int { return len(f.items) - f.head }
+
+func (f *fifo) pop() *Message {
+	if f.head == len(f.items) {
+		return nil
+	}
+	m := f.items[f.head]
+	f.items[f.head] = nil
+	f.head++
+	if f.head == len(f.items) {
+		f.items, f.head = f.items[:0], 0
+	} else if f.head > 1024 && f.head*2 > len(f.items) {
+		n := copy(f.items, f.items[f.head:])
+		clear(f.items[n:])
+		f.items, f.head = f.items[:n], 0
+	}
+	return m
+}

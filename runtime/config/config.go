@@ -1,0 +1,350 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole file.
+type Config struct {
+	Listen      string     `yaml:"listen"`
+	DataDir     string     `yaml:"data_dir"`
+	Durability  string     `yaml:"durability"`    // fsync | none
+	MaxBodySize ByteSize   `yaml:"max_body_size"` // per request
+	Workers     int        `yaml:"workers"`       // 0: 8 × GOMAXPROCS
+	Backlog     Backlog    `yaml:"backlog"`
+	SyncTimeout Duration   `yaml:"sync_timeout"` // how long a sync caller waits for its reply
+	Plugins     []Plugin   `yaml:"plugins"`
+	Routes      []Route    `yaml:"routes"`
+	LogLevel    string     `yaml:"log_level"` // debug | info | warn | error
+	Dispatch    Dispatcher `yaml:"dispatch"`
+}
+
+// Backlog bounds the messages accepted but not yet completed. Past either
+// limit the ingress answers 503 with Retry-After.
+type Backlog struct {
+	MaxMessages int      `yaml:"max_messages"`
+	MaxBytes    ByteSize `yaml:"max_bytes"`
+}
+
+// Dispatcher tunes the outgoing HTTP client.
+type Dispatcher struct {
+	MaxConnsPerHost int `yaml:"max_conns_per_host"`
+}
+
+// Plugin is one WASM module.
+type Plugin struct {
+	Name        string   `yaml:"name"`
+	Path        string   `yaml:"path"`         // relative to the config file
+	MemoryLimit ByteSize `yaml:"memory_limit"` // linear memory cap; rounded up to 64 KiB pages
+	Timeout     Duration `yaml:"timeout"`      // wall clock per call
+
+	// Source, when set, is the module's bytes (embedded configs); Path is
+	// then only a label.
+	Source []byte `yaml:"-"`
+}
+
+// Route is one ingress path /in/{name}.
+type Route struct {
+	Name        string       `yaml:"name"`
+	Mode        string       `yaml:"mode"` // sync | async
+	Transforms  []string     `yaml:"transforms"`
+	OrderBy     string       `yaml:"order_by"` // route | none | header:<Name> | json:<pointer>
+	Destination *Destination `yaml:"destination"`
+}
+
+// Destination is where a transformed message is POSTed.
+type Destination struct {
+	URL     string            `yaml:"url"`
+	Timeout Duration          `yaml:"timeout"`
+	Headers map[string]string `yaml:"headers"`
+}
+
+// Modes.
+const (
+	ModeSync  = "sync"
+	ModeAsync = "async"
+)
+
+// Default returns a Config with every default filled in and no routes.
+func Default() Config {
+	return Config{
+		Listen:      "127.0.0.1:8080",
+		DataDir:     "./data",
+		Durability:  "fsync",
+		MaxBodySize: 16 << 20,
+		Backlog:     Backlog{MaxMessages: 100_000, MaxBytes: 512 << 20},
+		SyncTimeout: Duration(30 * time.Second),
+		LogLevel:    "info",
+		Dispatch:    Dispatcher{MaxConnsPerHost: 512},
+	}
+}
+
+// Plugin defaults.
+const (
+	DefaultMemoryLimit        = 64 << 20
+	DefaultPluginTimeout      = time.Second
+	DefaultDestinationTimeout = 10 * time.Second
+)
+
+// WorkerCount is the configured worker count or the default.
+func (c *Config) WorkerCount() int {
+	if c.Workers > 0 {
+		return c.Workers
+	}
+	return 8 * runtime.GOMAXPROCS(0)
+}
+
+// Load reads a config file over Default(). Unknown keys are errors that name
+// the key and its line; plugin paths are resolved relative to the file.
+func Load(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: reading %s: %w", path, err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	base := filepath.Dir(path)
+	for i := range c.Plugins {
+		if p := c.Plugins[i].Path; p != "" && !filepath.IsAbs(p) {
+			c.Plugins[i].Path = filepath.Join(base, p)
+		}
+	}
+	switch {
+	case c.DataDir == "":
+		c.DataDir = Default().DataDir // not in the file: relative to the working directory
+	case !filepath.IsAbs(c.DataDir):
+		c.DataDir = filepath.Join(base, c.DataDir)
+	}
+	return c, nil
+}
+
+// LoadFS reads a config from fsys (the embedded demo). Plugin paths are
+// resolved inside fsys and their bytes loaded into Plugin.Source.
+func LoadFS(fsys fs.FS, name string) (Config, error) {
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: reading embedded %s: %w", name, err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return Config{}, fmt.Errorf("embedded %s: %w", name, err)
+	}
+	if c.DataDir == "" {
+		c.DataDir = Default().DataDir
+	}
+	for i := range c.Plugins {
+		p := &c.Plugins[i]
+		src, err := fs.ReadFile(fsys, p.Path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: plugin %q: %w", p.Name, err)
+		}
+		p.Source = src
+	}
+	return c, nil
+}
+
+// Parse decodes YAML over Default(), except that DataDir stays empty unless
+// the YAML sets it (Load resolves it). It does not validate.
+func Parse(b []byte) (Config, error) {
+	c := Default()
+	c.DataDir = ""
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return c, nil // an empty file is the defaults
+		}
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
+		msg = unknownField.ReplaceAllString(msg, "unknown key $1")
+		return Config{}, fmt.Errorf("parsing YAML: %s", strings.TrimSpace(msg))
+	}
+	return c, nil
+}
+
+var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
+
+// Validate checks every field and reports all problems, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
+	}
+	if c.Listen == "" {
+		bad("listen", "must be set, e.g. 127.0.0.1:8080")
+	} else if _, port, ok := strings.Cut(c.Listen, ":"); !ok || port == "" {
+		bad("listen", "%q is not host:port", c.Listen)
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must be set")
+	}
+	if c.Durability != "fsync" && c.Durability != "none" {
+		bad("durability", "must be fsync or none, got %q", c.Durability)
+	}
+	if c.MaxBodySize <= 0 {
+		bad("max_body_size", "must be positive")
+	}
+	if c.Workers < 0 {
+		bad("workers", "must be >= 0 (0 picks 8 × GOMAXPROCS)")
+	}
+	if c.Backlog.MaxMessages < 0 || c.Backlog.MaxBytes < 0 {
+		bad("backlog", "limits must be >= 0 (0 means unlimited)")
+	}
+	if c.SyncTimeout <= 0 {
+		bad("sync_timeout", "must be positive")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	plugins := map[string]bool{}
+	for i, p := range c.Plugins {
+		key := fmt.Sprintf("plugins[%d]", i)
+		if !validName.MatchString(p.Name) {
+			bad(key+".name", "%q must match %s", p.Name, validName)
+		} else if plugins[p.Name] {
+			bad(key+".name", "duplicate plugin %q", p.Name)
+		}
+		plugins[p.Name] = true
+		if p.Path == "" && p.Source == nil {
+			bad(key+".path", "must be set")
+		}
+		if p.MemoryLimit < 0 || p.MemoryLimit > 4<<30 {
+			bad(key+".memory_limit", "must be between 64KiB and 4GiB")
+		}
+		if p.Timeout < 0 {
+			bad(key+".timeout", "must be positive")
+		}
+	}
+	routes := map[string]bool{}
+	for i, r := range c.Routes {
+		key := fmt.Sprintf("routes[%d]", i)
+		if !validName.MatchString(r.Name) {
+			bad(key+".name", "%q must match %s", r.Name, validName)
+		} else if routes[r.Name] {
+			bad(key+".name", "duplicate route %q", r.Name)
+		}
+		routes[r.Name] = true
+		if r.Mode != ModeSync && r.Mode != ModeAsync {
+			bad(key+".mode", "must be sync or async, got %q", r.Mode)
+		}
+		for j, t := range r.Transforms {
+			if !plugins[t] {
+				bad(fmt.Sprintf("%s.transforms[%d]", key, j), "no plugin named %q", t)
+			}
+		}
+		if r.OrderBy != "" {
+			if r.Mode == ModeSync {
+				bad(key+".order_by", "applies to async routes only (sync routes run concurrently)")
+			} else if _, _, err := ParseOrderBy(r.OrderBy); err != nil {
+				bad(key+".order_by", "%v", err)
+			}
+		}
+		if d := r.Destination; d != nil {
+			if !strings.HasPrefix(d.URL, "http://") && !strings.HasPrefix(d.URL, "https://") {
+				bad(key+".destination.url", "must be an http:// or https:// URL, got %q", d.URL)
+			}
+			if d.Timeout < 0 {
+				bad(key+".destination.timeout", "must be positive")
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// Ordering modes, from ParseOrderBy.
+const (
+	OrderRoute  = "route"
+	OrderNone   = "none"
+	OrderHeader = "header"
+	OrderJSON   = "json"
+)
+
+// ParseOrderBy splits an order_by value into its mode and argument (header
+// name or JSON pointer). Empty means route.
+func ParseOrderBy(s string) (mode, arg string, err error) {
+	switch {
+	case s == "" || s == OrderRoute:
+		return OrderRoute, "", nil
+	case s == OrderNone:
+		return OrderNone, "", nil
+	case strings.HasPrefix(s, "header:"):
+		arg = strings.TrimSpace(strings.TrimPrefix(s, "header:"))
+		if arg == "" {
+			return "", "", errors.New(`"header:" needs a header name, e.g. header:X-Customer-Id`)
+		}
+		return OrderHeader, arg, nil
+	case strings.HasPrefix(s, "json:"):
+		arg = strings.TrimPrefix(s, "json:")
+		if !strings.HasPrefix(arg, "/") {
+			return "", "", fmt.Errorf("%q needs a JSON pointer starting with /, e.g. json:/customer/id", s)
+		}
+		return OrderJSON, arg, nil
+	}
+	return "", "", fmt.Errorf(`must be route, none, "header:<Name>" or "json:<pointer>", got %q`, s)
+}
+
+// Duration is a time.Duration written as "5s", "250ms".
+type Duration time.Duration
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (e.g. 5s, 250ms)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ByteSize is a size written as 1048576, "512KiB", "16MiB", "1GiB" (or KB/MB/GB, also powers of 1024).
+type ByteSize int64
+
+func (s *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseByteSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	*s = ByteSize(v)
+	return nil
+}
+
+// ParseByteSize parses a size such as "16MiB".
+func ParseByteSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size (e.g. 65536, 512KiB, 16MiB)", s)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,22 @@
+;; suffix: output = input + "-s" (chain [suffix, upper] gives "...-S", [upper, suffix] gives "...-s").
+(module
+  (import "sluice" "set_output" (func $set_output (param i32 i32)))
+  (memory (export "memory") 1)
+  (func (export "sluice_abi_version") (result i32) (i32.const 1))
+  ;; The input always goes at offset 1024; grow the memory to hold it plus 16 spare bytes.
+  (func (export "sluice_alloc") (param $size i32) (result i32)
+    (local $pages i32)
+    (local.set $pages (i32.shr_u (i32.add (local.get $size) (i32.const 66575)) (i32.const 16)))
+    (if (i32.gt_u (local.get $pages) (memory.size))
+      (then
+        (if (i32.eq (memory.grow (i32.sub (local.get $pages) (memory.size))) (i32.const -1))
+          (then (return (i32.const 0))))))
+    (i32.const 1024))
+  (func (export "sluice_transform") (param $ptr i32) (param $len i32) (result i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $ptr) (local.get $len)))
+    (i32.store8 (local.get $end) (i32.const 45))                         ;; '-'
+    (i32.store8 (i32.add (local.get $end) (i32.const 1)) (i32.const 115)) ;; 's'
+    (call $set_output (local.get $ptr) (i32.add (local.get $len) (i32.const 2)))
+    (i32.const 0))
+)

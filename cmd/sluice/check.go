@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/sluicehq/sluice/runtime/config"
+	"github.com/sluicehq/sluice/runtime/wasm"
+)
+
+// configCheckCmd validates a config file and compiles its plugins.
+func configCheckCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "usage: sluice config check FILE")
+		return 2
+	}
+	cfg, err := config.Load(args[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 1
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "%s: invalid config:\n%s\n", args[0], indent(err))
+		return 1
+	}
+	host, err := wasm.NewHost("", nil)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer host.Close()
+	ctx := context.Background()
+	failed := false
+	for _, p := range cfg.Plugins {
+		ps, err := loadPlugins(ctx, host, []config.Plugin{p}, nil)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: plugin %q (%s): %v\n", args[0], p.Name, p.Path, err)
+			failed = true
+			continue
+		}
+		for _, lp := range ps {
+			fmt.Fprintf(stdout, "plugin %s: ABI v%d, %d bytes, sha256 %s\n", lp.Name, wasm.ABIVersion, lp.Size, lp.SHA256)
+			lp.Close(ctx)
+		}
+	}
+	if failed {
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d plugins, %d routes)\n", args[0], len(cfg.Plugins), len(cfg.Routes))
+	return 0
+}

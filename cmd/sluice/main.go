@@ -1,0 +1,74 @@
+// Command sluice is the Sluice server and its tools.
+//
+//	sluice serve [--config FILE] [--data DIR] [--listen ADDR]
+//	sluice config check FILE
+//	sluice version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+)
+
+// version is set by the linker (-X main.version=...); else from build info.
+var version = ""
+
+const usage = `Sluice: durable ingest, WASM transforms and HTTP delivery for webhooks.
+
+Usage:
+  sluice serve [--config FILE] [--data DIR] [--listen ADDR]
+        Serve; without --config, the embedded demo (routes demo-sync, demo-async).
+  sluice config check FILE
+        Validate a config file and compile its plugins; explain every error.
+  sluice version
+        Print the version.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serveCmd(args[1:], stderr)
+	case "config":
+		if len(args) >= 2 && args[1] == "check" {
+			return configCheckCmd(args[2:], stdout, stderr)
+		}
+		fmt.Fprint(stderr, "usage: sluice config check FILE\n")
+		return 2
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "sluice", versionString())
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "sluice: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		if v != "" {
+			return v + " " + bi.GoVersion
+		}
+	}
+	return "dev"
+}

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/sluicehq/sluice/plugins/demo"
+	"github.com/sluicehq/sluice/queue"
+	"github.com/sluicehq/sluice/runtime/config"
+	"github.com/sluicehq/sluice/runtime/dispatch"
+	"github.com/sluicehq/sluice/runtime/ingress"
+	"github.com/sluicehq/sluice/runtime/results"
+	"github.com/sluicehq/sluice/runtime/wasm"
+	"github.com/sluicehq/sluice/runtime/worker"
+)
+
+func serveCmd(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "config file (default: the embedded demo)")
+	dataDir := fs.String("data", "", "data directory (overrides data_dir)")
+	listen := fs.String("listen", "", "listen address (overrides listen)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		return 1
+	}
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "sluice: invalid config:\n%s\n", indent(err))
+		return 1
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := start(ctx, cfg, log)
+	if err != nil {
+		log.Error("starting", "err", err)
+		return 1
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	if err := s.close(); err != nil {
+		log.Error("shutting down", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func loadConfig(path string) (config.Config, error) {
+	if path == "" {
+		return config.LoadFS(demo.FS, demo.ConfigName)
+	}
+	return config.Load(path)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// server is one running Sluice: every stage wired together.
+type server struct {
+	log     *slog.Logger
+	addr    net.Addr
+	queue   *queue.Log
+	host    *wasm.Host
+	plugins []*wasm.Plugin
+	ingress *ingress.Server
+	serving chan error
+	cancel  context.CancelFunc // stops the workers
+	workers chan struct{}      // closed when the workers stopped
+}
+
+// start opens the log, compiles the plugins, starts the workers and the
+// ingress. Every accepted message without a final result is processed again.
+func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server, err error) {
+	uuid.EnableRandPool()
+	s := &server{log: log}
+	defer func() {
+		if err != nil {
+			s.closeResources()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+	s.host, err = wasm.NewHost(filepath.Join(cfg.DataDir, "wasm-cache"), log)
+	if err != nil {
+		return nil, err
+	}
+	byName, err := loadPlugins(ctx, s.host, cfg.Plugins, log)
+	for _, p := range byName {
+		s.plugins = append(s.plugins, p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	durability := queue.DurabilityFsync
+	if cfg.Durability == "none" {
+		durability = queue.DurabilityNone
+	}
+	s.queue, err = queue.Open(queue.Options{
+		Dir:        filepath.Join(cfg.DataDir, "log"),
+		Durability: durability,
+		Limits:     queue.Limits{Messages: cfg.Backlog.MaxMessages, Bytes: int64(cfg.Backlog.MaxBytes)},
+		Logger:     log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	waiters := results.NewWaiters()
+	workerRoutes := make(map[string]*worker.Route, len(cfg.Routes))
+	var ingressRoutes []ingress.Route
+	for _, r := range cfg.Routes {
+		wr := &worker.Route{Name: r.Name}
+		for _, t := range r.Transforms {
+			wr.Transforms = append(wr.Transforms, byName[t])
+		}
+		if d := r.Destination; d != nil {
+			wd := &worker.Destination{URL: d.URL, Timeout: d.Timeout.D()}
+			if wd.Timeout == 0 {
+				wd.Timeout = config.DefaultDestinationTimeout
+			}
+			for k, v := range d.Headers {
+				wd.Headers = append(wd.Headers, dispatch.Header{Name: k, Value: v})
+			}
+			wr.Destination = wd
+		}
+		workerRoutes[r.Name] = wr
+		mode, arg, _ := config.ParseOrderBy(r.OrderBy)
+		ingressRoutes = append(ingressRoutes, ingress.Route{Name: r.Name, Sync: r.Mode == config.ModeSync, OrderMode: mode, OrderArg: arg})
+	}
+
+	pool := &worker.Pool{
+		Queue:      s.queue,
+		Routes:     workerRoutes,
+		Dispatcher: dispatch.New(dispatch.Options{MaxConnsPerHost: cfg.Dispatch.MaxConnsPerHost, UserAgent: "sluice/" + versionString()}),
+		Waiters:    waiters,
+		Workers:    cfg.WorkerCount(),
+		Log:        log,
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	s.cancel, s.workers = cancel, make(chan struct{})
+	go func() {
+		defer close(s.workers)
+		pool.Run(wctx)
+	}()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	s.addr = ln.Addr()
+	s.ingress = ingress.New(ingress.Options{
+		Routes: ingressRoutes, Queue: s.queue, Waiters: waiters,
+		MaxBodySize: int(cfg.MaxBodySize), SyncTimeout: cfg.SyncTimeout.D(), Log: log,
+	})
+	s.serving = make(chan error, 1)
+	go func() { s.serving <- s.ingress.Serve(ln) }()
+	log.Info("sluice listening", "addr", s.addr.String(), "data_dir", cfg.DataDir,
+		"routes", len(cfg.Routes), "plugins", len(cfg.Plugins), "workers", pool.Workers, "durability", cfg.Durability)
+	return s, nil
+}
+
+// loadPlugins compiles every configured plugin; it returns what it loaded so
+// far together with the first error.
+func loadPlugins(ctx context.Context, h *wasm.Host, ps []config.Plugin, log *slog.Logger) (map[string]*wasm.Plugin, error) {
+	out := make(map[string]*wasm.Plugin, len(ps))
+	for _, p := range ps {
+		bin := p.Source
+		if bin == nil {
+			var err error
+			if bin, err = os.ReadFile(p.Path); err != nil {
+				return out, fmt.Errorf("plugin %q: %w", p.Name, err)
+			}
+		}
+		limits := wasm.Limits{Timeout: p.Timeout.D()}
+		if p.MemoryLimit > 0 {
+			limits.MemoryPages = uint32((p.MemoryLimit + 65535) / 65536)
+		}
+		start := time.Now()
+		lp, err := h.Load(ctx, p.Name, bin, limits)
+		if err != nil {
+			return out, err
+		}
+		out[p.Name] = lp
+		if log != nil {
+			log.Info("plugin loaded", "plugin", p.Name, "sha256", lp.SHA256[:12], "bytes", lp.Size, "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
+	return out, nil
+}
+
+// close stops accepting, lets in-flight messages finish, and closes the log.
+func (s *server) close() error {
+	var errs []error
+	if s.ingress != nil {
+		errs = append(errs, s.ingress.Shutdown())
+	}
+	errs = append(errs, s.closeResources())
+	return errors.Join(errs...)
+}
+
+func (s *server) closeResources() error {
+	var errs []error
+	if s.cancel != nil {
+		s.cancel()
+		<-s.workers
+	}
+	if s.queue != nil {
+		errs = append(errs, s.queue.Close())
+	}
+	for _, p := range s.plugins {
+		p.Close(context.Background())
+	}
+	if s.host != nil {
+		errs = append(errs, s.host.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func indent(err error) string {
+	var b []byte
+	for _, line := range splitLines(err.Error()) {
+		b = append(b, "  - "...)
+		b = append(b, line...)
+		b = append(b, '\n')
+	}
+	return string(b[:max(len(b)-1, 0)])
+}
+
+func splitLines(s string) []string {
+	var out []string
+	for len(s) > 0 {
+		i := 0
+		for i < len(s) && s[i] != '\n' {
+			i++
+		}
+		out = append(out, s[:i])
+		if i < len(s) {
+			i++
+		}
+		s = s[i:]
+	}
+	return out
+}

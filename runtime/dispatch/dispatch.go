@@ -1,0 +1,122 @@
+// Package dispatch delivers a transformed message to its destination over
+// HTTP (fasthttp client). It is the last stage of the data path before the
+// result store and imports only fasthttp. A Dispatcher is safe for concurrent
+// use; connections are pooled per destination host.
+package dispatch
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Error codes of a failed delivery (no HTTP answer at all).
+const (
+	CodeTimeout     = "destination_timeout"
+	CodeUnreachable = "destination_unreachable"
+)
+
+// Error is a delivery that got no HTTP answer.
+type Error struct {
+	Code string
+	URL  string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	switch e.Code {
+	case CodeTimeout:
+		return fmt.Sprintf("destination %s did not answer in time: %v", e.URL, e.Err)
+	default:
+		return fmt.Sprintf("destination %s unreachable: %v", e.URL, e.Err)
+	}
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Header is a name/value pair.
+type Header struct{ Name, Value string }
+
+// Request is one delivery. Body is only read during Send.
+type Request struct {
+	URL         string
+	Body        []byte
+	ContentType string
+	Headers     []Header
+	Timeout     time.Duration
+}
+
+// Response is what the destination answered; Send fills it with copies.
+type Response struct {
+	Status  int
+	Headers []Header
+	Body    []byte
+}
+
+// Options tune the client.
+type Options struct {
+	MaxConnsPerHost int
+	UserAgent       string
+}
+
+// Dispatcher sends requests. Safe for concurrent use.
+type Dispatcher struct {
+	client *fasthttp.Client
+}
+
+// New returns a Dispatcher.
+func New(o Options) *Dispatcher {
+	if o.MaxConnsPerHost <= 0 {
+		o.MaxConnsPerHost = 512
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = "sluice"
+	}
+	return &Dispatcher{client: &fasthttp.Client{
+		Name:                          o.UserAgent,
+		MaxConnsPerHost:               o.MaxConnsPerHost,
+		MaxIdleConnDuration:           30 * time.Second,
+		MaxConnWaitTimeout:            time.Second,
+		NoDefaultUserAgentHeader:      false,
+		DisableHeaderNamesNormalizing: true,
+		RetryIf:                       func(*fasthttp.Request) bool { return false }, // retries belong to the worker's policy
+	}}
+}
+
+// Send POSTs req and fills resp. It returns an *Error when no HTTP answer
+// arrived; any HTTP status, 2xx or not, is a successful Send.
+func (d *Dispatcher) Send(req *Request, resp *Response) error {
+	freq := fasthttp.AcquireRequest()
+	fresp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(freq)
+	defer fasthttp.ReleaseResponse(fresp)
+	freq.SetRequestURI(req.URL)
+	freq.Header.SetMethod(fasthttp.MethodPost)
+	if req.ContentType != "" {
+		freq.Header.SetContentType(req.ContentType)
+	}
+	for _, h := range req.Headers {
+		freq.Header.Set(h.Name, h.Value)
+	}
+	freq.SetBodyRaw(req.Body)
+	err := d.client.DoTimeout(freq, fresp, req.Timeout)
+	if err != nil {
+		code := CodeUnreachable
+		var ne net.Error
+		if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) ||
+			errors.Is(err, fasthttp.ErrNoFreeConns) || (errors.As(err, &ne) && ne.Timeout()) {
+			code = CodeTimeout
+		}
+		return &Error{Code: code, URL: req.URL, Err: err}
+	}
+	resp.Status = fresp.StatusCode()
+	resp.Body = append(resp.Body[:0], fresp.Body()...)
+	resp.Headers = resp.Headers[:0]
+	for k, v := range fresp.Header.All() {
+		resp.Headers = append(resp.Headers, Header{string(k), string(v)})
+	}
+	return nil
+}

@@ -1,0 +1,93 @@
+package ingress
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Error codes the ingress itself produces. Codes of transform and dispatch
+// failures come from the wasm, dispatch and results packages.
+const (
+	codeRouteNotFound   = "route_not_found"
+	codeNotFound        = "not_found"
+	codeMethod          = "method_not_allowed"
+	codeBodyTooLarge    = "body_too_large"
+	codeHeadersTooLarge = "headers_too_large"
+	codeBadRequest      = "bad_request"
+	codeBacklogFull     = "backlog_full"
+	codeLogUnavailable  = "log_unavailable"
+	codeShuttingDown    = "shutting_down"
+	codeSyncTimeout     = "sync_timeout"
+	codeResultNotFound  = "result_not_found"
+	codeBadID           = "invalid_correlation_id"
+)
+
+// statusOf maps every error code to its HTTP status: the only such table.
+var statusOf = map[string]int{
+	codeRouteNotFound:         http.StatusNotFound,
+	codeNotFound:              http.StatusNotFound,
+	codeMethod:                http.StatusMethodNotAllowed,
+	codeBodyTooLarge:          http.StatusRequestEntityTooLarge,
+	codeHeadersTooLarge:       http.StatusRequestHeaderFieldsTooLarge,
+	codeBadRequest:            http.StatusBadRequest,
+	codeBacklogFull:           http.StatusServiceUnavailable,
+	codeLogUnavailable:        http.StatusServiceUnavailable,
+	codeShuttingDown:          http.StatusServiceUnavailable,
+	codeSyncTimeout:           http.StatusGatewayTimeout,
+	codeResultNotFound:        http.StatusNotFound,
+	codeBadID:                 http.StatusBadRequest,
+	"plugin_rejected":         http.StatusUnprocessableEntity,
+	"plugin_failed":           http.StatusInternalServerError,
+	"plugin_timeout":          http.StatusInternalServerError,
+	"plugin_memory_limit":     http.StatusInternalServerError,
+	"invalid_output":          http.StatusInternalServerError,
+	"destination_unreachable": http.StatusBadGateway,
+	"destination_timeout":     http.StatusGatewayTimeout,
+	"destination_failed":      http.StatusBadGateway,
+	"internal_error":          http.StatusInternalServerError,
+}
+
+// StatusOf returns the HTTP status for an error code (500 if unknown).
+func StatusOf(code string) int {
+	if s, ok := statusOf[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code          string `json:"code"`
+	Message       string `json:"message"`
+	CorrelationID string `json:"correlation_id,omitempty"`
+	Plugin        string `json:"plugin,omitempty"`
+}
+
+// writeError answers with the code's status and a JSON error body.
+func writeError(ctx *fasthttp.RequestCtx, code, msg string) {
+	writeErrorDetail(ctx, errorDetail{Code: code, Message: msg})
+}
+
+func writeErrorDetail(ctx *fasthttp.RequestCtx, d errorDetail) {
+	ctx.Response.Header.Set("Sluice-Error-Code", d.Code)
+	if d.Code == codeBacklogFull || d.Code == codeLogUnavailable || d.Code == codeShuttingDown {
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(1))
+	}
+	writeJSON(ctx, StatusOf(d.Code), errorBody{Error: d})
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal_error","message":"encoding response"}}`)
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(append(b, '\n'))
+}

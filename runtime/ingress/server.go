@@ -1,0 +1,260 @@
+package ingress
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/sluicehq/sluice/queue"
+	"github.com/sluicehq/sluice/runtime/results"
+	"github.com/valyala/fasthttp"
+)
+
+// Route is what the ingress needs to know about a route.
+type Route struct {
+	Name      string
+	Sync      bool
+	OrderMode string // route | none | header | json (config.Order*); ignored for sync routes
+	OrderArg  string // header name or JSON pointer
+}
+
+// Options configure a Server.
+type Options struct {
+	Routes      []Route
+	Queue       queue.Queue
+	Waiters     *results.Waiters
+	MaxBodySize int
+	SyncTimeout time.Duration
+	Log         *slog.Logger
+}
+
+// Server is the HTTP ingress. Safe for concurrent use.
+type Server struct {
+	opts     Options
+	routes   map[string]*Route
+	srv      *fasthttp.Server
+	log      *slog.Logger
+	draining atomic.Bool
+}
+
+// New returns a Server; call Serve to start it.
+func New(o Options) *Server {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	s := &Server{opts: o, routes: make(map[string]*Route, len(o.Routes)), log: o.Log}
+	for i := range o.Routes {
+		s.routes[o.Routes[i].Name] = &o.Routes[i]
+	}
+	s.srv = &fasthttp.Server{
+		Handler:                       s.handle,
+		ErrorHandler:                  s.handleError,
+		Name:                          "sluice",
+		MaxRequestBodySize:            o.MaxBodySize,
+		ReadBufferSize:                16 << 10,
+		ReadTimeout:                   5 * time.Minute,
+		IdleTimeout:                   2 * time.Minute,
+		DisableHeaderNamesNormalizing: false,
+		NoDefaultServerHeader:         false,
+		CloseOnShutdown:               true,
+	}
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting requests and waits for open ones to finish.
+func (s *Server) Shutdown() error {
+	s.draining.Store(true)
+	return s.srv.Shutdown()
+}
+
+var (
+	pathIngest  = []byte("/in/")
+	pathResults = []byte("/v1/results/")
+	pathHealth  = []byte("/healthz")
+)
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	path := ctx.Path()
+	switch {
+	case bytes.HasPrefix(path, pathIngest):
+		s.ingest(ctx, path[len(pathIngest):])
+	case bytes.HasPrefix(path, pathResults):
+		s.result(ctx, path[len(pathResults):])
+	case bytes.Equal(path, pathHealth):
+		if s.draining.Load() {
+			writeError(ctx, codeShuttingDown, "shutting down")
+			return
+		}
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"status":"ok"}` + "\n")
+	default:
+		writeError(ctx, codeNotFound, fmt.Sprintf("no such endpoint %q; messages go to POST /in/{route}", path))
+	}
+}
+
+// handleError answers requests fasthttp could not parse.
+func (s *Server) handleError(ctx *fasthttp.RequestCtx, err error) {
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		writeError(ctx, codeBodyTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", s.opts.MaxBodySize))
+	case strings.Contains(err.Error(), "small read buffer") || strings.Contains(err.Error(), "too big"):
+		writeError(ctx, codeHeadersTooLarge, "request headers are too large")
+	default:
+		writeError(ctx, codeBadRequest, "malformed request: "+err.Error())
+	}
+}
+
+func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		writeError(ctx, results.CodeInternal, "generating correlation id: "+err.Error())
+		return
+	}
+	idStr := id.String()
+	ctx.Response.Header.Set("Sluice-Correlation-Id", idStr)
+	r := s.routes[string(name)]
+	if r == nil {
+		writeError(ctx, codeRouteNotFound, fmt.Sprintf("no route named %q", name))
+		return
+	}
+	if !ctx.IsPost() {
+		ctx.Response.Header.Set("Allow", "POST")
+		writeError(ctx, codeMethod, "send messages with POST")
+		return
+	}
+	if s.draining.Load() {
+		writeError(ctx, codeShuttingDown, "shutting down; retry on another instance or later")
+		return
+	}
+	m := &queue.Message{
+		ID:          queue.ID(id),
+		Route:       r.Name,
+		Sync:        r.Sync,
+		Received:    time.Now().UTC(),
+		ContentType: string(ctx.Request.Header.ContentType()),
+		Body:        append([]byte(nil), ctx.PostBody()...),
+	}
+	for k, v := range ctx.Request.Header.All() {
+		if keepHeader(k) {
+			m.Headers = append(m.Headers, queue.Header{Name: string(k), Value: string(v)})
+		}
+	}
+	if !r.Sync {
+		m.Key = orderKey(r, ctx, m.Body)
+	}
+
+	var wait <-chan *results.Outcome
+	if r.Sync {
+		wait = s.opts.Waiters.Register(m.ID)
+	}
+	if err := s.opts.Queue.Append(m); err != nil {
+		if r.Sync {
+			s.opts.Waiters.Cancel(m.ID)
+		}
+		switch {
+		case errors.Is(err, queue.ErrBacklogFull):
+			writeError(ctx, codeBacklogFull, "backlog limit reached; retry later")
+		case errors.Is(err, queue.ErrClosed):
+			writeError(ctx, codeShuttingDown, "shutting down")
+		default:
+			s.log.Error("appending message", "err", err)
+			writeError(ctx, codeLogUnavailable, "could not store the message; it was not accepted")
+		}
+		return
+	}
+	if !r.Sync {
+		ctx.SetStatusCode(fasthttp.StatusAccepted)
+		ctx.Response.Header.Set("Location", "/v1/results/"+idStr)
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"correlation_id":"` + idStr + `","status_url":"/v1/results/` + idStr + `"}` + "\n")
+		return
+	}
+	timer := time.NewTimer(s.opts.SyncTimeout)
+	defer timer.Stop()
+	select {
+	case out := <-wait:
+		writeOutcome(ctx, idStr, out)
+	case <-timer.C:
+		s.opts.Waiters.Cancel(m.ID)
+		ctx.Response.Header.Set("Location", "/v1/results/"+idStr)
+		writeErrorDetail(ctx, errorDetail{Code: codeSyncTimeout, CorrelationID: idStr,
+			Message: fmt.Sprintf("no outcome within %s; the message is stored and its result will be at /v1/results/%s", s.opts.SyncTimeout, idStr)})
+	}
+}
+
+// writeOutcome answers a sync request: the destination's (or the transform's)
+// response as is, else a JSON error.
+func writeOutcome(ctx *fasthttp.RequestCtx, id string, out *results.Outcome) {
+	status := "succeeded"
+	if !out.Succeeded {
+		status = "failed"
+	}
+	ctx.Response.Header.Set("Sluice-Status", status)
+	if r := out.Response; r != nil {
+		ctx.SetStatusCode(r.Status)
+		for _, h := range r.Headers {
+			ctx.Response.Header.Set(h.Name, h.Value)
+		}
+		ctx.SetBody(r.Body)
+		return
+	}
+	e := out.Error
+	if e == nil {
+		e = &results.Error{Code: results.CodeInternal, Message: "no outcome"}
+	}
+	writeErrorDetail(ctx, errorDetail{Code: e.Code, Message: e.Message, Plugin: e.Plugin, CorrelationID: id})
+}
+
+func (s *Server) result(ctx *fasthttp.RequestCtx, raw []byte) {
+	if !ctx.IsGet() && !ctx.IsHead() {
+		ctx.Response.Header.Set("Allow", "GET")
+		writeError(ctx, codeMethod, "results are read with GET")
+		return
+	}
+	id, err := uuid.ParseBytes(raw)
+	if err != nil {
+		writeError(ctx, codeBadID, fmt.Sprintf("%q is not a correlation id (a UUID)", raw))
+		return
+	}
+	ctx.Response.Header.Set("Sluice-Correlation-Id", id.String())
+	rec, err := s.opts.Queue.Lookup(queue.ID(id))
+	if errors.Is(err, queue.ErrNotFound) {
+		writeError(ctx, codeResultNotFound, fmt.Sprintf("no message with correlation id %s", id))
+		return
+	}
+	if err != nil {
+		s.log.Error("looking up result", "err", err)
+		writeError(ctx, codeLogUnavailable, "could not read the result")
+		return
+	}
+	var out *results.Outcome
+	if rec.Status.Final() {
+		if out, err = results.Decode(rec.Payload); err != nil {
+			s.log.Error("decoding result", "correlation_id", id.String(), "err", err)
+			writeError(ctx, results.CodeInternal, "stored result is unreadable")
+			return
+		}
+	}
+	writeJSON(ctx, fasthttp.StatusOK, results.NewView(results.Meta{
+		CorrelationID: id.String(), Route: rec.Route, Status: rec.Status.String(),
+		Attempts: int(rec.Attempts), Created: rec.Created, Updated: rec.Updated,
+	}, out))
+}
+
+// keepHeader drops headers that describe the connection, not the message.
+func keepHeader(k []byte) bool {
+	switch strings.ToLower(string(k)) {
+	case "content-length", "connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection", "expect":
+		return false
+	}
+	return true
+}

@@ -1,0 +1,232 @@
+// Package worker is the driver between the log and the destination: a bounded
+// pool of goroutines, each claiming the next runnable message from the queue,
+// running the route's transform chain on instances it owns, dispatching the
+// result, recording the outcome in the log and waking a waiting sync caller.
+//
+// Each worker owns one warm wasm.Instance per plugin, created on first use and
+// replaced after any failure that poisons it, so no instance is ever shared.
+// Pool.Run is the only entry point; it returns when its context is cancelled
+// and every worker has finished (and recorded) the message it held.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/sluicehq/sluice/queue"
+	"github.com/sluicehq/sluice/runtime/dispatch"
+	"github.com/sluicehq/sluice/runtime/results"
+	"github.com/sluicehq/sluice/runtime/wasm"
+)
+
+// Route is what a worker needs to know about a route.
+type Route struct {
+	Name        string
+	Transforms  []*wasm.Plugin
+	Destination *Destination // nil: the transformed message is the result
+}
+
+// Destination is where a route delivers.
+type Destination struct {
+	URL     string
+	Timeout time.Duration
+	Headers []dispatch.Header // static headers from the config
+}
+
+// Pool runs workers.
+type Pool struct {
+	Queue      queue.Queue
+	Routes     map[string]*Route
+	Dispatcher *dispatch.Dispatcher
+	Waiters    *results.Waiters
+	Workers    int
+	Log        *slog.Logger
+}
+
+// Run starts p.Workers workers and blocks until ctx is cancelled (or the
+// queue closes) and all of them have stopped.
+func (p *Pool) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range max(p.Workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &worker{pool: p, instances: make(map[*wasm.Plugin]*wasm.Instance)}
+			defer w.close()
+			w.run(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+// worker is one goroutine's state. Not safe for concurrent use.
+type worker struct {
+	pool      *Pool
+	instances map[*wasm.Plugin]*wasm.Instance
+	call      wasm.Call
+	hdrs      messageHeaders
+	resp      dispatch.Response
+}
+
+func (w *worker) run(ctx context.Context) {
+	for {
+		m, err := w.pool.Queue.Next(ctx)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, queue.ErrClosed) {
+				w.pool.Log.Error("claiming message", "err", err)
+			}
+			return
+		}
+		out := w.process(m)
+		rec := &queue.Record{Status: queue.StatusSucceeded, Attempts: 1, Payload: out.Encode()}
+		if !out.Succeeded {
+			rec.Status = queue.StatusFailed
+		}
+		if err := w.pool.Queue.Complete(m, rec); err != nil {
+			w.pool.Log.Error("recording outcome; the message will run again after a restart",
+				"correlation_id", uuid.UUID(m.ID).String(), "err", err)
+		}
+		w.pool.Waiters.Notify(m.ID, out)
+	}
+}
+
+func (w *worker) close() {
+	for _, inst := range w.instances {
+		inst.Close()
+	}
+}
+
+// process runs one message through its route and returns the outcome.
+func (w *worker) process(m *queue.Message) *results.Outcome {
+	r := w.pool.Routes[m.Route]
+	if r == nil { // the route was removed from the config while the message waited
+		return &results.Outcome{Error: &results.Error{Code: results.CodeInternal, Stage: "route",
+			Message: fmt.Sprintf("route %q no longer exists", m.Route)}}
+	}
+	out := &results.Outcome{}
+	c := &w.call
+	w.hdrs = messageHeaders(m.Headers)
+	*c = wasm.Call{Input: m.Body, Route: m.Route, CorrelationID: uuid.UUID(m.ID).String(),
+		ContentType: m.ContentType, ReceivedAt: m.Received, Headers: &w.hdrs, OutHeaders: c.OutHeaders[:0]}
+	contentType := m.ContentType
+	var headers []dispatch.Header
+	for _, p := range r.Transforms {
+		out.Plugins = append(out.Plugins, p.Name+"@"+p.SHA256[:12])
+		inst, err := w.instance(p)
+		if err == nil {
+			err = inst.Transform(c)
+		}
+		if err != nil {
+			var we *wasm.Error
+			if !errors.As(err, &we) {
+				we = &wasm.Error{Code: wasm.CodeFailed, Plugin: p.Name, Message: err.Error(), Discard: true}
+			}
+			if we.Discard {
+				delete(w.instances, p)
+			}
+			if we.Code != wasm.CodeRejected {
+				w.pool.Log.Warn("plugin failed", "plugin", p.Name, "code", we.Code, "err", we.Message,
+					"correlation_id", c.CorrelationID)
+			}
+			out.Error = &results.Error{Code: we.Code, Message: we.Message, Stage: "transform", Plugin: p.Name}
+			return out
+		}
+		if c.OutContentType != "" {
+			contentType = c.OutContentType
+		}
+		for _, h := range c.OutHeaders {
+			headers = setHeader(headers, h.Name, h.Value)
+		}
+		c.Input = c.Output
+	}
+	body := c.Input
+
+	if r.Destination == nil {
+		resp := &results.Response{Status: 200, Body: append([]byte(nil), body...)}
+		if contentType != "" {
+			resp.Headers = []results.Header{{Name: "Content-Type", Value: contentType}}
+		}
+		out.Succeeded, out.Response = true, resp
+		return out
+	}
+	d := r.Destination
+	req := dispatch.Request{URL: d.URL, Body: body, ContentType: contentType, Timeout: d.Timeout}
+	req.Headers = append(req.Headers, d.Headers...)
+	for _, h := range headers {
+		req.Headers = setHeader(req.Headers, h.Name, h.Value)
+	}
+	req.Headers = append(req.Headers,
+		dispatch.Header{Name: "Sluice-Correlation-Id", Value: c.CorrelationID},
+		dispatch.Header{Name: "Sluice-Route", Value: m.Route})
+	if err := w.pool.Dispatcher.Send(&req, &w.resp); err != nil {
+		var de *dispatch.Error
+		code := dispatch.CodeUnreachable
+		if errors.As(err, &de) {
+			code = de.Code
+		}
+		out.Error = &results.Error{Code: code, Message: err.Error(), Stage: "dispatch"}
+		return out
+	}
+	resp := &results.Response{Status: w.resp.Status, Body: append([]byte(nil), w.resp.Body...)}
+	for _, h := range w.resp.Headers {
+		if !hopByHop(h.Name) {
+			resp.Headers = append(resp.Headers, results.Header{Name: h.Name, Value: h.Value})
+		}
+	}
+	out.Response = resp
+	if resp.Status < 200 || resp.Status > 299 {
+		out.Error = &results.Error{Code: results.CodeDestinationFailed, Stage: "dispatch",
+			Message: fmt.Sprintf("destination %s answered %d", d.URL, resp.Status)}
+		return out
+	}
+	out.Succeeded = true
+	return out
+}
+
+func (w *worker) instance(p *wasm.Plugin) (*wasm.Instance, error) {
+	if inst := w.instances[p]; inst != nil && !inst.Closed() {
+		return inst, nil
+	}
+	inst, err := p.Instantiate(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	w.instances[p] = inst
+	return inst, nil
+}
+
+func setHeader(hs []dispatch.Header, name, value string) []dispatch.Header {
+	for i := range hs {
+		if strings.EqualFold(hs[i].Name, name) {
+			hs[i].Value = value
+			return hs
+		}
+	}
+	return append(hs, dispatch.Header{Name: name, Value: value})
+}
+
+func hopByHop(name string) bool {
+	switch strings.ToLower(name) {
+	case "connection", "keep-alive", "transfer-encoding", "content-length", "date", "server":
+		return true
+	}
+	return false
+}
+
+// messageHeaders adapts a message's headers for the plugin meta function.
+type messageHeaders []queue.Header
+
+func (h *messageHeaders) Header(name string) (string, bool) {
+	for _, x := range *h {
+		if strings.EqualFold(x.Name, name) {
+			return x.Value, true
+		}
+	}
+	return "", false
+}

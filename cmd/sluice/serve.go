@@ -105,7 +105,11 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating data dir: %w", err)
 	}
-	s.host, err = wasm.NewHost(filepath.Join(cfg.DataDir, "wasm-cache"), log)
+	cacheDir := cfg.WasmCache
+	if cacheDir == "" {
+		cacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
+	}
+	s.host, err = wasm.NewHost(cacheDir, log)
 	if err != nil {
 		return nil, err
 	}

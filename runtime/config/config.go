@@ -21,9 +21,10 @@ import (
 type Config struct {
 	Listen      string     `yaml:"listen"`
 	DataDir     string     `yaml:"data_dir"`
-	Durability  string     `yaml:"durability"`    // fsync | none
-	MaxBodySize ByteSize   `yaml:"max_body_size"` // per request
-	Workers     int        `yaml:"workers"`       // 0: 8 × GOMAXPROCS
+	WasmCache   string     `yaml:"wasm_cache_dir"` // compiled plugins; default <data_dir>/wasm-cache
+	Durability  string     `yaml:"durability"`     // fsync | none
+	MaxBodySize ByteSize   `yaml:"max_body_size"`  // per request
+	Workers     int        `yaml:"workers"`        // 0: 8 × GOMAXPROCS
 	Backlog     Backlog    `yaml:"backlog"`
 	SyncTimeout Duration   `yaml:"sync_timeout"` // how long a sync caller waits for its reply
 	Plugins     []Plugin   `yaml:"plugins"`
@@ -123,6 +124,9 @@ func Load(path string) (Config, error) {
 		if p := c.Plugins[i].Path; p != "" && !filepath.IsAbs(p) {
 			c.Plugins[i].Path = filepath.Join(base, p)
 		}
+	}
+	if c.WasmCache != "" && !filepath.IsAbs(c.WasmCache) {
+		c.WasmCache = filepath.Join(base, c.WasmCache)
 	}
 	switch {
 	case c.DataDir == "":

@@ -181,6 +181,12 @@ func checkExports(c wazero.CompiledModule) error {
 				w.name, signature(f.ParamTypes(), f.ResultTypes()), signature(w.params, w.results)))
 		}
 	}
+	if _, start := fns["_start"]; start {
+		if _, init := fns["_initialize"]; !init {
+			problems = append(problems, "exports _start (a WASI command) but not _initialize: "+
+				"build a reactor (Go: -buildmode=c-shared; clang: -mexec-model=reactor)")
+		}
+	}
 	if _, ok := c.ExportedMemories()["memory"]; !ok {
 		problems = append(problems, "missing exported memory \"memory\"")
 	}

@@ -3,7 +3,8 @@
   (import "sluice" "set_output" (func $set_output (param i32 i32)))
   (memory (export "memory") 1)
   (func (export "sluice_abi_version") (result i32) (i32.const 1))
-  ;; The input always goes at offset 1024; grow the memory to hold it plus 16 spare bytes.
+  ;; The input always goes at offset 1024; grow memory to hold it plus 16 spare bytes:
+  ;; pages = ceil((1024 + size + 16) / 65536).
   (func (export "sluice_alloc") (param $size i32) (result i32)
     (local $pages i32)
     (local.set $pages (i32.shr_u (i32.add (local.get $size) (i32.const 66575)) (i32.const 16)))

@@ -1,0 +1,63 @@
+package results
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func TestOutcomeRoundTripAndView(t *testing.T) {
+	o := &Outcome{Succeeded: true, Plugins: []string{"p@abc"}, Response: &Response{Status: 201,
+		Headers: []Header{{"Content-Type", "application/json"}, {"Set-Cookie", "a"}, {"Set-Cookie", "b"}},
+		Body:    []byte(`{"ok":true}`)}}
+	got, err := Decode(o.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	v := NewView(Meta{CorrelationID: "id", Route: "r", Status: "succeeded", Attempts: 1, Created: now, Updated: now}, got)
+	b, _ := json.Marshal(v)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	resp := m["response"].(map[string]any)
+	if resp["status"] != float64(201) || resp["body"] != `{"ok":true}` || resp["body_base64"] != nil {
+		t.Fatalf("view response %v", resp)
+	}
+	if h := resp["headers"].(map[string]any); h["Set-Cookie"] != "a, b" || h["Content-Type"] != "application/json" {
+		t.Fatalf("headers %v", h)
+	}
+	bin := NewView(Meta{}, &Outcome{Response: &Response{Status: 200, Body: []byte{0xff}}})
+	if bin.Response.Body != nil || *bin.Response.BodyBase64 != "/w==" {
+		t.Fatalf("binary body view %+v", bin.Response)
+	}
+	if _, err := Decode([]byte("{")); err == nil {
+		t.Fatal("decoded a malformed payload")
+	}
+}
+
+func TestWaitersHammer(t *testing.T) {
+	w := NewWaiters()
+	const n = 1000
+	chans := make([]<-chan *Outcome, n)
+	for i := range n {
+		chans[i] = w.Register([16]byte{byte(i), byte(i >> 8)})
+	}
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			for i := g; i < n; i += 4 {
+				w.Notify([16]byte{byte(i), byte(i >> 8)}, &Outcome{Plugins: []string{string(rune(i))}})
+				w.Notify([16]byte{byte(i), byte(i >> 8)}, &Outcome{}) // a second notify is dropped
+			}
+			done <- struct{}{}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	for i, ch := range chans {
+		if o := <-ch; len(o.Plugins) != 1 || o.Plugins[0] != string(rune(i)) {
+			t.Fatalf("waiter %d got %+v", i, o)
+		}
+	}
+}

@@ -2,11 +2,12 @@ package queue
 
 import (
 	"bytes"
+	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,24 +108,11 @@ func Open(opts Options) (*Log, error) {
 	return l, nil
 }
 
-// recover loads the pending messages in log order and the sequence counter.
+// recover loads the pending messages and restores the order in which they
+// were appended (their Seq), and continues the sequence after them.
 func (l *Log) recover() (int, error) {
 	var pending []*Message
 	err := l.db.View(func(txn *badger.Txn) error {
-		if item, err := txn.Get(keyLastSeq); err == nil {
-			err = item.Value(func(v []byte) error {
-				if len(v) != 8 {
-					return errCorruptValue
-				}
-				l.nextSeq = binary.BigEndian.Uint64(v) + 1
-				return nil
-			})
-			if err != nil {
-				return fmt.Errorf("reading sequence: %w", err)
-			}
-		} else if !errors.Is(err, badger.ErrKeyNotFound) {
-			return fmt.Errorf("reading sequence: %w", err)
-		}
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: []byte{prefixMessage}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -135,9 +123,6 @@ func (l *Log) recover() (int, error) {
 					return fmt.Errorf("decoding message %x: %w", item.Key(), err)
 				}
 				pending = append(pending, m)
-				if m.Seq >= l.nextSeq {
-					l.nextSeq = m.Seq + 1
-				}
 				return nil
 			})
 			if err != nil {
@@ -149,8 +134,10 @@ func (l *Log) recover() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("queue: recovering: %w", err)
 	}
-	if l.nextSeq == 0 {
-		l.nextSeq = 1
+	slices.SortFunc(pending, func(a, b *Message) int { return cmp.Compare(a.Seq, b.Seq) })
+	l.nextSeq = 1
+	if n := len(pending); n > 0 {
+		l.nextSeq = pending[n-1].Seq + 1
 	}
 	l.stats.syncedSeq.Store(l.nextSeq - 1)
 	l.sched.push(pending, true)
@@ -211,12 +198,25 @@ func (l *Log) Lookup(id ID) (Record, error) {
 	var rec Record
 	err := l.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(recordKey(id))
-		if err != nil {
+		if err == nil {
+			return item.Value(func(v []byte) error {
+				rec, err = decodeRecord(v)
+				return err
+			})
+		}
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		if item, err = txn.Get(messageKey(id)); err != nil {
 			return err
 		}
 		return item.Value(func(v []byte) error {
-			rec, err = decodeRecord(v)
-			return err
+			m, err := decodeMessage(v)
+			if err != nil {
+				return err
+			}
+			rec = Record{ID: id, Route: m.Route, Status: StatusAccepted, Created: m.Received, Updated: m.Received}
+			return nil
 		})
 	})
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -312,12 +312,7 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 			seq++
 			start := len(arena)
 			arena = appendMessage(arena, m)
-			mv := arena[start:len(arena):len(arena)]
-			start = len(arena)
-			arena = appendRecord(arena, &Record{ID: m.ID, Route: m.Route, Status: StatusAccepted, Created: m.Received, Updated: m.Received})
-			rv := arena[start:len(arena):len(arena)]
-			set(messageKey(m.Seq), mv)
-			set(recordKey(m.ID), rv)
+			set(messageKey(m.ID), arena[start:len(arena):len(arena)])
 			appended = append(appended, m)
 			continue
 		}
@@ -328,13 +323,8 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		arena = appendRecord(arena, o.rec)
 		set(recordKey(m.ID), arena[start:len(arena):len(arena)])
 		if err == nil {
-			err = wb.Delete(messageKey(m.Seq))
+			err = wb.Delete(messageKey(m.ID))
 		}
-	}
-	if len(appended) > 0 {
-		var s [8]byte
-		binary.BigEndian.PutUint64(s[:], seq-1)
-		set(keyLastSeq, s[:])
 	}
 	if err == nil {
 		err = wb.Flush()

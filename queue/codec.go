@@ -5,20 +5,18 @@ import (
 	"time"
 )
 
-// Keys: one byte purpose prefix, then a big-endian number or the id, so that
-// iteration order is log order.
+// Keys: one byte purpose prefix, then the message id. A pending message is
+// found by its id (m), a finished one by its record (r); completing a message
+// writes r and deletes m in one batch, so an id is always in exactly one.
 const (
-	prefixMessage = 'm' // m<seq:8> -> encoded Message (pending only)
-	prefixRecord  = 'r' // r<id:16> -> encoded Record
-	prefixMeta    = 'x' // x<name>  -> internal state
+	prefixMessage = 'm' // m<id:16> -> encoded Message (pending only; holds its Seq)
+	prefixRecord  = 'r' // r<id:16> -> encoded Record (final only)
 )
 
-var keyLastSeq = []byte{prefixMeta, 's', 'e', 'q'}
-
-func messageKey(seq uint64) []byte {
-	k := make([]byte, 9)
+func messageKey(id ID) []byte {
+	k := make([]byte, 17)
 	k[0] = prefixMessage
-	binary.BigEndian.PutUint64(k[1:], seq)
+	copy(k[1:], id[:])
 	return k
 }
 

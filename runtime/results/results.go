@@ -9,9 +9,8 @@ package results
 
 import (
 	"encoding/base64"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -58,19 +57,49 @@ type Error struct {
 
 // Outcome is a message's final result.
 type Outcome struct {
-	Succeeded bool      `json:"ok"`
-	Response  *Response `json:"response,omitempty"`
-	Error     *Error    `json:"error,omitempty"`
-	Plugins   []string  `json:"plugins,omitempty"` // name@sha256-prefix of each transform that ran
+	Succeeded bool
+	Response  *Response
+	Error     *Error
+	Plugins   []string // name@sha256-prefix of each transform that ran
 }
 
 var errBadPayload = errors.New("results: malformed outcome payload")
 
-// Encode returns the payload stored in the log record.
-func (o *Outcome) Encode() []byte {
-	b, err := json.Marshal(o)
-	if err != nil {
-		panic(err) // only plain data: cannot fail
+const payloadVersion = 1
+
+// Encode appends the payload stored in the log record to b. The format is
+// compact binary: the payload is written for every message, so it avoids
+// JSON's base64 for bodies.
+func (o *Outcome) Encode(b []byte) []byte {
+	var flags byte
+	if o.Succeeded {
+		flags |= 1
+	}
+	if o.Response != nil {
+		flags |= 2
+	}
+	if o.Error != nil {
+		flags |= 4
+	}
+	b = append(b, payloadVersion, flags)
+	b = binary.AppendUvarint(b, uint64(len(o.Plugins)))
+	for _, p := range o.Plugins {
+		b = appendString(b, p)
+	}
+	if e := o.Error; e != nil {
+		b = appendString(b, e.Code)
+		b = appendString(b, e.Message)
+		b = appendString(b, e.Stage)
+		b = appendString(b, e.Plugin)
+	}
+	if r := o.Response; r != nil {
+		b = binary.AppendUvarint(b, uint64(r.Status))
+		b = binary.AppendUvarint(b, uint64(len(r.Headers)))
+		for _, h := range r.Headers {
+			b = appendString(b, h.Name)
+			b = appendString(b, h.Value)
+		}
+		b = append(b, r.Body...) // the rest
 	}
 	return b
 }
@@ -81,10 +110,69 @@ func Decode(b []byte) (*Outcome, error) {
 	if len(b) == 0 {
 		return o, nil
 	}
-	if err := json.Unmarshal(b, o); err != nil {
-		return nil, fmt.Errorf("%w: %v", errBadPayload, err)
+	if len(b) < 2 || b[0] != payloadVersion {
+		return nil, errBadPayload
+	}
+	flags := b[1]
+	d := decoder{b: b[2:]}
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		return nil, errBadPayload
+	}
+	for range n {
+		o.Plugins = append(o.Plugins, d.string())
+	}
+	o.Succeeded = flags&1 != 0
+	if flags&4 != 0 {
+		o.Error = &Error{Code: d.string(), Message: d.string(), Stage: d.string(), Plugin: d.string()}
+	}
+	if flags&2 != 0 {
+		r := &Response{Status: int(d.uvarint())}
+		n := d.uvarint()
+		if n > uint64(len(d.b)) {
+			return nil, errBadPayload
+		}
+		for range n {
+			r.Headers = append(r.Headers, Header{Name: d.string(), Value: d.string()})
+		}
+		r.Body = append([]byte(nil), d.b...)
+		o.Response = r
+	}
+	if d.bad {
+		return nil, errBadPayload
 	}
 	return o, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+type decoder struct {
+	b   []byte
+	bad bool
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.bad = true
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.bad || n > uint64(len(d.b)) {
+		d.bad = true
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
 }
 
 // Meta is what the log knows about a message, independent of its outcome.

@@ -10,7 +10,7 @@ func TestOutcomeRoundTripAndView(t *testing.T) {
 	o := &Outcome{Succeeded: true, Plugins: []string{"p@abc"}, Response: &Response{Status: 201,
 		Headers: []Header{{"Content-Type", "application/json"}, {"Set-Cookie", "a"}, {"Set-Cookie", "b"}},
 		Body:    []byte(`{"ok":true}`)}}
-	got, err := Decode(o.Encode())
+	got, err := Decode(o.Encode(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,6 +29,10 @@ func TestOutcomeRoundTripAndView(t *testing.T) {
 	bin := NewView(Meta{}, &Outcome{Response: &Response{Status: 200, Body: []byte{0xff}}})
 	if bin.Response.Body != nil || *bin.Response.BodyBase64 != "/w==" {
 		t.Fatalf("binary body view %+v", bin.Response)
+	}
+	e := &Outcome{Error: &Error{Code: "c", Message: "m", Stage: "s", Plugin: "p"}}
+	if got, err := Decode(e.Encode(nil)); err != nil || *got.Error != *e.Error || got.Response != nil || got.Succeeded {
+		t.Fatalf("error outcome round trip: %+v %v", got, err)
 	}
 	if _, err := Decode([]byte("{")); err == nil {
 		t.Fatal("decoded a malformed payload")
@@ -60,4 +64,18 @@ func TestWaitersHammer(t *testing.T) {
 			t.Fatalf("waiter %d got %+v", i, o)
 		}
 	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add((&Outcome{Succeeded: true, Plugins: []string{"a"}, Response: &Response{Status: 200, Body: []byte("x")}}).Encode(nil))
+	f.Add((&Outcome{Error: &Error{Code: "c"}}).Encode(nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, err := Decode(b)
+		if err != nil {
+			return
+		}
+		if _, err := Decode(o.Encode(nil)); err != nil {
+			t.Fatalf("re-encoding a decoded outcome fails: %v", err)
+		}
+	})
 }

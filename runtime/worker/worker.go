@@ -84,7 +84,7 @@ func (w *worker) run(ctx context.Context) {
 			return
 		}
 		out := w.process(m)
-		rec := &queue.Record{Status: queue.StatusSucceeded, Attempts: 1, Payload: out.Encode()}
+		rec := &queue.Record{Status: queue.StatusSucceeded, Attempts: 1, Payload: out.Encode(nil)}
 		if !out.Succeeded {
 			rec.Status = queue.StatusFailed
 		}

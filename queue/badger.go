@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // Options configure the embedded Badger log.
@@ -47,9 +48,10 @@ type Log struct {
 
 // op is one request to the committer: an append or a completion.
 type op struct {
-	msg  *Message
-	rec  *Record // nil for an append
-	done chan error
+	msg    *Message
+	rec    *Record         // nil for an append
+	done   chan error      // appends: the caller waits on it
+	onDone func(err error) // completions: called after the write
 }
 
 var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
@@ -77,7 +79,7 @@ func Open(opts Options) (*Log, error) {
 		WithLoggingLevel(badger.WARNING).
 		WithDetectConflicts(false).
 		WithBlockCacheSize(64 << 20).
-		WithValueLogFileSize(256 << 20)
+		WithValueLogFileSize(256 << 20).WithCompression(options.None)
 	db, err := badger.Open(bo)
 	if err != nil {
 		// After a crash the first open occasionally fails and a second one
@@ -150,42 +152,49 @@ func (l *Log) Append(m *Message) error {
 	if err := l.sched.reserve(size); err != nil {
 		return err
 	}
-	if err := l.submit(m, nil); err != nil {
+	if err := l.submit(m); err != nil {
 		return err // the committer released the reservation, or we never sent
 	}
 	return nil
 }
 
 // Complete implements [Queue].
-func (l *Log) Complete(m *Message, rec *Record) error {
+func (l *Log) Complete(m *Message, rec *Record, done func(error)) error {
 	rec.ID = m.ID
 	rec.Route = m.Route
 	if rec.Created.IsZero() {
 		rec.Created = m.Received
 	}
-	if rec.Updated.IsZero() {
-		rec.Updated = time.Now().UTC()
-	}
-	return l.submit(m, rec)
-}
-
-func (l *Log) submit(m *Message, rec *Record) error {
 	o := opPool.Get().(*op)
-	o.msg, o.rec = m, rec
+	o.msg, o.rec, o.onDone = m, rec, done
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()
-		o.msg, o.rec = nil, nil
+		o.msg, o.rec, o.onDone = nil, nil, nil
 		opPool.Put(o)
-		if rec == nil {
-			l.sched.unreserve(m.Size())
-		}
+		return errClosed
+	}
+	l.ops <- o
+	l.mu.RUnlock()
+	return nil
+}
+
+// submit queues an append and waits until the committer released it.
+func (l *Log) submit(m *Message) error {
+	o := opPool.Get().(*op)
+	o.msg = m
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		o.msg = nil
+		opPool.Put(o)
+		l.sched.unreserve(m.Size())
 		return errClosed
 	}
 	l.ops <- o
 	l.mu.RUnlock()
 	err := <-o.done
-	o.msg, o.rec = nil, nil
+	o.msg = nil
 	opPool.Put(o)
 	return err
 }
@@ -348,18 +357,24 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		}
 	}
 	for _, o := range batch {
-		switch {
-		case o.rec != nil:
-			// Release the key even if the write failed: the message stays in
-			// the log and runs again after a restart.
-			l.sched.done(o.msg)
-			if err == nil {
-				l.stats.completes.Add(1)
+		if o.rec == nil {
+			if err != nil {
+				l.sched.unreserve(o.msg.Size())
 			}
-		case err != nil:
-			l.sched.unreserve(o.msg.Size())
+			o.done <- err
+			continue
 		}
-		o.done <- err
+		// Release the key even if the write failed: the message stays in the
+		// log and runs again after a restart.
+		l.sched.done(o.msg)
+		if err == nil {
+			l.stats.completes.Add(1)
+		}
+		if o.onDone != nil {
+			o.onDone(err)
+		}
+		o.msg, o.rec, o.onDone = nil, nil, nil
+		opPool.Put(o)
 	}
 	return arena, appended
 }

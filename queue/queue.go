@@ -108,8 +108,12 @@ type Queue interface {
 	// Next blocks until a message may run, claims it and returns it.
 	Next(ctx context.Context) (*Message, error)
 	// Complete stores rec as m's final record, removes m from the log and
-	// releases m's ordering key. It returns once the record is written.
-	Complete(m *Message, rec *Record) error
+	// releases m's ordering key (only after the record is written, so the
+	// next message of the key never overtakes it). It does not wait for the
+	// write: done, if not nil, is called once the record is written (err nil)
+	// or could not be (the message then runs again after a restart). done
+	// runs on the log's writer goroutine and must not block.
+	Complete(m *Message, rec *Record, done func(err error)) error
 	// Lookup returns the record for id; ErrNotFound if there is none.
 	Lookup(id ID) (Record, error)
 	// Close stops accepting work and releases the backend.

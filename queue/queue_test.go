@@ -20,6 +20,15 @@ func openTest(t *testing.T, dir string, opts Options) *Log {
 	return l
 }
 
+// complete records rec and waits until it is written.
+func complete(l *Log, m *Message, rec *Record) error {
+	done := make(chan error, 1)
+	if err := l.Complete(m, rec, func(err error) { done <- err }); err != nil {
+		return err
+	}
+	return <-done
+}
+
 func msg(i int, key string) *Message {
 	m := &Message{Route: "r", Key: key, Received: time.Now().UTC(), ContentType: "application/json",
 		Headers: []Header{{"X-N", fmt.Sprint(i)}}, Body: []byte(fmt.Sprintf(`{"n":%d}`, i))}
@@ -129,7 +138,7 @@ func TestRecoveryKeepsOrderAndDropsCompleted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Complete(first, &Record{Status: StatusSucceeded, Payload: []byte("ok")}); err != nil {
+	if err := complete(l, first, &Record{Status: StatusSucceeded, Payload: []byte("ok")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Close(); err != nil {
@@ -155,7 +164,7 @@ func TestRecoveryKeepsOrderAndDropsCompleted(t *testing.T) {
 			t.Fatalf("claimed message status = %v", rec.Status)
 		}
 		lastSeq = m.Seq
-		if err := l.Complete(m, &Record{Status: StatusSucceeded}); err != nil {
+		if err := complete(l, m, &Record{Status: StatusSucceeded}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -181,7 +190,7 @@ func TestBacklogLimit(t *testing.T) {
 		t.Fatalf("4th append: %v, want ErrBacklogFull", err)
 	}
 	m, _ := l.Next(context.Background())
-	if err := l.Complete(m, &Record{Status: StatusSucceeded}); err != nil {
+	if err := complete(l, m, &Record{Status: StatusSucceeded}); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Append(msg(4, "")); err != nil {

@@ -32,6 +32,8 @@ type Options struct {
 	MaxBodySize int
 	SyncTimeout time.Duration
 	Log         *slog.Logger
+	// Stats, if set, is served as JSON at GET /v1/stats.
+	Stats func() any
 }
 
 // Server is the HTTP ingress. Safe for concurrent use.
@@ -80,6 +82,7 @@ var (
 	pathIngest  = []byte("/in/")
 	pathResults = []byte("/v1/results/")
 	pathHealth  = []byte("/healthz")
+	pathStats   = []byte("/v1/stats")
 )
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
@@ -96,6 +99,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}` + "\n")
+	case bytes.Equal(path, pathStats) && s.opts.Stats != nil:
+		writeJSON(ctx, fasthttp.StatusOK, s.opts.Stats())
 	default:
 		writeError(ctx, codeNotFound, fmt.Sprintf("no such endpoint %q; messages go to POST /in/{route}", path))
 	}

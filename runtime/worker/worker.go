@@ -88,11 +88,16 @@ func (w *worker) run(ctx context.Context) {
 		if !out.Succeeded {
 			rec.Status = queue.StatusFailed
 		}
-		if err := w.pool.Queue.Complete(m, rec); err != nil {
-			w.pool.Log.Error("recording outcome; the message will run again after a restart",
-				"correlation_id", uuid.UUID(m.ID).String(), "err", err)
+		err = w.pool.Queue.Complete(m, rec, func(err error) {
+			if err != nil {
+				w.pool.Log.Error("recording outcome; the message will run again after a restart",
+					"correlation_id", uuid.UUID(m.ID).String(), "err", err)
+			}
+			w.pool.Waiters.Notify(m.ID, out)
+		})
+		if err != nil { // the log is closing: the message runs again after a restart
+			w.pool.Waiters.Notify(m.ID, out)
 		}
-		w.pool.Waiters.Notify(m.ID, out)
 	}
 }
 

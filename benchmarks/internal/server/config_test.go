@@ -1,0 +1,93 @@
+package server
+
+import (
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func TestRenderBenchConfig(t *testing.T) {
+	got, err := BenchConfig("127.0.0.1:18080", "/tmp/xyz/data", DurabilityFsync).Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `listen: 127.0.0.1:18080
+data_dir: /tmp/xyz/data
+durability: fsync
+routes:
+  - name: bench
+    mode: async
+    order_by: none
+`
+	if string(got) != want {
+		t.Errorf("rendered:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestRenderQuotesAndRoundTrips(t *testing.T) {
+	// Paths with YAML-special characters must survive.
+	in := BenchConfig("127.0.0.1:1", "/tmp/a: b #c/data", DurabilityNone)
+	b, err := in.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out SluiceConfig
+	if err := yaml.Unmarshal(b, &out); err != nil {
+		t.Fatalf("parsing rendered config: %v\n%s", err, b)
+	}
+	if out.DataDir != in.DataDir || out.Durability != in.Durability || len(out.Routes) != 1 {
+		t.Errorf("round trip changed config: %+v", out)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	ok := BenchConfig("127.0.0.1:1", "/d", DurabilityFsync)
+	tests := []struct {
+		name    string
+		mutate  func(*SluiceConfig)
+		wantKey string // substring the error must name; "" means valid
+	}{
+		{"valid", func(*SluiceConfig) {}, ""},
+		{"no listen", func(c *SluiceConfig) { c.Listen = "" }, "listen"},
+		{"no data dir", func(c *SluiceConfig) { c.DataDir = "" }, "data_dir"},
+		{"bad durability", func(c *SluiceConfig) { c.Durability = "sometimes" }, "durability"},
+		{"no routes", func(c *SluiceConfig) { c.Routes = nil }, "routes"},
+		{"unnamed route", func(c *SluiceConfig) { c.Routes = []Route{{Mode: "async"}} }, "routes[0].name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ok
+			c.Routes = append([]Route(nil), ok.Routes...)
+			tt.mutate(&c)
+			err := c.Validate()
+			if tt.wantKey == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantKey) {
+				t.Fatalf("error %v does not name %q", err, tt.wantKey)
+			}
+		})
+	}
+}
+
+func TestTailLines(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"", 3, ""},
+		{"a\nb\nc\n", 2, "b\nc"},
+		{"a\nb", 5, "a\nb"},
+		{"a\nb\n", 0, ""},
+	}
+	for _, tt := range tests {
+		if got := TailLines([]byte(tt.in), tt.n); got != tt.want {
+			t.Errorf("TailLines(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
+}

@@ -15,10 +15,11 @@ run: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sluice
 
-## test: every test, race detector on (host module and the Go SDK)
+## test: every test, race detector on (host module, the Go SDK, the demo plugins' unit tests)
 test:
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd sdk/go && $(GO) test -race -count=1 ./...
+	cd plugins/demo/src && $(GO) test -race -count=1 ./...
 
 ## test-short: skip the tests that build and crash the binary
 test-short:

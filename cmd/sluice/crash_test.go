@@ -11,8 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -307,5 +309,83 @@ routes:
 			t.Fatalf("sync message %s after restart: status %q\n%s", id, v.Status, proc.logs)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// SIGTERM stops accepting, lets held messages finish, closes the log and exits
+// 0; what was accepted but not run yet runs after the next start.
+func TestGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var delivered atomic.Int64
+	dest := newDestination(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		delivered.Add(1)
+		w.WriteHeader(204)
+	})
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sluice.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+data_dir: %s
+routes:
+  - {name: orders, mode: async, destination: {url: %s}}
+`, filepath.Join(dir, "data"), dest.URL)), 0o644)
+	addr := freeAddr(t)
+	proc := spawn(t, bin, cfg, addr)
+	var ids []string
+	for i := range 200 {
+		resp, err := http.Post("http://"+addr+"/in/orders", "application/json", bytes.NewReader([]byte(fmt.Sprintf(`{"n":%d}`, i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct {
+			ID string `json:"correlation_id"`
+		}
+		json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		ids = append(ids, v.ID)
+	}
+	proc.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- proc.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, proc.logs)
+		}
+	case <-time.After(60 * time.Second):
+		proc.cmd.Process.Kill()
+		t.Fatalf("sluice did not exit after SIGTERM\n%s", proc.logs)
+	}
+	if !strings.Contains(proc.logs.String(), "shutting down") {
+		t.Fatalf("no shutdown log:\n%s", proc.logs)
+	}
+	proc = spawn(t, bin, cfg, addr)
+	defer proc.kill9()
+	deadline := time.Now().Add(60 * time.Second)
+	for _, id := range ids {
+		for {
+			resp, err := http.Get("http://" + addr + "/v1/results/" + id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v struct{ Status string }
+			json.NewDecoder(resp.Body).Decode(&v)
+			resp.Body.Close()
+			if v.Status == "succeeded" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s after restart: %q", id, v.Status)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if n := delivered.Load(); n < int64(len(ids)) {
+		t.Fatalf("%d deliveries for %d messages", n, len(ids))
 	}
 }

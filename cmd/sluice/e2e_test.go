@@ -398,6 +398,9 @@ func TestPerKeyOrder(t *testing.T) {
 			N   int    `json:"n"`
 		}
 		json.Unmarshal(body, &m)
+		// Vary how long deliveries take and record them when they finish, so
+		// that messages of a key dispatched in parallel would overtake each other.
+		time.Sleep(time.Duration(2-m.N%3) * time.Millisecond)
 		mu.Lock()
 		seen[m.Key] = append(seen[m.Key], m.N)
 		mu.Unlock()
@@ -448,5 +451,54 @@ routes:
 				t.Fatalf("key %s: delivery %d carried n=%d (order broken: %v)", k, i, n, ns)
 			}
 		}
+	}
+}
+
+// A full backlog answers 503 with Retry-After and stores nothing; a sync
+// caller that waits too long gets 504 with its correlation id, and the
+// outcome still lands in the results.
+func TestBacklogFullAndSyncTimeout(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	dest := newDestination(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		io.WriteString(w, "done")
+	})
+	ts := startServer(t, `
+sync_timeout: 300ms
+backlog: {max_messages: 2}
+routes:
+  - {name: held, mode: async, destination: {url: `+dest.URL+`, timeout: 60s}}
+  - {name: waits, mode: sync, destination: {url: `+dest.URL+`, timeout: 60s}}
+`, "")
+	a := ts.post("held", "1")
+	b := ts.post("waits", "2") // the backlog now holds 2 messages, both stuck at the destination
+	if a.status != 202 || b.status != 504 {
+		t.Fatalf("first two: %d %s / %d %s", a.status, a.body, b.status, b.body)
+	}
+	e := b.json(t)["error"].(map[string]any)
+	syncID := b.header.Get("Sluice-Correlation-Id")
+	if e["code"] != "sync_timeout" || e["correlation_id"] != syncID || b.header.Get("Location") != "/v1/results/"+syncID {
+		t.Fatalf("sync timeout reply: %v %s", b.header, b.body)
+	}
+	full := ts.post("held", "3")
+	if full.status != 503 || full.header.Get("Retry-After") == "" || full.json(t)["error"].(map[string]any)["code"] != "backlog_full" {
+		t.Fatalf("over the backlog: %d %v %s", full.status, full.header, full.body)
+	}
+	if r := ts.do("GET", "/v1/results/"+full.header.Get("Sluice-Correlation-Id"), "", nil); r.status != 404 {
+		t.Fatalf("a refused message was stored: %d %s", r.status, r.body)
+	}
+	ts.healthy()
+	once.Do(func() { close(release) })
+	if res := ts.waitFinal(syncID); res["status"] != "succeeded" || res["response"].(map[string]any)["body"] != "done" {
+		t.Fatalf("sync message after its caller gave up: %v", res)
+	}
+	ts.waitFinal(a.json(t)["correlation_id"].(string))
+	if r := ts.post("held", "4"); r.status != 202 {
+		t.Fatalf("after the backlog drained: %d %s", r.status, r.body)
 	}
 }

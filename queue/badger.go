@@ -58,10 +58,13 @@ var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }
 
 // Stats are counters for tests and metrics.
 type Stats struct {
-	Batches, Syncs, Appends, Completes uint64
-	SyncedSeq                          uint64
-	Backlog                            int
-	BacklogBytes                       int64
+	Batches      uint64 `json:"batches"`       // committer cycles
+	Syncs        uint64 `json:"syncs"`         // fsyncs
+	Appends      uint64 `json:"appends"`       // messages made durable
+	Completes    uint64 `json:"completes"`     // outcomes written
+	SyncedSeq    uint64 `json:"synced_seq"`    // every message with Seq <= this is durable
+	Backlog      int    `json:"backlog"`       // messages accepted and not completed
+	BacklogBytes int64  `json:"backlog_bytes"` // their size
 }
 
 // Open opens (or creates) the log in opts.Dir, recovers every pending message

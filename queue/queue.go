@@ -10,7 +10,6 @@ var (
 	errClosed       = errors.New("queue: closed")
 	errBacklogFull  = errors.New("queue: backlog full")
 	errNotFound     = errors.New("queue: not found")
-	errNotInFlight  = errors.New("queue: message not in flight")
 	errCorruptValue = errors.New("queue: corrupt value")
 )
 

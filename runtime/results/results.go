@@ -25,16 +25,15 @@ const (
 
 // Header is a name/value pair.
 type Header struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
+	Name, Value string
 }
 
 // Response is the destination's answer, or the transformed message when the
 // route has no destination.
 type Response struct {
-	Status  int      `json:"status"`
-	Headers []Header `json:"headers,omitempty"`
-	Body    []byte   `json:"body,omitempty"`
+	Status  int
+	Headers []Header
+	Body    []byte
 }
 
 // ContentType returns the Content-Type header, if any.

@@ -42,6 +42,7 @@ type Log struct {
 
 	stats struct {
 		batches, syncs, appends, completes atomic.Uint64
+		writeNanos, syncNanos              atomic.Uint64
 		syncedSeq                          atomic.Uint64 // every message with Seq <= this is synced
 	}
 }
@@ -65,6 +66,8 @@ type Stats struct {
 	SyncedSeq    uint64 `json:"synced_seq"`    // every message with Seq <= this is durable
 	Backlog      int    `json:"backlog"`       // messages accepted and not completed
 	BacklogBytes int64  `json:"backlog_bytes"` // their size
+	WriteNanos   uint64 `json:"write_nanos"`   // time spent writing batches to Badger
+	SyncNanos    uint64 `json:"sync_nanos"`    // time spent in fsync
 }
 
 // Open opens (or creates) the log in opts.Dir, recovers every pending message
@@ -254,6 +257,8 @@ func (l *Log) Stats() Stats {
 		SyncedSeq:    l.stats.syncedSeq.Load(),
 		Backlog:      n,
 		BacklogBytes: b,
+		WriteNanos:   l.stats.writeNanos.Load(),
+		SyncNanos:    l.stats.syncNanos.Load(),
 	}
 }
 
@@ -339,13 +344,17 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		}
 	}
 	if err == nil {
+		t0 := time.Now()
 		err = wb.Flush()
+		l.stats.writeNanos.Add(uint64(time.Since(t0)))
 	} else {
 		wb.Cancel()
 	}
 	l.stats.batches.Add(1)
 	if err == nil && len(appended) > 0 && l.opts.Durability == DurabilityFsync {
+		t0 := time.Now()
 		err = l.db.Sync()
+		l.stats.syncNanos.Add(uint64(time.Since(t0)))
 		l.stats.syncs.Add(1)
 	}
 	if err != nil {

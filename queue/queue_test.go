@@ -3,9 +3,11 @@ package queue
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -294,9 +296,13 @@ func BenchmarkLog(b *testing.B) {
 			b.SetParallelism(32) // × GOMAXPROCS(2) = 64 appenders
 			b.SetBytes(1024)
 			b.ResetTimer()
+			var n atomic.Uint64
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if err := l.Append(&Message{Route: "r", Received: time.Now(), Body: body}); err != nil {
+					m := &Message{Route: "r", Received: time.Now(), Body: body}
+					binary.BigEndian.PutUint64(m.ID[8:], n.Add(1))
+					binary.BigEndian.PutUint64(m.ID[:8], uint64(time.Now().UnixNano()))
+					if err := l.Append(m); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -305,6 +311,9 @@ func BenchmarkLog(b *testing.B) {
 			st := l.Stats()
 			b.ReportMetric(float64(st.Appends)/b.Elapsed().Seconds(), "appends/s")
 			b.ReportMetric(float64(st.Completes)/b.Elapsed().Seconds(), "completes/s")
+			b.ReportMetric(float64(st.WriteNanos)/1e3/float64(st.Batches), "writeµs/batch")
+			b.ReportMetric(float64(st.SyncNanos)/1e3/float64(max(st.Syncs, 1)), "µs/sync")
+			b.ReportMetric(float64(st.Appends+st.Completes)/float64(st.Batches), "ops/batch")
 			if st.Syncs > 0 {
 				b.ReportMetric(float64(st.Appends)/float64(st.Syncs), "appends/sync")
 			}

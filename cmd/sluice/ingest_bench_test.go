@@ -58,6 +58,8 @@ func BenchmarkIngestAsync(b *testing.B) {
 			b.ReportMetric(float64(st.Appends+st.Completes)/float64(st.Batches), "ops/batch")
 			b.ReportMetric(float64(el.Microseconds())/float64(st.Batches), "µs/batch")
 			b.ReportMetric(float64(st.Appends)/float64(max(st.Syncs, 1)), "appends/sync")
+			b.ReportMetric(float64(st.WriteNanos)/1e3/float64(st.Batches), "writeµs/batch")
+			b.ReportMetric(float64(st.SyncNanos)/1e3/float64(max(st.Syncs, 1)), "µs/sync")
 		})
 	}
 }

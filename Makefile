@@ -47,9 +47,10 @@ fmt:
 bench:
 	$(GO) run ./benchmarks/cmd/ingest
 
-## fuzz: bounded fuzzing of the parsers
+## fuzz: bounded fuzzing of the decoders and the JSON pointer parser
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./queue
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./runtime/results
 	$(GO) test -run '^$$' -fuzz '^FuzzJSONPointer$$' -fuzztime $(FUZZTIME) ./runtime/ingress
 
 clean:

@@ -34,6 +34,8 @@ func TestConfigCheck(t *testing.T) {
 		{"valid", "plugins: [{name: echo, path: " + echo + "}]\nroutes: [{name: a, mode: async, transforms: [echo]}]\n",
 			0, []string{"plugin echo: ABI v1", "ok (1 plugins, 1 routes)"}},
 		{"malformed YAML", "routes: [\n", 1, []string{"parsing YAML"}},
+		{"malformed JSON", `{"listen": "127.0.0.1:1", "routes": [{"name": "a",}`, 1, []string{"parsing YAML", "line 1"}},
+		{"valid JSON", `{"routes": [{"name": "a", "mode": "sync"}]}`, 0, []string{"ok (0 plugins, 1 routes)"}},
 		{"unknown key with line", "listen: :1\nroutes:\n  - name: a\n    mode: sync\n    colour: red\n", 1, []string{"line 5", "unknown key colour"}},
 		{"every error listed", "durability: maybe\nroutes: [{name: a, mode: later, transforms: [nope]}]\n", 1,
 			[]string{"durability: must be fsync or none", "routes[0].mode", `routes[0].transforms[0]: no plugin named "nope"`}},

@@ -194,6 +194,11 @@ plugins:
     path: ` + "{{REPO}}" + `/runtime/wasm/testdata/suffix.wasm
   - name: trap
     path: ` + "{{REPO}}" + `/runtime/wasm/testdata/trap.wasm
+  - name: loop
+    path: ` + "{{REPO}}" + `/runtime/wasm/testdata/loop.wasm
+    timeout: 200ms
+  - name: badptr
+    path: ` + "{{REPO}}" + `/runtime/wasm/testdata/badptr.wasm
 `
 
 func withRepo(yaml string) string {
@@ -333,6 +338,8 @@ max_body_size: 1KiB
 routes:
   - {name: ok, mode: sync}
   - {name: trap, mode: sync, transforms: [trap]}
+  - {name: loop, mode: sync, transforms: [loop]}
+  - {name: badptr, mode: sync, transforms: [badptr]}
   - {name: down, mode: sync, destination: {url: `+down.URL+`}}
   - {name: slow, mode: sync, destination: {url: `+slow.URL+`, timeout: 200ms}}
   - {name: failing, mode: sync, destination: {url: `+failing.URL+`}}
@@ -348,6 +355,8 @@ routes:
 		{"wrong method", func() reply { return ts.do("GET", "/in/ok", "", nil) }, 405, "method_not_allowed"},
 		{"oversize body", func() reply { return ts.post("ok", strings.Repeat("x", 2048)) }, 413, "body_too_large"},
 		{"plugin trap", func() reply { return ts.post("trap", "{}") }, 500, "plugin_failed"},
+		{"plugin infinite loop", func() reply { return ts.post("loop", "{}") }, 500, "plugin_timeout"},
+		{"plugin output out of bounds", func() reply { return ts.post("badptr", "{}") }, 500, "invalid_output"},
 		{"destination down", func() reply { return ts.post("down", "{}") }, 502, "destination_unreachable"},
 		{"destination timeout", func() reply { return ts.post("slow", "{}") }, 504, "destination_timeout"},
 		{"malformed result id", func() reply { return ts.do("GET", "/v1/results/not-a-uuid", "", nil) }, 400, "invalid_correlation_id"},

@@ -219,22 +219,31 @@ routes:
 		sent.Load(), want, total, dups)
 	// Every acknowledged message's result reaches succeeded after the last restart.
 	for id := range acked {
-		for {
-			resp, err := http.Get("http://" + addr + "/v1/results/" + id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var v struct{ Status string }
-			json.NewDecoder(resp.Body).Decode(&v)
-			resp.Body.Close()
-			if v.Status == "succeeded" {
-				break
-			}
-			if v.Status == "failed" || time.Now().After(deadline) {
-				t.Fatalf("result of %s: %q", id, v.Status)
-			}
-			time.Sleep(10 * time.Millisecond)
+		proc.waitSucceeded(id, deadline)
+	}
+}
+
+// waitSucceeded polls a result until it succeeded; failed or the deadline fail the test.
+func (p *process) waitSucceeded(id string, deadline time.Time) (body string) {
+	p.t.Helper()
+	for {
+		resp, err := http.Get("http://" + p.addr + "/v1/results/" + id)
+		if err != nil {
+			p.t.Fatal(err)
 		}
+		var v struct {
+			Status   string
+			Response struct{ Body string }
+		}
+		json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if v.Status == "succeeded" {
+			return v.Response.Body
+		}
+		if v.Status == "failed" || time.Now().After(deadline) {
+			p.t.Fatalf("result of %s: %q\n%s", id, v.Status, p.logs)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -287,28 +296,8 @@ routes:
 	release.Store(true)
 	proc = spawn(t, bin, cfg, addr)
 	defer proc.kill9()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/v1/results/" + id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var v struct {
-			Status   string
-			Response struct{ Body string }
-		}
-		json.NewDecoder(resp.Body).Decode(&v)
-		resp.Body.Close()
-		if v.Status == "succeeded" {
-			if v.Response.Body != "confirmed after restart" {
-				t.Fatalf("result body %q", v.Response.Body)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sync message %s after restart: status %q\n%s", id, v.Status, proc.logs)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if body := proc.waitSucceeded(id, time.Now().Add(60*time.Second)); body != "confirmed after restart" {
+		t.Fatalf("result body %q", body)
 	}
 }
 
@@ -368,22 +357,7 @@ routes:
 	defer proc.kill9()
 	deadline := time.Now().Add(60 * time.Second)
 	for _, id := range ids {
-		for {
-			resp, err := http.Get("http://" + addr + "/v1/results/" + id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var v struct{ Status string }
-			json.NewDecoder(resp.Body).Decode(&v)
-			resp.Body.Close()
-			if v.Status == "succeeded" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s after restart: %q", id, v.Status)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		proc.waitSucceeded(id, deadline)
 	}
 	if n := delivered.Load(); n < int64(len(ids)) {
 		t.Fatalf("%d deliveries for %d messages", n, len(ids))

@@ -217,15 +217,19 @@ func (c *Config) Validate() error {
 	default:
 		bad("log_level", "must be debug, info, warn or error, got %q", c.LogLevel)
 	}
+	// checkName reports a malformed or repeated name of the given kind.
+	checkName := func(key, kind, name string, seen map[string]bool) {
+		if !validName.MatchString(name) {
+			bad(key+".name", "%q must match %s", name, validName)
+		} else if seen[name] {
+			bad(key+".name", "duplicate %s %q", kind, name)
+		}
+		seen[name] = true
+	}
 	plugins := map[string]bool{}
 	for i, p := range c.Plugins {
 		key := fmt.Sprintf("plugins[%d]", i)
-		if !validName.MatchString(p.Name) {
-			bad(key+".name", "%q must match %s", p.Name, validName)
-		} else if plugins[p.Name] {
-			bad(key+".name", "duplicate plugin %q", p.Name)
-		}
-		plugins[p.Name] = true
+		checkName(key, "plugin", p.Name, plugins)
 		if p.Path == "" && p.Source == nil {
 			bad(key+".path", "must be set")
 		}
@@ -239,12 +243,7 @@ func (c *Config) Validate() error {
 	routes := map[string]bool{}
 	for i, r := range c.Routes {
 		key := fmt.Sprintf("routes[%d]", i)
-		if !validName.MatchString(r.Name) {
-			bad(key+".name", "%q must match %s", r.Name, validName)
-		} else if routes[r.Name] {
-			bad(key+".name", "duplicate route %q", r.Name)
-		}
-		routes[r.Name] = true
+		checkName(key, "route", r.Name, routes)
 		if r.Mode != ModeSync && r.Mode != ModeAsync {
 			bad(key+".mode", "must be sync or async, got %q", r.Mode)
 		}

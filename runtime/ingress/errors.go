@@ -50,8 +50,8 @@ var statusOf = map[string]int{
 	"internal_error":          http.StatusInternalServerError,
 }
 
-// StatusOf returns the HTTP status for an error code (500 if unknown).
-func StatusOf(code string) int {
+// statusFor returns the HTTP status for an error code (500 if unknown).
+func statusFor(code string) int {
 	if s, ok := statusOf[code]; ok {
 		return s
 	}
@@ -79,7 +79,7 @@ func writeErrorDetail(ctx *fasthttp.RequestCtx, d errorDetail) {
 	if d.Code == codeBacklogFull || d.Code == codeLogUnavailable || d.Code == codeShuttingDown {
 		ctx.Response.Header.Set("Retry-After", strconv.Itoa(1))
 	}
-	writeJSON(ctx, StatusOf(d.Code), errorBody{Error: d})
+	writeJSON(ctx, statusFor(d.Code), errorBody{Error: d})
 }
 
 func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {

@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -34,16 +33,6 @@ type Response struct {
 	Status  int
 	Headers []Header
 	Body    []byte
-}
-
-// ContentType returns the Content-Type header, if any.
-func (r *Response) ContentType() string {
-	for _, h := range r.Headers {
-		if strings.EqualFold(h.Name, "Content-Type") {
-			return h.Value
-		}
-	}
-	return ""
 }
 
 // Error is why a message failed.

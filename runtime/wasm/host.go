@@ -86,17 +86,16 @@ func (h *Host) Close() error { return h.cache.Close(context.Background()) }
 type Plugin struct {
 	Name   string
 	SHA256 string // of the module bytes
-	Size   int
-	limits Limits
-	log    *slog.Logger
+	// Version names this plugin version in results: name@<first 12 hex digits of SHA256>.
+	Version string
+	Size    int
+	limits  Limits
+	log     *slog.Logger
 
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
 	modCfg   wazero.ModuleConfig
 }
-
-// Limits returns the effective limits.
-func (p *Plugin) Limits() Limits { return p.limits }
 
 // Load compiles a plugin, checks that it speaks ABI v1 and instantiates it
 // once to run the version handshake. Errors explain what was found.
@@ -105,6 +104,7 @@ func (h *Host) Load(ctx context.Context, name string, bin []byte, limits Limits)
 	sum := sha256.Sum256(bin)
 	p := &Plugin{Name: name, SHA256: hex.EncodeToString(sum[:]), Size: len(bin), limits: limits,
 		log: h.log.With("plugin", name)}
+	p.Version = name + "@" + p.SHA256[:12]
 	if len(bin) < 8 || string(bin[:4]) != "\x00asm" {
 		return nil, fmt.Errorf("wasm: plugin %q: not a WebAssembly module (no \\0asm magic)", name)
 	}

@@ -106,9 +106,6 @@ func (p *Plugin) Instantiate(ctx context.Context) (*Instance, error) {
 	return inst, nil
 }
 
-// Plugin returns the plugin this instance runs.
-func (i *Instance) Plugin() *Plugin { return i.p }
-
 // Transform runs c through the plugin. On failure it returns an *Error; when
 // its Discard is set the instance is already closed.
 func (i *Instance) Transform(c *Call) error {

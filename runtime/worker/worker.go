@@ -122,7 +122,7 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 	contentType := m.ContentType
 	var headers []dispatch.Header
 	for _, p := range r.Transforms {
-		out.Plugins = append(out.Plugins, p.Name+"@"+p.SHA256[:12])
+		out.Plugins = append(out.Plugins, p.Version)
 		inst, err := w.instance(p)
 		if err == nil {
 			err = inst.Transform(c)

@@ -33,16 +33,14 @@ func configCheckCmd(args []string, stdout, stderr io.Writer) int {
 	ctx := context.Background()
 	failed := false
 	for _, p := range cfg.Plugins {
-		ps, err := loadPlugins(ctx, host, []config.Plugin{p}, nil)
+		lp, err := loadPlugin(ctx, host, p, cfg.PluginDefaults)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: plugin %q (%s): %v\n", args[0], p.Name, p.Path, err)
 			failed = true
 			continue
 		}
-		for _, lp := range ps {
-			fmt.Fprintf(stdout, "plugin %s: ABI v%d, %d bytes, sha256 %s\n", lp.Name, wasm.ABIVersion, lp.Size, lp.SHA256)
-			lp.Close(ctx)
-		}
+		fmt.Fprintf(stdout, "plugin %s: ABI v%d, %d bytes, sha256 %s\n", lp.Name, wasm.ABIVersion, lp.Size, lp.SHA256)
+		lp.Close(ctx)
 	}
 	if failed {
 		return 1

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -113,7 +115,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	if err != nil {
 		return nil, err
 	}
-	byName, err := loadPlugins(ctx, s.host, cfg.Plugins, log)
+	byName, err := loadPlugins(ctx, s.host, &cfg, log)
 	for _, p := range byName {
 		s.plugins = append(s.plugins, p)
 	}
@@ -191,31 +193,48 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 
 // loadPlugins compiles every configured plugin; it returns what it loaded so
 // far together with the first error.
-func loadPlugins(ctx context.Context, h *wasm.Host, ps []config.Plugin, log *slog.Logger) (map[string]*wasm.Plugin, error) {
-	out := make(map[string]*wasm.Plugin, len(ps))
-	for _, p := range ps {
-		bin := p.Source
-		if bin == nil {
-			var err error
-			if bin, err = os.ReadFile(p.Path); err != nil {
-				return out, fmt.Errorf("plugin %q: %w", p.Name, err)
-			}
-		}
-		limits := wasm.Limits{Timeout: p.Timeout.D()}
-		if p.MemoryLimit > 0 {
-			limits.MemoryPages = uint32((p.MemoryLimit + 65535) / 65536)
-		}
+func loadPlugins(ctx context.Context, h *wasm.Host, cfg *config.Config, log *slog.Logger) (map[string]*wasm.Plugin, error) {
+	out := make(map[string]*wasm.Plugin, len(cfg.Plugins))
+	for _, p := range cfg.Plugins {
 		start := time.Now()
-		lp, err := h.Load(ctx, p.Name, bin, limits)
+		lp, err := loadPlugin(ctx, h, p, cfg.PluginDefaults)
 		if err != nil {
 			return out, err
 		}
 		out[p.Name] = lp
-		if log != nil {
-			log.Info("plugin loaded", "plugin", p.Name, "sha256", lp.SHA256[:12], "bytes", lp.Size, "took", time.Since(start).Round(time.Millisecond))
-		}
+		log.Info("plugin loaded", "plugin", p.Name, "sha256", lp.SHA256[:12], "bytes", lp.Size, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return out, nil
+}
+
+// loadPlugin reads (unless embedded), checks the pinned sha256 of, and
+// compiles one plugin.
+func loadPlugin(ctx context.Context, h *wasm.Host, p config.Plugin, defaults config.PluginLimits) (*wasm.Plugin, error) {
+	bin := p.Source
+	if bin == nil {
+		var err error
+		if bin, err = os.ReadFile(p.Path); err != nil {
+			return nil, fmt.Errorf("plugin %q: %w", p.Name, err)
+		}
+	}
+	if p.SHA256 != "" {
+		if sum := sha256.Sum256(bin); hex.EncodeToString(sum[:]) != p.SHA256 {
+			return nil, fmt.Errorf("plugin %q: %s has sha256 %x, the config pins %s", p.Name, p.Path, sum, p.SHA256)
+		}
+	}
+	return h.Load(ctx, p.Name, bin, wasmLimits(p.PluginLimits.Or(defaults)))
+}
+
+// wasmLimits converts configured limits; zero fields keep the host's defaults.
+func wasmLimits(l config.PluginLimits) wasm.Limits {
+	return wasm.Limits{
+		MemoryPages:   uint32((l.MemoryLimit + 65535) / 65536),
+		Timeout:       l.Timeout.D(),
+		Fuel:          l.Fuel,
+		MaxDepth:      int32(l.MaxDepth),
+		MaxOutput:     int(l.MaxOutput),
+		MaxModuleSize: int(l.MaxModuleSize),
+	}
 }
 
 // close stops accepting, lets in-flight messages finish, and closes the log.

@@ -19,18 +19,20 @@ import (
 
 // Config is the whole file.
 type Config struct {
-	Listen      string     `yaml:"listen"`
-	DataDir     string     `yaml:"data_dir"`
-	WasmCache   string     `yaml:"wasm_cache_dir"` // compiled plugins; default <data_dir>/wasm-cache
-	Durability  string     `yaml:"durability"`     // fsync | none
-	MaxBodySize ByteSize   `yaml:"max_body_size"`  // per request
-	Workers     int        `yaml:"workers"`        // 0: 8 × GOMAXPROCS
-	Backlog     Backlog    `yaml:"backlog"`
-	SyncTimeout Duration   `yaml:"sync_timeout"` // how long a sync caller waits for its reply
-	Plugins     []Plugin   `yaml:"plugins"`
-	Routes      []Route    `yaml:"routes"`
-	LogLevel    string     `yaml:"log_level"` // debug | info | warn | error
-	Dispatch    Dispatcher `yaml:"dispatch"`
+	Listen      string   `yaml:"listen"`
+	DataDir     string   `yaml:"data_dir"`
+	WasmCache   string   `yaml:"wasm_cache_dir"` // compiled plugins; default <data_dir>/wasm-cache
+	Durability  string   `yaml:"durability"`     // fsync | none
+	MaxBodySize ByteSize `yaml:"max_body_size"`  // per request
+	Workers     int      `yaml:"workers"`        // 0: 8 × GOMAXPROCS
+	Backlog     Backlog  `yaml:"backlog"`
+	SyncTimeout Duration `yaml:"sync_timeout"` // how long a sync caller waits for its reply
+	Plugins     []Plugin `yaml:"plugins"`
+	// PluginDefaults are the limits of every plugin that does not set its own.
+	PluginDefaults PluginLimits `yaml:"plugin_defaults"`
+	Routes         []Route      `yaml:"routes"`
+	LogLevel       string       `yaml:"log_level"` // debug | info | warn | error
+	Dispatch       Dispatcher   `yaml:"dispatch"`
 }
 
 // Backlog bounds the messages accepted but not yet completed. Past either
@@ -45,12 +47,49 @@ type Dispatcher struct {
 	MaxConnsPerHost int `yaml:"max_conns_per_host"`
 }
 
+// PluginLimits bound what a plugin may use. In a plugin entry, zero fields
+// take the values of the top-level plugin_defaults, then the built-in ones.
+type PluginLimits struct {
+	MemoryLimit   ByteSize `yaml:"memory_limit"`    // linear memory cap; rounded up to 64 KiB pages
+	Timeout       Duration `yaml:"timeout"`         // wall clock per call, behind fuel
+	Fuel          int64    `yaml:"fuel"`            // per call: one unit per function call and loop iteration
+	MaxDepth      int      `yaml:"max_depth"`       // call depth
+	MaxOutput     ByteSize `yaml:"max_output"`      // bytes one call may output
+	MaxModuleSize ByteSize `yaml:"max_module_size"` // refuse bigger modules before compiling
+}
+
+// Or returns l with its zero fields taken from d.
+func (l PluginLimits) Or(d PluginLimits) PluginLimits {
+	if l.MemoryLimit == 0 {
+		l.MemoryLimit = d.MemoryLimit
+	}
+	if l.Timeout == 0 {
+		l.Timeout = d.Timeout
+	}
+	if l.Fuel == 0 {
+		l.Fuel = d.Fuel
+	}
+	if l.MaxDepth == 0 {
+		l.MaxDepth = d.MaxDepth
+	}
+	if l.MaxOutput == 0 {
+		l.MaxOutput = d.MaxOutput
+	}
+	if l.MaxModuleSize == 0 {
+		l.MaxModuleSize = d.MaxModuleSize
+	}
+	return l
+}
+
 // Plugin is one WASM module.
 type Plugin struct {
-	Name        string   `yaml:"name"`
-	Path        string   `yaml:"path"`         // relative to the config file
-	MemoryLimit ByteSize `yaml:"memory_limit"` // linear memory cap; rounded up to 64 KiB pages
-	Timeout     Duration `yaml:"timeout"`      // wall clock per call
+	Name   string `yaml:"name"`
+	Path   string `yaml:"path"`   // relative to the config file
+	SHA256 string `yaml:"sha256"` // optional: refuse a module with other contents
+	// ABI is "native" (Sluice ABI v1, a warm reactor) or "wasi" (a WASI
+	// command: stdin to stdout, one instance per message); empty detects it.
+	ABI          string `yaml:"abi"`
+	PluginLimits `yaml:",inline"`
 
 	// Source, when set, is the module's bytes (embedded configs); Path is
 	// then only a label.
@@ -99,6 +138,35 @@ const (
 	DefaultPluginTimeout      = time.Second
 	DefaultDestinationTimeout = 10 * time.Second
 )
+
+// Plugin ABIs.
+const (
+	ABINative = "native"
+	ABIWASI   = "wasi"
+)
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func checkLimits(key string, l PluginLimits, bad func(key, format string, args ...any)) {
+	if l.MemoryLimit < 0 || l.MemoryLimit > 4<<30 {
+		bad(key+".memory_limit", "must be between 64KiB and 4GiB")
+	}
+	if l.Timeout < 0 {
+		bad(key+".timeout", "must be positive")
+	}
+	if l.Fuel < 0 {
+		bad(key+".fuel", "must be positive")
+	}
+	if l.MaxDepth < 0 || l.MaxDepth > 1_000_000 {
+		bad(key+".max_depth", "must be between 1 and 1000000")
+	}
+	if l.MaxOutput < 0 {
+		bad(key+".max_output", "must be positive")
+	}
+	if l.MaxModuleSize < 0 {
+		bad(key+".max_module_size", "must be positive")
+	}
+}
 
 // WorkerCount is the configured worker count or the default.
 func (c *Config) WorkerCount() int {
@@ -233,13 +301,15 @@ func (c *Config) Validate() error {
 		if p.Path == "" && p.Source == nil {
 			bad(key+".path", "must be set")
 		}
-		if p.MemoryLimit < 0 || p.MemoryLimit > 4<<30 {
-			bad(key+".memory_limit", "must be between 64KiB and 4GiB")
+		checkLimits(key, p.PluginLimits, bad)
+		if p.SHA256 != "" && !sha256Hex.MatchString(p.SHA256) {
+			bad(key+".sha256", "must be 64 lower-case hex digits (sha256sum FILE), got %q", p.SHA256)
 		}
-		if p.Timeout < 0 {
-			bad(key+".timeout", "must be positive")
+		if p.ABI != "" && p.ABI != ABINative && p.ABI != ABIWASI {
+			bad(key+".abi", "must be native or wasi, got %q", p.ABI)
 		}
 	}
+	checkLimits("plugin_defaults", c.PluginDefaults, bad)
 	routes := map[string]bool{}
 	for i, r := range c.Routes {
 		key := fmt.Sprintf("routes[%d]", i)

@@ -8,9 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/runtime/wasm/wasmbin"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -28,18 +32,31 @@ const (
 	hostModule      = "sluice"
 )
 
-// Limits bound what one plugin may use.
+// Limits bound what one plugin may use. Zero fields take the defaults.
 type Limits struct {
 	MemoryPages uint32        // linear memory cap in 64 KiB pages
-	Timeout     time.Duration // wall clock per call
+	Timeout     time.Duration // wall clock per call: the second line behind Fuel
 	MaxOutput   int           // bytes a call may output
+	// Fuel is the budget of one call: one unit per function call and per
+	// loop iteration in the guest. Spent, the call fails with fuel_exhausted.
+	Fuel int64
+	// InitFuel bounds instantiation (the guest's _initialize).
+	InitFuel int64
+	// MaxDepth bounds the guest's call depth (call_depth_exceeded).
+	MaxDepth int32
+	// MaxModuleSize refuses larger modules before compiling them.
+	MaxModuleSize int
 }
 
 // Defaults for zero Limits fields.
 const (
-	DefaultMemoryPages = 1024 // 64 MiB
-	DefaultTimeout     = time.Second
-	DefaultMaxOutput   = 16 << 20
+	DefaultMemoryPages   = 1024 // 64 MiB
+	DefaultTimeout       = time.Second
+	DefaultMaxOutput     = 16 << 20
+	DefaultFuel          = 100_000_000
+	DefaultInitFuel      = 100_000_000
+	DefaultMaxDepth      = 10_000
+	DefaultMaxModuleSize = 64 << 20
 )
 
 func (l Limits) withDefaults() Limits {
@@ -52,13 +69,26 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxOutput <= 0 {
 		l.MaxOutput = DefaultMaxOutput
 	}
+	if l.Fuel <= 0 {
+		l.Fuel = DefaultFuel
+	}
+	if l.InitFuel <= 0 {
+		l.InitFuel = DefaultInitFuel
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultMaxDepth
+	}
+	if l.MaxModuleSize <= 0 {
+		l.MaxModuleSize = DefaultMaxModuleSize
+	}
 	return l
 }
 
 // Host compiles plugins. Safe for concurrent use.
 type Host struct {
-	cache wazero.CompilationCache
-	log   *slog.Logger
+	cache   wazero.CompilationCache
+	log     *slog.Logger
+	compile chan struct{} // bounds concurrent compilations
 }
 
 // NewHost returns a host that caches compiled code in cacheDir (none if empty).
@@ -66,7 +96,7 @@ func NewHost(cacheDir string, log *slog.Logger) (*Host, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	h := &Host{log: log}
+	h := &Host{log: log, compile: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	if cacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(cacheDir)
 		if err != nil {
@@ -85,10 +115,11 @@ func (h *Host) Close() error { return h.cache.Close(context.Background()) }
 // Plugin is one compiled plugin version. Safe for concurrent use.
 type Plugin struct {
 	Name   string
-	SHA256 string // of the module bytes
+	SHA256 string // of the module bytes as given (before instrumentation)
 	// Version names this plugin version in results: name@<first 12 hex digits of SHA256>.
 	Version string
 	Size    int
+	Module  *wasmbin.Module // what the module imports, exports and declares
 	limits  Limits
 	log     *slog.Logger
 
@@ -97,21 +128,48 @@ type Plugin struct {
 	modCfg   wazero.ModuleConfig
 }
 
-// Load compiles a plugin, checks that it speaks ABI v1 and instantiates it
-// once to run the version handshake. Errors explain what was found.
+// Limits returns the plugin's effective limits.
+func (p *Plugin) Limits() Limits { return p.limits }
+
+// invalid is a load-time error: the module cannot be used.
+func invalid(name, format string, args ...any) *Error {
+	return &Error{Code: CodeInvalidModule, Plugin: name, Message: fmt.Sprintf(format, args...)}
+}
+
+// Load checks a module (size, format, imports, memory, ABI exports), meters
+// it (wasmbin.Instrument), compiles it and instantiates it once to run the
+// version handshake. Errors are *Error with code invalid_module and say what
+// was found.
 func (h *Host) Load(ctx context.Context, name string, bin []byte, limits Limits) (*Plugin, error) {
 	limits = limits.withDefaults()
 	sum := sha256.Sum256(bin)
 	p := &Plugin{Name: name, SHA256: hex.EncodeToString(sum[:]), Size: len(bin), limits: limits,
 		log: h.log.With("plugin", name)}
 	p.Version = name + "@" + p.SHA256[:12]
-	if len(bin) < 8 || string(bin[:4]) != "\x00asm" {
-		return nil, fmt.Errorf("wasm: plugin %q: not a WebAssembly module (no \\0asm magic)", name)
+	if len(bin) > limits.MaxModuleSize {
+		return nil, invalid(name, "module is %d bytes, over the %d-byte limit", len(bin), limits.MaxModuleSize)
+	}
+	mod, err := wasmbin.Parse(bin)
+	if err != nil {
+		return nil, invalid(name, "%v", err)
+	}
+	p.Module = mod
+	if err := checkImports(mod); err != nil {
+		return nil, invalid(name, "%v", err)
+	}
+	for _, m := range mod.Memories {
+		if m.MinPages > uint64(limits.MemoryPages) {
+			return nil, invalid(name, "module declares a minimum memory of %d pages (%s), over its limit of %d pages (%s)",
+				m.MinPages, pagesSize(m.MinPages), limits.MemoryPages, pagesSize(uint64(limits.MemoryPages)))
+		}
+	}
+	metered, err := wasmbin.Instrument(bin, wasmbin.Meter{Fuel: limits.InitFuel, Depth: limits.MaxDepth})
+	if err != nil {
+		return nil, invalid(name, "metering: %v", err)
 	}
 	rc := wazero.NewRuntimeConfigCompiler().
 		WithCompilationCache(h.cache).
-		WithMemoryLimitPages(limits.MemoryPages).
-		WithCloseOnContextDone(true)
+		WithMemoryLimitPages(limits.MemoryPages)
 	p.rt = wazero.NewRuntimeWithConfig(ctx, rc)
 	ok := false
 	defer func() {
@@ -125,13 +183,19 @@ func (h *Host) Load(ctx context.Context, name string, bin []byte, limits Limits)
 	if err := instantiateHostModule(ctx, p.rt); err != nil {
 		return nil, err
 	}
-	compiled, err := p.rt.CompileModule(ctx, bin)
+	select {
+	case h.compile <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	compiled, err := p.rt.CompileModule(ctx, metered)
+	<-h.compile
 	if err != nil {
-		return nil, fmt.Errorf("wasm: plugin %q: compiling: %w", name, err)
+		return nil, invalid(name, "compiling: %v", err)
 	}
 	p.compiled = compiled
 	if err := checkExports(compiled); err != nil {
-		return nil, fmt.Errorf("wasm: plugin %q: %w", name, err)
+		return nil, invalid(name, "%v", err)
 	}
 	logw := &logWriter{log: p.log}
 	p.modCfg = wazero.NewModuleConfig().
@@ -143,19 +207,54 @@ func (h *Host) Load(ctx context.Context, name string, bin []byte, limits Limits)
 
 	inst, err := p.Instantiate(ctx)
 	if err != nil {
+		var we *Error
+		if errors.As(err, &we) {
+			we.Code = CodeInvalidModule
+		}
 		return nil, err
 	}
 	defer inst.Close()
 	version := inst.mod.ExportedFunction(exportVersion)
+	inst.resetMeters()
 	res, err := version.Call(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("wasm: plugin %q: calling %s: %w", name, exportVersion, err)
+		return nil, invalid(name, "calling %s: %v", exportVersion, err)
 	}
 	if v := int32(res[0]); v != ABIVersion {
-		return nil, fmt.Errorf("wasm: plugin %q: speaks ABI version %d, this host speaks %d", name, v, ABIVersion)
+		return nil, invalid(name, "speaks ABI version %d, this host speaks %d", v, ABIVersion)
 	}
 	ok = true
 	return p, nil
+}
+
+func pagesSize(pages uint64) string {
+	if pages >= 16384 {
+		return fmt.Sprintf("%d GiB", pages>>14)
+	}
+	return fmt.Sprintf("%d MiB", pages>>4)
+}
+
+// checkImports refuses imports the host does not provide, before wazero
+// reports them one at a time at instantiation.
+func checkImports(m *wasmbin.Module) error {
+	var problems []string
+	for _, imp := range m.Imports {
+		switch {
+		case imp.Module == hostModule && imp.Kind == wasmbin.KindFunc:
+			if _, ok := hostFuncs[imp.Name]; !ok {
+				problems = append(problems, fmt.Sprintf("%s.%s (no such host function; the sluice module has: %s)",
+					imp.Module, imp.Name, strings.Join(slices.Sorted(maps.Keys(hostFuncs)), ", ")))
+			}
+		case imp.Module == wasi_snapshot_preview1.ModuleName && imp.Kind == wasmbin.KindFunc:
+		default:
+			problems = append(problems, fmt.Sprintf("%s %s.%s (the host provides only functions of the sluice and %s modules)",
+				imp.Kind, imp.Module, imp.Name, wasi_snapshot_preview1.ModuleName))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("unknown imports: %s", strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // checkExports verifies the ABI v1 exports and their signatures.

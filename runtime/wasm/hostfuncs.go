@@ -9,20 +9,30 @@ import (
 	"github.com/tetratelabs/wazero/api"
 )
 
-// instantiateHostModule defines the "sluice" host module of ABI v1.
+type hostFunc struct {
+	fn              api.GoModuleFunc
+	params, results []api.ValueType
+}
+
+var i32, i64 = api.ValueTypeI32, api.ValueTypeI64
+
+// hostFuncs is the "sluice" host module of ABI v1.
+var hostFuncs = map[string]hostFunc{
+	"set_output":       {hostSetOutput, []api.ValueType{i32, i32}, nil},
+	"set_error":        {hostSetError, []api.ValueType{i32, i32}, nil},
+	"set_content_type": {hostSetContentType, []api.ValueType{i32, i32}, nil},
+	"set_header":       {hostSetHeader, []api.ValueType{i32, i32, i32, i32}, nil},
+	"meta":             {hostMeta, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}},
+	"log":              {hostLog, []api.ValueType{i32, i32, i32}, nil},
+	"now":              {hostNow, nil, []api.ValueType{i64}},
+}
+
+// instantiateHostModule defines the "sluice" host module in rt.
 func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
-	i32, i64 := api.ValueTypeI32, api.ValueTypeI64
 	b := rt.NewHostModuleBuilder(hostModule)
-	fn := func(name string, f api.GoModuleFunc, params, results []api.ValueType) {
-		b.NewFunctionBuilder().WithGoModuleFunction(f, params, results).Export(name)
+	for name, f := range hostFuncs {
+		b.NewFunctionBuilder().WithGoModuleFunction(f.fn, f.params, f.results).Export(name)
 	}
-	fn("set_output", hostSetOutput, []api.ValueType{i32, i32}, nil)
-	fn("set_error", hostSetError, []api.ValueType{i32, i32}, nil)
-	fn("set_content_type", hostSetContentType, []api.ValueType{i32, i32}, nil)
-	fn("set_header", hostSetHeader, []api.ValueType{i32, i32, i32, i32}, nil)
-	fn("meta", hostMeta, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
-	fn("log", hostLog, []api.ValueType{i32, i32, i32}, nil)
-	fn("now", hostNow, nil, []api.ValueType{i64})
 	if _, err := b.Instantiate(ctx); err != nil {
 		return fmt.Errorf("wasm: instantiating host module: %w", err)
 	}

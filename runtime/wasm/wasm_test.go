@@ -75,8 +75,9 @@ func TestFailures(t *testing.T) {
 		msg     string
 	}{
 		{"reject", Limits{}, CodeRejected, false, "rejected by fixture"},
-		{"trap", Limits{}, CodeFailed, true, "unreachable"},
-		{"loop", Limits{Timeout: 50 * time.Millisecond}, CodeTimeout, true, "exceeded its 50ms limit"},
+		{"trap", Limits{}, CodeTrap, true, "unreachable"},
+		{"loop", Limits{}, CodeFuel, true, "spent its fuel budget of 100000000"},
+		{"slow", Limits{Fuel: 1 << 60, Timeout: 50 * time.Millisecond}, CodeTimeout, true, "ran past its 50ms limit"},
 		{"badptr", Limits{}, CodeInvalidOutput, true, "outside guest memory"},
 		{"grow", Limits{MemoryPages: 16}, CodeFailed, true, "returned 2"},
 	} {
@@ -115,12 +116,13 @@ func TestLoadRefusesModulesWithoutABI(t *testing.T) {
 		{"noabi", read("noabi"), "missing export sluice_abi_version); exported functions found: [sluice_alloc sluice_transform]"},
 		{"abi2", read("abi2"), "speaks ABI version 2, this host speaks 1"},
 		{"not wasm", []byte("#!/bin/sh\necho hi\n"), "not a WebAssembly module"},
-		{"truncated", echo[:len(echo)/2], "compiling"},
+		{"truncated", echo[:len(echo)/2], "truncated or corrupt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := h.Load(context.Background(), tc.name, tc.bin, Limits{})
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Load error = %v, want it to contain %q", err, tc.want)
+			var e *Error
+			if !errors.As(err, &e) || e.Code != CodeInvalidModule || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load error = %v, want invalid_module containing %q", err, tc.want)
 			}
 		})
 	}
@@ -135,4 +137,84 @@ func BenchmarkTransformEcho1KiB(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestHostileFixtures runs every hostile fixture (testdata/hostile) through the
+// host: each fails its own call with a precise code, fast, and the instance is
+// discarded; modules that must not load are refused with invalid_module.
+func TestHostileFixtures(t *testing.T) {
+	h := newHost(t)
+	for _, tc := range []struct {
+		fixture string
+		code    string
+		msg     string
+	}{
+		{"loop", CodeFuel, "spent its fuel budget"},
+		{"calltree", CodeFuel, "spent its fuel budget"},
+		{"membomb", CodeMemoryLimit, "of 256 pages"},
+		{"recursion", CodeDepth, "deeper than 10000 calls"},
+		{"unreachable", CodeTrap, "unreachable"},
+		{"oob", CodeTrap, "out of bounds memory access"},
+		{"badoutput", CodeInvalidOutput, "outside guest memory"},
+		{"hugeoutput", CodeInvalidOutput, "exceeds the output limit of 16777216"},
+		{"gopanic", CodeFailed, "handler panicked: gopanic fixture: deliberate panic"},
+	} {
+		t.Run(tc.fixture, func(t *testing.T) {
+			bin, err := os.ReadFile("testdata/hostile/" + tc.fixture + ".wasm")
+			if err != nil {
+				t.Fatal(err)
+			}
+			limits := Limits{}
+			if tc.fixture == "membomb" {
+				limits.MemoryPages = 256 // reached well within the timeout, even under -race
+			}
+			p, err := h.Load(context.Background(), tc.fixture, bin, limits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close(context.Background())
+			i := instance(t, p)
+			start := time.Now()
+			err = i.Transform(&Call{Input: []byte("hello"), Headers: headers{}})
+			took := time.Since(start)
+			var e *Error
+			if !errors.As(err, &e) || e.Code != tc.code || !strings.Contains(e.Message, tc.msg) || !e.Discard || !i.Closed() {
+				t.Fatalf("err = %v (discard %v, closed %v); want %s containing %q, instance discarded", err, e != nil && e.Discard, i.Closed(), tc.code, tc.msg)
+			}
+			t.Logf("%s: %s in %v", tc.fixture, e.Message, took)
+			// A fresh instance of the same plugin still works for normal input.
+			if tc.fixture == "gopanic" {
+				j := instance(t, p)
+				c := &Call{Input: []byte("ok"), Headers: headers{}}
+				if err := j.Transform(c); err != nil || string(c.Output) != "ok" {
+					t.Fatalf("fresh instance: %v %q", err, c.Output)
+				}
+			}
+		})
+	}
+	for _, tc := range []struct{ fixture, msg string }{
+		{"unknownimport", "unknown imports: sluice.launch_missiles (no such host function"},
+		{"notwasm", "not a WebAssembly module"},
+		{"truncated", "truncated or corrupt"},
+		{"hugemem", "minimum memory of 65536 pages (4 GiB), over its limit of 1024 pages (64 MiB)"},
+	} {
+		t.Run(tc.fixture, func(t *testing.T) {
+			bin, err := os.ReadFile("testdata/hostile/" + tc.fixture + ".wasm")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = h.Load(context.Background(), tc.fixture, bin, Limits{})
+			var e *Error
+			if !errors.As(err, &e) || e.Code != CodeInvalidModule || !strings.Contains(e.Message, tc.msg) {
+				t.Fatalf("Load: %v; want invalid_module containing %q", err, tc.msg)
+			}
+		})
+	}
+	t.Run("oversized module", func(t *testing.T) {
+		bin, _ := os.ReadFile("testdata/echo.wasm")
+		_, err := h.Load(context.Background(), "big", bin, Limits{MaxModuleSize: 100})
+		if err == nil || !strings.Contains(err.Error(), "over the 100-byte limit") {
+			t.Fatalf("Load: %v", err)
+		}
+	})
 }

@@ -1,6 +1,9 @@
 package sluice
 
-import "unsafe"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // Return codes of sluice_transform.
 const (
@@ -69,7 +72,9 @@ func (g *guest) transform(body []byte) (code int32) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			Logf(LevelError, "sluice: handler panicked: %v", r)
+			msg := fmt.Sprintf("handler panicked: %v", r)
+			Logf(LevelError, "sluice: %s", msg)
+			hostSetError(msg) // the host reports it with the failure
 			code = codeFailure
 		}
 	}()

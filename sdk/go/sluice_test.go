@@ -132,11 +132,12 @@ func TestCallOutcomes(t *testing.T) {
 			wantError: "nope",
 		},
 		{
-			name:     "panic is a plugin failure",
-			handler:  func(m *Message) ([]byte, error) { panic("boom") },
-			body:     "x",
-			wantCode: codeFailure,
-			wantLog:  "handler panicked: boom",
+			name:      "panic is a plugin failure",
+			handler:   func(m *Message) ([]byte, error) { panic("boom") },
+			body:      "x",
+			wantCode:  codeFailure,
+			wantError: "handler panicked: boom",
+			wantLog:   "handler panicked: boom",
 		},
 		{
 			name:     "no handler is a plugin failure",

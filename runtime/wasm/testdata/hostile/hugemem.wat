@@ -1,0 +1,21 @@
+;; hugemem: declares a minimum memory of 65536 pages (4 GiB), the most a 32-bit memory can have; otherwise
+;; an echo. Any sane memory limit is below that, so the host must refuse it at load or instantiation.
+;; Expected: memory_limit or invalid_module.
+(module
+  (import "sluice" "set_output" (func $set_output (param i32 i32)))
+  (memory (export "memory") 65536)
+  (func (export "sluice_abi_version") (result i32) (i32.const 1))
+  ;; The input always goes at offset 1024; grow memory to hold it plus 16 spare bytes:
+  ;; pages = ceil((1024 + size + 16) / 65536).
+  (func (export "sluice_alloc") (param $size i32) (result i32)
+    (local $pages i32)
+    (local.set $pages (i32.shr_u (i32.add (local.get $size) (i32.const 66575)) (i32.const 16)))
+    (if (i32.gt_u (local.get $pages) (memory.size))
+      (then
+        (if (i32.eq (memory.grow (i32.sub (local.get $pages) (memory.size))) (i32.const -1))
+          (then (return (i32.const 0))))))
+    (i32.const 1024))
+  (func (export "sluice_transform") (param $ptr i32) (param $len i32) (result i32)
+    (call $set_output (local.get $ptr) (local.get $len))
+    (i32.const 0))
+)

@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 20s
 
-.PHONY: run build test test-short plugins check fmt vet tidy bench fuzz clean
+.PHONY: run build test test-short plugins check fmt vet tidy bench bench-plugins fuzz clean
 
 ## run: start Sluice on the embedded demo config (Badger in ./data)
 run: build
@@ -35,7 +35,8 @@ check: vet
 	@cp go.mod /tmp/sluice.go.mod.bak && cp go.sum /tmp/sluice.go.sum.bak && $(GO) mod tidy && \
 	  if ! git diff --quiet -- go.mod go.sum; then echo "go.mod/go.sum not tidy:"; git diff -- go.mod go.sum; \
 	  cp /tmp/sluice.go.mod.bak go.mod; cp /tmp/sluice.go.sum.bak go.sum; exit 1; fi
-	@for m in sdk/go plugins/demo/src; do (cd $$m && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./...) || exit 1; done
+	@for m in sdk/go plugins/demo/src runtime/wasm/testdata/hostile/gopanic; do (cd $$m && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./...) || exit 1; done
+	cd benchmarks/plugincall && $(GO) vet ./...
 
 vet:
 	$(GO) vet ./...
@@ -47,11 +48,17 @@ fmt:
 bench:
 	$(GO) run ./benchmarks/cmd/ingest
 
+## bench-plugins: plugin call cost, bare wazero vs Sluice vs the Extism Go SDK (own module), and metering cost
+bench-plugins:
+	cd benchmarks/plugincall && $(GO) test -run '^$$' -bench . -count 6
+	$(GO) test -run '^$$' -bench BenchmarkMetering -count 6 ./runtime/wasm/wasmbin
+
 ## fuzz: bounded fuzzing of the decoders and the JSON pointer parser
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./queue
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./runtime/results
 	$(GO) test -run '^$$' -fuzz '^FuzzJSONPointer$$' -fuzztime $(FUZZTIME) ./runtime/ingress
+	$(GO) test -run '^$$' -fuzz '^FuzzInstrument$$' -fuzztime $(FUZZTIME) ./runtime/wasm/wasmbin
 
 clean:
 	rm -rf bin

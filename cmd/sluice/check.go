@@ -39,7 +39,7 @@ func configCheckCmd(args []string, stdout, stderr io.Writer) int {
 			failed = true
 			continue
 		}
-		fmt.Fprintf(stdout, "plugin %s: ABI v%d, %d bytes, sha256 %s\n", lp.Name, wasm.ABIVersion, lp.Size, lp.SHA256)
+		fmt.Fprintf(stdout, "plugin %s: ABI %s, %d bytes, sha256 %s\n", lp.Name, abiLabel(lp.ABI), lp.Size, lp.SHA256)
 		lp.Close(ctx)
 	}
 	if failed {
@@ -47,4 +47,12 @@ func configCheckCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d plugins, %d routes)\n", args[0], len(cfg.Plugins), len(cfg.Routes))
 	return 0
+}
+
+// abiLabel names a plugin's ABI for people.
+func abiLabel(abi string) string {
+	if abi == wasm.ABIWASI {
+		return "wasi (command)"
+	}
+	return fmt.Sprintf("native v%d", wasm.ABIVersion)
 }

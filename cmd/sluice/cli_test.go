@@ -32,7 +32,7 @@ func TestConfigCheck(t *testing.T) {
 		want       []string
 	}{
 		{"valid", "plugins: [{name: echo, path: " + echo + "}]\nroutes: [{name: a, mode: async, transforms: [echo]}]\n",
-			0, []string{"plugin echo: ABI v1", "ok (1 plugins, 1 routes)"}},
+			0, []string{"plugin echo: ABI native v1", "ok (1 plugins, 1 routes)"}},
 		{"malformed YAML", "routes: [\n", 1, []string{"parsing YAML"}},
 		{"malformed JSON", `{"listen": "127.0.0.1:1", "routes": [{"name": "a",}`, 1, []string{"parsing YAML", "line 1"}},
 		{"valid JSON", `{"routes": [{"name": "a", "mode": "sync"}]}`, 0, []string{"ok (0 plugins, 1 routes)"}},

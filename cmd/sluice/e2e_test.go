@@ -511,3 +511,35 @@ routes:
 		t.Fatalf("after the backlog drained: %d %s", r.status, r.body)
 	}
 }
+
+// TestWASICommandPluginRoute chains a WASI command (plain Go, no SDK: stdin to
+// stdout) after a native plugin, on a sync and an async route.
+func TestWASICommandPluginRoute(t *testing.T) {
+	ts := startServer(t, withRepo(`
+plugins:
+  - {name: suffix, path: {{REPO}}/runtime/wasm/testdata/suffix.wasm}
+  - {name: upper-cmd, path: {{REPO}}/runtime/wasm/testdata/wasi/upper-go.wasm, abi: wasi}
+routes:
+  - {name: s, mode: sync, transforms: [suffix, upper-cmd]}
+  - {name: a, mode: async, transforms: [upper-cmd]}
+`), "")
+	if r := ts.post("s", "abc"); r.status != 200 || string(r.body) != "ABC-S" {
+		t.Fatalf("sync: %d %q", r.status, r.body)
+	}
+	r := ts.post("s", "fail-") // suffix makes it "fail--s": not the failing input
+	if r.status != 200 || string(r.body) != "FAIL--S" {
+		t.Fatalf("sync: %d %q", r.status, r.body)
+	}
+	a := ts.post("a", "fail")
+	res := ts.waitFinal(a.json(t)["correlation_id"].(string))
+	e, _ := res["error"].(map[string]any)
+	if res["status"] != "failed" || e == nil || e["code"] != "plugin_failed" ||
+		!strings.Contains(e["message"].(string), "exited with status 3") {
+		t.Fatalf("failing command: %v", res)
+	}
+	a = ts.post("a", "ok")
+	res = ts.waitFinal(a.json(t)["correlation_id"].(string))
+	if res["status"] != "succeeded" || res["response"].(map[string]any)["body"] != "OK" {
+		t.Fatalf("command: %v", res)
+	}
+}

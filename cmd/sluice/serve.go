@@ -222,7 +222,7 @@ func loadPlugin(ctx context.Context, h *wasm.Host, p config.Plugin, defaults con
 			return nil, fmt.Errorf("plugin %q: %s has sha256 %x, the config pins %s", p.Name, p.Path, sum, p.SHA256)
 		}
 	}
-	return h.Load(ctx, p.Name, bin, wasmLimits(p.PluginLimits.Or(defaults)))
+	return h.LoadABI(ctx, p.Name, bin, p.ABI, wasmLimits(p.PluginLimits.Or(defaults)))
 }
 
 // wasmLimits converts configured limits; zero fields keep the host's defaults.

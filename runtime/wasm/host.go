@@ -120,6 +120,7 @@ type Plugin struct {
 	Version string
 	Size    int
 	Module  *wasmbin.Module // what the module imports, exports and declares
+	ABI     string          // ABINative or ABIWASI
 	limits  Limits
 	log     *slog.Logger
 
@@ -131,6 +132,26 @@ type Plugin struct {
 // Limits returns the plugin's effective limits.
 func (p *Plugin) Limits() Limits { return p.limits }
 
+// Plugin ABIs.
+const (
+	ABINative = "native" // Sluice ABI v1 (sdk/ABI.md): a reactor with warm instances
+	ABIWASI   = "wasi"   // a WASI command: stdin in, stdout out, one instance per message
+)
+
+// DetectABI names the ABI a module speaks by its exports: a module exporting
+// _start and not sluice_transform is a WASI command, anything else native.
+func DetectABI(m *wasmbin.Module) string {
+	var start, transform bool
+	for _, e := range m.Exports {
+		start = start || (e.Kind == wasmbin.KindFunc && e.Name == "_start")
+		transform = transform || (e.Kind == wasmbin.KindFunc && e.Name == exportTransform)
+	}
+	if start && !transform {
+		return ABIWASI
+	}
+	return ABINative
+}
+
 // invalid is a load-time error: the module cannot be used.
 func invalid(name, format string, args ...any) *Error {
 	return &Error{Code: CodeInvalidModule, Plugin: name, Message: fmt.Sprintf(format, args...)}
@@ -141,6 +162,12 @@ func invalid(name, format string, args ...any) *Error {
 // version handshake. Errors are *Error with code invalid_module and say what
 // was found.
 func (h *Host) Load(ctx context.Context, name string, bin []byte, limits Limits) (*Plugin, error) {
+	return h.LoadABI(ctx, name, bin, "", limits)
+}
+
+// LoadABI is Load with the ABI given: ABINative, ABIWASI, or "" to detect it
+// (DetectABI).
+func (h *Host) LoadABI(ctx context.Context, name string, bin []byte, abi string, limits Limits) (*Plugin, error) {
 	limits = limits.withDefaults()
 	sum := sha256.Sum256(bin)
 	p := &Plugin{Name: name, SHA256: hex.EncodeToString(sum[:]), Size: len(bin), limits: limits,
@@ -163,7 +190,19 @@ func (h *Host) Load(ctx context.Context, name string, bin []byte, limits Limits)
 				m.MinPages, pagesSize(m.MinPages), limits.MemoryPages, pagesSize(uint64(limits.MemoryPages)))
 		}
 	}
-	metered, err := wasmbin.Instrument(bin, wasmbin.Meter{Fuel: limits.InitFuel, Depth: limits.MaxDepth})
+	switch abi {
+	case "":
+		abi = DetectABI(mod)
+	case ABINative, ABIWASI:
+	default:
+		return nil, invalid(name, "unknown ABI %q (native or wasi)", abi)
+	}
+	p.ABI = abi
+	meter := wasmbin.Meter{Fuel: limits.InitFuel, Depth: limits.MaxDepth}
+	if abi == ABIWASI {
+		meter.Fuel = limits.Fuel // _start handles the message
+	}
+	metered, err := wasmbin.Instrument(bin, meter)
 	if err != nil {
 		return nil, invalid(name, "metering: %v", err)
 	}
@@ -194,6 +233,13 @@ func (h *Host) Load(ctx context.Context, name string, bin []byte, limits Limits)
 		return nil, invalid(name, "compiling: %v", err)
 	}
 	p.compiled = compiled
+	if abi == ABIWASI {
+		if err := p.prepareCommand(ctx); err != nil {
+			return nil, err
+		}
+		ok = true
+		return p, nil
+	}
 	if err := checkExports(compiled); err != nil {
 		return nil, invalid(name, "%v", err)
 	}

@@ -108,6 +108,9 @@ func (p *Plugin) Instantiate(ctx context.Context) (*Instance, error) {
 	inst.ctx = context.WithValue(context.Background(), instanceKey{}, inst)
 	inst.timer = time.AfterFunc(time.Hour, inst.expire)
 	inst.timer.Stop()
+	if p.ABI == ABIWASI {
+		return inst, nil // a fresh module per message: transformCommand
+	}
 	mod, err := p.rt.InstantiateModule(inst.ctx, p.compiled, p.modCfg)
 	if err != nil {
 		msg := "instantiating: " + firstLine(err.Error())
@@ -177,6 +180,9 @@ func (i *Instance) Transform(c *Call) error {
 	c.Output, c.OutContentType, c.OutHeaders = nil, "", c.OutHeaders[:0]
 	defer func() { i.call = nil }()
 
+	if i.p.ABI == ABIWASI {
+		return i.transformCommand(c)
+	}
 	i.resetMeters()
 	i.startTimer()
 	rc, fn, callErr, err := i.invoke(c.Input)
@@ -283,7 +289,9 @@ func (i *Instance) Close() {
 		return
 	}
 	i.closed = true
-	i.mod.Close(context.Background())
+	if i.mod != nil {
+		i.mod.Close(context.Background())
+	}
 }
 
 // Closed reports whether the instance was discarded.

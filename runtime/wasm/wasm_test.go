@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -217,4 +218,103 @@ func TestHostileFixtures(t *testing.T) {
 			t.Fatalf("Load: %v", err)
 		}
 	})
+}
+
+// wasiCommands are the WASI command fixtures (testdata/wasi) that behave the
+// same: upper-case stdin to stdout; "fail" exits with status 3.
+func wasiCommands(t *testing.T) []string {
+	var names []string
+	for _, n := range []string{"upper-go", "upper-c", "upper-rust"} {
+		if _, err := os.Stat("testdata/wasi/" + n + ".wasm"); err == nil {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("no WASI command fixtures")
+	}
+	return names
+}
+
+func TestWASICommandPlugins(t *testing.T) {
+	h := newHost(t)
+	for _, name := range wasiCommands(t) {
+		t.Run(name, func(t *testing.T) {
+			bin, err := os.ReadFile("testdata/wasi/" + name + ".wasm")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := h.Load(context.Background(), name, bin, Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close(context.Background())
+			if p.ABI != ABIWASI {
+				t.Fatalf("detected ABI %q, want wasi (it exports _start)", p.ABI)
+			}
+			i := instance(t, p)
+			input := []byte("hello, World! \x00\xff ünïcode")
+			for range 2 { // one fresh instance per message; the handle is reusable
+				c := &Call{Input: input, Route: "orders", Headers: headers{}}
+				if err := i.Transform(c); err != nil {
+					t.Fatal(err)
+				}
+				if want := asciiUpper(input); !bytes.Equal(c.Output, want) {
+					t.Fatalf("output %q, want %q", c.Output, want)
+				}
+			}
+			c := &Call{Input: nil, Headers: headers{}}
+			if err := i.Transform(c); err != nil || len(c.Output) != 0 {
+				t.Fatalf("empty input: %v %q", err, c.Output)
+			}
+			err = i.Transform(&Call{Input: []byte("fail"), Headers: headers{}})
+			var e *Error
+			if !errors.As(err, &e) || e.Code != CodeFailed || !strings.Contains(e.Message, "exited with status 3") ||
+				!strings.Contains(e.Message, `refusing the input "fail"`) {
+				t.Fatalf("fail: %v; want plugin_failed with the status and stderr", err)
+			}
+			// Limits hold for commands too: a tiny fuel budget and output limit.
+			small, err := h.LoadABI(context.Background(), name+"-small", bin, ABIWASI, Limits{Fuel: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer small.Close(context.Background())
+			err = instance(t, small).Transform(&Call{Input: input, Headers: headers{}})
+			if !errors.As(err, &e) || e.Code != CodeFuel {
+				t.Fatalf("fuel 1000: %v; want fuel_exhausted", err)
+			}
+			tiny, err := h.LoadABI(context.Background(), name+"-tiny", bin, ABIWASI, Limits{MaxOutput: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tiny.Close(context.Background())
+			err = instance(t, tiny).Transform(&Call{Input: input, Headers: headers{}})
+			if !errors.As(err, &e) || e.Code != CodeInvalidOutput {
+				t.Fatalf("max output 4: %v; want invalid_output", err)
+			}
+		})
+	}
+}
+
+func TestWASIABIMismatch(t *testing.T) {
+	h := newHost(t)
+	echo, _ := os.ReadFile("testdata/echo.wasm")
+	if _, err := h.LoadABI(context.Background(), "echo", echo, ABIWASI, Limits{}); err == nil ||
+		!strings.Contains(err.Error(), "abi: wasi needs an exported _start") {
+		t.Fatalf("native module as wasi: %v", err)
+	}
+	cmd, _ := os.ReadFile("testdata/wasi/upper-go.wasm")
+	if _, err := h.LoadABI(context.Background(), "cmd", cmd, ABINative, Limits{}); err == nil ||
+		!strings.Contains(err.Error(), "exports _start (a WASI command)") {
+		t.Fatalf("command as native: %v", err)
+	}
+}
+
+func asciiUpper(b []byte) []byte {
+	out := bytes.Clone(b)
+	for i, c := range out {
+		if 'a' <= c && c <= 'z' {
+			out[i] = c - 32
+		}
+	}
+	return out
 }

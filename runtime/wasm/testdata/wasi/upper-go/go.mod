@@ -1,0 +1,3 @@
+module github.com/sluicehq/sluice/runtime/wasm/testdata/wasi/upper-go
+
+go 1.26

@@ -67,10 +67,11 @@ func (w *stdout) Write(b []byte) (int, error) {
 }
 
 // stderr keeps the tail of a command's stderr for the error message and
-// logs it line by line.
+// logs it line by line (a line written in pieces is one record).
 type stderr struct {
-	log  *logWriter
-	tail []byte
+	log     *logWriter
+	tail    []byte
+	partial []byte
 }
 
 func (w *stderr) Write(b []byte) (int, error) {
@@ -78,7 +79,20 @@ func (w *stderr) Write(b []byte) (int, error) {
 	if n := len(w.tail); n > 512 {
 		w.tail = append(w.tail[:0], w.tail[n-512:]...)
 	}
-	return w.log.Write(b)
+	w.partial = append(w.partial, b...)
+	if i := bytes.LastIndexByte(w.partial, '\n'); i >= 0 {
+		w.log.Write(w.partial[:i])
+		w.partial = append(w.partial[:0], w.partial[i+1:]...)
+	}
+	if len(w.partial) > 4096 { // a very long line: log it in pieces
+		w.flush()
+	}
+	return len(b), nil
+}
+
+func (w *stderr) flush() {
+	w.log.Write(w.partial)
+	w.partial = w.partial[:0]
 }
 
 // transformCommand runs one message through a fresh instance of a WASI command.
@@ -111,6 +125,7 @@ func (i *Instance) transformCommand(c *Call) error {
 	i.startTimer()
 	callErr := start.CallWithStack(i.ctx, nil)
 	i.stopTimer()
+	errw.flush()
 	if out.over {
 		return &Error{Code: CodeInvalidOutput, Plugin: p.Name,
 			Message: fmt.Sprintf("wrote more than the output limit of %d bytes to stdout", p.limits.MaxOutput)}

@@ -362,10 +362,17 @@ func signature(params, results []api.ValueType) string {
 func (p *Plugin) Close(ctx context.Context) error { return p.rt.Close(ctx) }
 
 // logWriter sends a guest's stdout and stderr to the log, one record per write.
+// Each non-empty line of a write is one record. Stateless, so one writer can
+// serve every instance of a plugin (a line split across writes becomes two
+// records; WASI commands get a lineWriter that joins them).
 type logWriter struct{ log *slog.Logger }
 
 func (w *logWriter) Write(b []byte) (int, error) {
-	w.log.Info("plugin output", "text", strings.TrimRight(string(b), "\n"))
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if line = strings.TrimRight(line, "\r"); line != "" {
+			w.log.Info("plugin output", "text", line)
+		}
+	}
 	return len(b), nil
 }
 

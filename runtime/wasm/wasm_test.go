@@ -165,7 +165,7 @@ func TestHostileFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			limits := Limits{}
+			limits := Limits{Timeout: time.Minute} // the limit under test must stop it, not the clock
 			if tc.fixture == "membomb" {
 				limits.MemoryPages = 256 // reached well within the timeout, even under -race
 			}
@@ -272,15 +272,16 @@ func TestWASICommandPlugins(t *testing.T) {
 				!strings.Contains(e.Message, `refusing the input "fail"`) {
 				t.Fatalf("fail: %v; want plugin_failed with the status and stderr", err)
 			}
-			// Limits hold for commands too: a tiny fuel budget and output limit.
-			small, err := h.LoadABI(context.Background(), name+"-small", bin, ABIWASI, Limits{Fuel: 1000})
+			// Limits hold for commands too: a tiny fuel budget (C needs ~170 units
+			// for this input, Rust ~210, Go ~19,000) and output limit.
+			small, err := h.LoadABI(context.Background(), name+"-small", bin, ABIWASI, Limits{Fuel: 100})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer small.Close(context.Background())
 			err = instance(t, small).Transform(&Call{Input: input, Headers: headers{}})
 			if !errors.As(err, &e) || e.Code != CodeFuel {
-				t.Fatalf("fuel 1000: %v; want fuel_exhausted", err)
+				t.Fatalf("fuel 100: %v; want fuel_exhausted", err)
 			}
 			tiny, err := h.LoadABI(context.Background(), name+"-tiny", bin, ABIWASI, Limits{MaxOutput: 4})
 			if err != nil {

@@ -53,7 +53,7 @@ type process struct {
 func spawn(t *testing.T, bin, cfg, addr string) *process {
 	t.Helper()
 	p := &process{t: t, addr: addr, logs: &bytes.Buffer{}}
-	p.cmd = exec.Command(bin, "serve", "--config", cfg, "--listen", addr)
+	p.cmd = exec.Command(bin, "serve", "--config", cfg, "--listen", addr, "--admin-listen", "off")
 	p.cmd.Stderr = &lockedWriter{w: p.logs}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -27,9 +27,10 @@ import (
 var wasmCache = filepath.Join(os.TempDir(), "sluice-test-wasm-cache")
 
 type testServer struct {
-	t    *testing.T
-	s    *server
-	base string
+	t       *testing.T
+	s       *server
+	base    string
+	stopped bool
 }
 
 // startServer writes yaml (with {{DATA}} replaced) to a temp dir, loads it
@@ -48,7 +49,7 @@ func startServer(t *testing.T, yaml string, dataDir string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Listen, cfg.DataDir, cfg.WasmCache = "127.0.0.1:0", dataDir, wasmCache
+	cfg.Listen, cfg.AdminListen, cfg.DataDir, cfg.WasmCache = "127.0.0.1:0", "127.0.0.1:0", dataDir, wasmCache
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -58,12 +59,19 @@ func startServer(t *testing.T, yaml string, dataDir string) *testServer {
 		t.Fatal(err)
 	}
 	ts := &testServer{t: t, s: s, base: "http://" + s.addr.String()}
-	t.Cleanup(func() {
-		if err := s.close(); err != nil {
-			t.Errorf("closing server: %v", err)
-		}
-	})
+	t.Cleanup(ts.stop)
 	return ts
+}
+
+// stop closes the server (once; again at cleanup is a no-op).
+func (ts *testServer) stop() {
+	if ts.stopped {
+		return
+	}
+	ts.stopped = true
+	if err := ts.s.close(); err != nil {
+		ts.t.Errorf("closing server: %v", err)
+	}
 }
 
 type testWriter struct{ t *testing.T }

@@ -18,8 +18,8 @@ import (
 // hostile are the fixtures of runtime/wasm/testdata/hostile that load and
 // then attack when a message arrives, with the error code each must produce.
 var hostile = []struct{ name, code, limits string }{
-	{"loop", "fuel_exhausted", ""},
-	{"calltree", "fuel_exhausted", ""},
+	{"loop", "fuel_exhausted", ", fuel: 10000000"},
+	{"calltree", "fuel_exhausted", ", fuel: 10000000"},
 	{"membomb", "memory_limit", ", memory_limit: 16MiB"},
 	{"recursion", "call_depth_exceeded", ""},
 	{"unreachable", "trap", ""},
@@ -37,7 +37,8 @@ func TestHostilePluginsFailOnlyTheirMessage(t *testing.T) {
 	var yaml strings.Builder
 	yaml.WriteString("plugins:\n  - {name: validator, path: {{REPO}}/plugins/demo/validator.wasm}\n")
 	for _, h := range hostile {
-		fmt.Fprintf(&yaml, "  - {name: %s, path: {{REPO}}/runtime/wasm/testdata/hostile/%s.wasm%s}\n", h.name, h.name, h.limits)
+		// A long timeout: fuel, depth and memory limits must stop them, whatever the machine's speed.
+		fmt.Fprintf(&yaml, "  - {name: %s, path: {{REPO}}/runtime/wasm/testdata/hostile/%s.wasm, timeout: 1m%s}\n", h.name, h.name, h.limits)
 	}
 	yaml.WriteString("routes:\n  - {name: ok, mode: sync, transforms: [validator]}\n")
 	for _, h := range hostile {

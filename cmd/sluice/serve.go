@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,9 +20,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/sluicehq/sluice/plugins/demo"
 	"github.com/sluicehq/sluice/queue"
+	"github.com/sluicehq/sluice/runtime/admin"
 	"github.com/sluicehq/sluice/runtime/config"
 	"github.com/sluicehq/sluice/runtime/dispatch"
 	"github.com/sluicehq/sluice/runtime/ingress"
+	"github.com/sluicehq/sluice/runtime/registry"
 	"github.com/sluicehq/sluice/runtime/results"
 	"github.com/sluicehq/sluice/runtime/wasm"
 	"github.com/sluicehq/sluice/runtime/worker"
@@ -33,6 +36,7 @@ func serveCmd(args []string, stderr io.Writer) int {
 	cfgPath := fs.String("config", "", "config file (default: the embedded demo)")
 	dataDir := fs.String("data", "", "data directory (overrides data_dir)")
 	listen := fs.String("listen", "", "listen address (overrides listen)")
+	adminListen := fs.String("admin-listen", "", `admin API address (overrides admin_listen; "off" disables it)`)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -46,6 +50,9 @@ func serveCmd(args []string, stderr io.Writer) int {
 	}
 	if *listen != "" {
 		cfg.Listen = *listen
+	}
+	if *adminListen != "" {
+		cfg.AdminListen = *adminListen
 	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "sluice: invalid config:\n%s\n", indent(err))
@@ -87,8 +94,10 @@ type server struct {
 	addr    net.Addr
 	queue   *queue.Log
 	host    *wasm.Host
-	plugins []*wasm.Plugin
+	plugins *registry.Registry
 	ingress *ingress.Server
+	admin   *http.Server
+	adminLn net.Listener
 	serving chan error
 	cancel  context.CancelFunc // stops the workers
 	workers chan struct{}      // closed when the workers stopped
@@ -115,10 +124,8 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	if err != nil {
 		return nil, err
 	}
-	byName, err := loadPlugins(ctx, s.host, &cfg, log)
-	for _, p := range byName {
-		s.plugins = append(s.plugins, p)
-	}
+	versions, err := loadPlugins(ctx, s.host, &cfg, log)
+	s.plugins = registry.New(versions...)
 	if err != nil {
 		return nil, err
 	}
@@ -140,10 +147,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	workerRoutes := make(map[string]*worker.Route, len(cfg.Routes))
 	var ingressRoutes []ingress.Route
 	for _, r := range cfg.Routes {
-		wr := &worker.Route{Name: r.Name}
-		for _, t := range r.Transforms {
-			wr.Transforms = append(wr.Transforms, byName[t])
-		}
+		wr := &worker.Route{Name: r.Name, Transforms: r.Transforms}
 		if d := r.Destination; d != nil {
 			wd := &worker.Destination{URL: d.URL, Timeout: d.Timeout.D()}
 			if wd.Timeout == 0 {
@@ -162,6 +166,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	pool := &worker.Pool{
 		Queue:      s.queue,
 		Routes:     workerRoutes,
+		Plugins:    s.plugins,
 		Dispatcher: dispatch.New(dispatch.Options{MaxConnsPerHost: cfg.Dispatch.MaxConnsPerHost, UserAgent: "sluice/" + versionString()}),
 		Waiters:    waiters,
 		Workers:    cfg.WorkerCount(),
@@ -174,6 +179,11 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 		pool.Run(wctx)
 	}()
 
+	if cfg.AdminListen != "" && cfg.AdminListen != "off" {
+		if err := s.startAdmin(&cfg); err != nil {
+			return nil, err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)
@@ -188,24 +198,41 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	go func() { s.serving <- s.ingress.Serve(ln) }()
 	log.Info("sluice listening", "addr", s.addr.String(), "data_dir", cfg.DataDir,
 		"routes", len(cfg.Routes), "plugins", len(cfg.Plugins), "workers", pool.Workers, "durability", cfg.Durability)
+	if s.adminLn != nil {
+		log.Info("admin API listening", "addr", s.adminLn.Addr().String())
+	}
 	return s, nil
 }
 
-// loadPlugins compiles every configured plugin; it returns what it loaded so
-// far together with the first error.
-func loadPlugins(ctx context.Context, h *wasm.Host, cfg *config.Config, log *slog.Logger) (map[string]*wasm.Plugin, error) {
-	out := make(map[string]*wasm.Plugin, len(cfg.Plugins))
+// loadPlugins compiles every configured plugin, or the version uploaded
+// through the admin API if there is one; it returns what it loaded so far
+// together with the first error.
+func loadPlugins(ctx context.Context, h *wasm.Host, cfg *config.Config, log *slog.Logger) ([]*registry.Version, error) {
+	out := make([]*registry.Version, 0, len(cfg.Plugins))
 	for _, p := range cfg.Plugins {
 		start := time.Now()
+		source := registry.SourceConfig
+		uploaded := admin.UploadPath(uploadDir(cfg), p.Name)
+		if bin, err := os.ReadFile(uploaded); err == nil {
+			if p.SHA256 != "" {
+				log.Warn("ignoring an uploaded version: the config pins this plugin", "plugin", p.Name, "upload", uploaded)
+			} else {
+				p.Source, p.Path, source = bin, uploaded, registry.SourceUpload
+			}
+		}
 		lp, err := loadPlugin(ctx, h, p, cfg.PluginDefaults)
 		if err != nil {
 			return out, err
 		}
-		out[p.Name] = lp
-		log.Info("plugin loaded", "plugin", p.Name, "sha256", lp.SHA256[:12], "bytes", lp.Size, "took", time.Since(start).Round(time.Millisecond))
+		out = append(out, &registry.Version{Plugin: lp, Source: source, LoadedAt: time.Now()})
+		log.Info("plugin loaded", "plugin", p.Name, "version", lp.Version, "abi", lp.ABI, "source", source,
+			"bytes", lp.Size, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return out, nil
 }
+
+// uploadDir is where versions uploaded through the admin API are kept.
+func uploadDir(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "plugins") }
 
 // loadPlugin reads (unless embedded), checks the pinned sha256 of, and
 // compiles one plugin.
@@ -219,10 +246,41 @@ func loadPlugin(ctx context.Context, h *wasm.Host, p config.Plugin, defaults con
 	}
 	if p.SHA256 != "" {
 		if sum := sha256.Sum256(bin); hex.EncodeToString(sum[:]) != p.SHA256 {
-			return nil, fmt.Errorf("plugin %q: %s has sha256 %x, the config pins %s", p.Name, p.Path, sum, p.SHA256)
+			return nil, &admin.PinnedError{Name: p.Name, Pinned: p.SHA256, Got: hex.EncodeToString(sum[:])}
 		}
 	}
 	return h.LoadABI(ctx, p.Name, bin, p.ABI, wasmLimits(p.PluginLimits.Or(defaults)))
+}
+
+// startAdmin serves the admin API on cfg.AdminListen.
+func (s *server) startAdmin(cfg *config.Config) error {
+	byName := make(map[string]config.Plugin, len(cfg.Plugins))
+	for _, p := range cfg.Plugins {
+		byName[p.Name] = p
+	}
+	maxModule := int64(cfg.PluginDefaults.MaxModuleSize)
+	if maxModule <= 0 {
+		maxModule = wasm.DefaultMaxModuleSize
+	}
+	a := &admin.Server{
+		Registry:  s.plugins,
+		UploadDir: uploadDir(cfg),
+		MaxModule: maxModule,
+		Log:       s.log,
+		Load: func(ctx context.Context, name string, bin []byte) (*wasm.Plugin, error) {
+			p := byName[name]
+			p.Source = bin
+			return loadPlugin(ctx, s.host, p, cfg.PluginDefaults)
+		},
+	}
+	ln, err := net.Listen("tcp", cfg.AdminListen)
+	if err != nil {
+		return fmt.Errorf("admin API: %w", err)
+	}
+	s.adminLn = ln
+	s.admin = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go s.admin.Serve(ln)
+	return nil
 }
 
 // wasmLimits converts configured limits; zero fields keep the host's defaults.
@@ -243,12 +301,18 @@ func (s *server) close() error {
 	if s.ingress != nil {
 		errs = append(errs, s.ingress.Shutdown())
 	}
+	if s.admin != nil {
+		errs = append(errs, s.admin.Close())
+	}
 	errs = append(errs, s.closeResources())
 	return errors.Join(errs...)
 }
 
 func (s *server) closeResources() error {
 	var errs []error
+	if s.admin != nil && s.ingress == nil { // start failed after the admin API started
+		s.admin.Close()
+	}
 	if s.cancel != nil {
 		s.cancel()
 		<-s.workers
@@ -256,8 +320,8 @@ func (s *server) closeResources() error {
 	if s.queue != nil {
 		errs = append(errs, s.queue.Close())
 	}
-	for _, p := range s.plugins {
-		p.Close(context.Background())
+	if s.plugins != nil {
+		s.plugins.Close()
 	}
 	if s.host != nil {
 		errs = append(errs, s.host.Close())

@@ -20,6 +20,7 @@ import (
 // Config is the whole file.
 type Config struct {
 	Listen      string   `yaml:"listen"`
+	AdminListen string   `yaml:"admin_listen"` // admin API (plugins); "off" disables it
 	DataDir     string   `yaml:"data_dir"`
 	WasmCache   string   `yaml:"wasm_cache_dir"` // compiled plugins; default <data_dir>/wasm-cache
 	Durability  string   `yaml:"durability"`     // fsync | none
@@ -122,6 +123,7 @@ const (
 func Default() Config {
 	return Config{
 		Listen:      "127.0.0.1:8080",
+		AdminListen: "127.0.0.1:8081",
 		DataDir:     "./data",
 		Durability:  "fsync",
 		MaxBodySize: 16 << 20,

@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/sluicehq/sluice/queue"
 	"github.com/sluicehq/sluice/runtime/dispatch"
+	"github.com/sluicehq/sluice/runtime/registry"
 	"github.com/sluicehq/sluice/runtime/results"
 	"github.com/sluicehq/sluice/runtime/wasm"
 )
@@ -28,7 +29,7 @@ import (
 // Route is what a worker needs to know about a route.
 type Route struct {
 	Name        string
-	Transforms  []*wasm.Plugin
+	Transforms  []string     // plugin names, resolved in Pool.Plugins per message
 	Destination *Destination // nil: the transformed message is the result
 }
 
@@ -43,6 +44,7 @@ type Destination struct {
 type Pool struct {
 	Queue      queue.Queue
 	Routes     map[string]*Route
+	Plugins    *registry.Registry
 	Dispatcher *dispatch.Dispatcher
 	Waiters    *results.Waiters
 	Workers    int
@@ -57,7 +59,7 @@ func (p *Pool) Run(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &worker{pool: p, instances: make(map[*wasm.Plugin]*wasm.Instance)}
+			w := &worker{pool: p, instances: make(map[*registry.Version]*wasm.Instance)}
 			defer w.close()
 			w.run(ctx)
 		}()
@@ -68,7 +70,9 @@ func (p *Pool) Run(ctx context.Context) {
 // worker is one goroutine's state. Not safe for concurrent use.
 type worker struct {
 	pool      *Pool
-	instances map[*wasm.Plugin]*wasm.Instance
+	instances map[*registry.Version]*wasm.Instance
+	gen       uint64              // registry generation the instances were checked against
+	chain     []*registry.Version // leased for the current message
 	call      wasm.Call
 	hdrs      messageHeaders
 	resp      dispatch.Response
@@ -121,9 +125,19 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 		ContentType: m.ContentType, ReceivedAt: m.Received, Headers: &w.hdrs, OutHeaders: c.OutHeaders[:0]}
 	contentType := m.ContentType
 	var headers []dispatch.Header
-	for _, p := range r.Transforms {
+	w.dropRetired()
+	chain, err := w.pool.Plugins.Acquire(r.Transforms, w.chain[:0])
+	w.chain = chain
+	if err != nil {
+		return &results.Outcome{Error: &results.Error{Code: results.CodeInternal, Stage: "transform", Message: err.Error()}}
+	}
+	// The versions stay open until the message is done with them, even if a
+	// new version is swapped in meanwhile.
+	defer w.pool.Plugins.Release(chain)
+	for _, v := range chain {
+		p := v.Plugin
 		out.Plugins = append(out.Plugins, p.Version)
-		inst, err := w.instance(p)
+		inst, err := w.instance(v)
 		if err == nil {
 			err = inst.Transform(c)
 		}
@@ -133,7 +147,7 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 				we = &wasm.Error{Code: wasm.CodeFailed, Plugin: p.Name, Message: err.Error(), Discard: true}
 			}
 			if we.Discard {
-				delete(w.instances, p)
+				delete(w.instances, v)
 			}
 			if we.Code != wasm.CodeRejected {
 				w.pool.Log.Warn("plugin failed", "plugin", p.Name, "code", we.Code, "err", we.Message,
@@ -194,16 +208,32 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 	return out
 }
 
-func (w *worker) instance(p *wasm.Plugin) (*wasm.Instance, error) {
-	if inst := w.instances[p]; inst != nil && !inst.Closed() {
+func (w *worker) instance(v *registry.Version) (*wasm.Instance, error) {
+	if inst := w.instances[v]; inst != nil && !inst.Closed() {
 		return inst, nil
 	}
-	inst, err := p.Instantiate(context.Background())
+	inst, err := v.Plugin.Instantiate(context.Background())
 	if err != nil {
 		return nil, err
 	}
-	w.instances[p] = inst
+	w.instances[v] = inst
 	return inst, nil
+}
+
+// dropRetired closes this worker's instances of versions that were replaced
+// (checked only when the registry changed).
+func (w *worker) dropRetired() {
+	gen := w.pool.Plugins.Gen()
+	if gen == w.gen {
+		return
+	}
+	w.gen = gen
+	for v, inst := range w.instances {
+		if v.Retired() {
+			inst.Close()
+			delete(w.instances, v)
+		}
+	}
 }
 
 func setHeader(hs []dispatch.Header, name, value string) []dispatch.Header {

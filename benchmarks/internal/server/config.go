@@ -20,10 +20,11 @@ const (
 // writes. It mirrors the documented file format; it is not Sluice's own
 // config type, so the harness does not import the server it measures.
 type SluiceConfig struct {
-	Listen     string  `yaml:"listen"`
-	DataDir    string  `yaml:"data_dir"`
-	Durability string  `yaml:"durability"`
-	Routes     []Route `yaml:"routes"`
+	Listen      string  `yaml:"listen"`
+	AdminListen string  `yaml:"admin_listen"` // "off": two servers run side by side
+	DataDir     string  `yaml:"data_dir"`
+	Durability  string  `yaml:"durability"`
+	Routes      []Route `yaml:"routes"`
 }
 
 // Route is one ingest route. The benchmark's route has no transforms and no
@@ -40,10 +41,11 @@ const BenchRoute = "bench"
 // BenchConfig returns the configuration for the async ingest benchmark.
 func BenchConfig(listen, dataDir, durability string) SluiceConfig {
 	return SluiceConfig{
-		Listen:     listen,
-		DataDir:    dataDir,
-		Durability: durability,
-		Routes:     []Route{{Name: BenchRoute, Mode: "async", OrderBy: "none"}},
+		Listen:      listen,
+		AdminListen: "off",
+		DataDir:     dataDir,
+		Durability:  durability,
+		Routes:      []Route{{Name: BenchRoute, Mode: "async", OrderBy: "none"}},
 	}
 }
 

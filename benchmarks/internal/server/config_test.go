@@ -13,6 +13,7 @@ func TestRenderBenchConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `listen: 127.0.0.1:18080
+admin_listen: "off"
 data_dir: /tmp/xyz/data
 durability: fsync
 routes:

@@ -1,0 +1,215 @@
+// Package admin is Sluice's operator API, served on its own listener
+// (loopback by default), apart from the ingress:
+//
+//	GET /v1/plugins          every plugin's current version: sha256, ABI, size, imports, exports, memory, limits
+//	GET /v1/plugins/{name}   one plugin
+//	PUT /v1/plugins/{name}   upload a new version: validated, compiled, then swapped in atomically
+//
+// Messages already running finish on the version they started with. An
+// uploaded version is kept in the data dir and survives a restart.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/runtime/registry"
+	"github.com/sluicehq/sluice/runtime/wasm"
+	"github.com/sluicehq/sluice/runtime/wasm/wasmbin"
+)
+
+// Loader compiles a new version of a configured plugin with the plugin's
+// configured ABI and limits. It refuses content the config pins against.
+type Loader func(ctx context.Context, name string, bin []byte) (*wasm.Plugin, error)
+
+// Server serves the admin API.
+type Server struct {
+	Registry  *registry.Registry
+	Load      Loader
+	UploadDir string // where uploaded versions are kept (UploadPath)
+	MaxModule int64  // largest accepted upload
+	Log       *slog.Logger
+}
+
+// UploadPath is where the uploaded version of a plugin is kept.
+func UploadPath(dir, name string) string { return filepath.Join(dir, name+".wasm") }
+
+// Handler returns the API's routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/plugins", s.list)
+	mux.HandleFunc("GET /v1/plugins/{name}", s.get)
+	mux.HandleFunc("PUT /v1/plugins/{name}", s.put)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no admin endpoint %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+// PluginView is the JSON description of a plugin version.
+type PluginView struct {
+	Name     string            `json:"name"`
+	Version  string            `json:"version"`
+	SHA256   string            `json:"sha256"`
+	ABI      string            `json:"abi"`
+	Size     int               `json:"size"`
+	Source   string            `json:"source"`
+	LoadedAt time.Time         `json:"loaded_at"`
+	InFlight int64             `json:"in_flight"` // messages running on this version now
+	Imports  []string          `json:"imports"`
+	Exports  []string          `json:"exports"`
+	Memory   []wasmbin.Memory  `json:"memory"`
+	Limits   map[string]string `json:"limits"`
+}
+
+func view(v *registry.Version) PluginView {
+	p := v.Plugin
+	out := PluginView{Name: p.Name, Version: p.Version, SHA256: p.SHA256, ABI: p.ABI, Size: p.Size,
+		Source: v.Source, LoadedAt: v.LoadedAt, InFlight: v.Leases(), Imports: []string{}, Exports: []string{}, Memory: p.Module.Memories}
+	for _, i := range p.Module.Imports {
+		s := i.Kind + " " + i.Module + "." + i.Name
+		if i.Type != nil {
+			s += " " + i.Type.String()
+		}
+		out.Imports = append(out.Imports, s)
+	}
+	for _, e := range p.Module.Exports {
+		s := e.Kind + " " + e.Name
+		if e.Type != nil {
+			s += " " + e.Type.String()
+		}
+		out.Exports = append(out.Exports, s)
+	}
+	l := p.Limits()
+	out.Limits = map[string]string{
+		"memory_pages": fmt.Sprint(l.MemoryPages), "fuel": fmt.Sprint(l.Fuel), "max_depth": fmt.Sprint(l.MaxDepth),
+		"timeout": l.Timeout.String(), "max_output": fmt.Sprint(l.MaxOutput), "max_module_size": fmt.Sprint(l.MaxModuleSize),
+	}
+	return out
+}
+
+func (s *Server) list(w http.ResponseWriter, _ *http.Request) {
+	vs := s.Registry.List()
+	out := make([]PluginView, len(vs))
+	for i, v := range vs {
+		out[i] = view(v)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"plugins": out})
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request) {
+	v := s.Registry.Get(r.PathValue("name"))
+	if v == nil {
+		writeError(w, http.StatusNotFound, "plugin_not_found", fmt.Sprintf("no plugin named %q in the config", r.PathValue("name")))
+		return
+	}
+	writeJSON(w, http.StatusOK, view(v))
+}
+
+// put uploads a new version of a configured plugin.
+func (s *Server) put(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if s.Registry.Get(name) == nil {
+		writeError(w, http.StatusNotFound, "plugin_not_found",
+			fmt.Sprintf("no plugin named %q in the config (uploads replace configured plugins)", name))
+		return
+	}
+	bin, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxModule))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, "module_too_large",
+				fmt.Sprintf("the module is over the %d-byte limit (max_module_size)", s.MaxModule))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "bad_request", "reading the module: "+err.Error())
+		return
+	}
+	if len(bin) == 0 {
+		writeError(w, http.StatusBadRequest, "bad_request", "empty body: PUT the .wasm file as the request body")
+		return
+	}
+	start := time.Now()
+	p, err := s.Load(r.Context(), name, bin)
+	if err != nil {
+		var pinned *PinnedError
+		var we *wasm.Error
+		switch {
+		case errors.As(err, &pinned):
+			writeError(w, http.StatusConflict, "plugin_pinned", err.Error())
+		case errors.As(err, &we):
+			writeError(w, http.StatusUnprocessableEntity, we.Code, we.Message)
+		default:
+			writeError(w, http.StatusInternalServerError, "internal_error", err.Error())
+		}
+		return
+	}
+	if err := writeFileAtomic(UploadPath(s.UploadDir, name), bin); err != nil {
+		p.Close(context.Background())
+		writeError(w, http.StatusInternalServerError, "internal_error", "keeping the upload: "+err.Error())
+		return
+	}
+	v := &registry.Version{Plugin: p, Source: registry.SourceUpload, LoadedAt: time.Now()}
+	old, err := s.Registry.Swap(v)
+	if err != nil {
+		p.Close(context.Background())
+		writeError(w, http.StatusNotFound, "plugin_not_found", err.Error())
+		return
+	}
+	s.Log.Info("plugin version swapped", "plugin", name, "from", old.Plugin.Version, "to", p.Version,
+		"took", time.Since(start).Round(time.Millisecond))
+	writeJSON(w, http.StatusOK, map[string]any{"plugin": view(v), "replaced": old.Plugin.Version})
+}
+
+// PinnedError refuses an upload whose content the config pins (sha256).
+type PinnedError struct{ Name, Pinned, Got string }
+
+func (e *PinnedError) Error() string {
+	return fmt.Sprintf("plugin %q is pinned to sha256 %s by the config; the upload has %s", e.Name, e.Pinned, e.Got)
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".upload-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Sluice-Error-Code", code)
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": strings.TrimSpace(msg)}})
+}

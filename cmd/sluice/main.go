@@ -2,6 +2,8 @@
 //
 //	sluice serve [--config FILE] [--data DIR] [--listen ADDR]
 //	sluice config check FILE
+//	sluice plugin run FILE.wasm [--input FILE|-] [--header K=V]... [--abi native|wasi]
+//	sluice plugin inspect FILE.wasm
 //	sluice version
 package main
 
@@ -22,6 +24,11 @@ Usage:
         Serve; without --config, the embedded demo (routes demo-sync, demo-async).
   sluice config check FILE
         Validate a config file and compile its plugins; explain every error.
+  sluice plugin run FILE.wasm [--input FILE|-] [--header K=V]... [--abi native|wasi]
+        Transform one message as the server would; the output goes to stdout.
+  sluice plugin inspect FILE.wasm
+        Describe a module (ABI, imports, exports, memory, sha256) and say whether it loads.
+        See sluice plugin help for their flags.
   sluice version
         Print the version.
 `
@@ -31,6 +38,11 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	return runWithStdin(args, os.Stdin, stdout, stderr)
+}
+
+// runWithStdin is run with the standard input given (sluice plugin run --input -).
+func runWithStdin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -44,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprint(stderr, "usage: sluice config check FILE\n")
 		return 2
+	case "plugin":
+		return pluginCmd(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "sluice", versionString())
 		return 0

@@ -20,6 +20,7 @@ test:
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd sdk/go && $(GO) test -race -count=1 ./...
 	cd plugins/demo/src && $(GO) test -race -count=1 ./...
+	cd plugins/order-to-invoice/go && GOWORK=off $(GO) test -count=1 ./...
 
 ## test-short: skip the tests that build and crash the binary
 test-short:
@@ -35,7 +36,7 @@ check: vet
 	@cp go.mod /tmp/sluice.go.mod.bak && cp go.sum /tmp/sluice.go.sum.bak && $(GO) mod tidy && \
 	  if ! git diff --quiet -- go.mod go.sum; then echo "go.mod/go.sum not tidy:"; git diff -- go.mod go.sum; \
 	  cp /tmp/sluice.go.mod.bak go.mod; cp /tmp/sluice.go.sum.bak go.sum; exit 1; fi
-	@for m in sdk/go plugins/demo/src runtime/wasm/testdata/hostile/gopanic runtime/wasm/testdata/wasi/upper-go; do (cd $$m && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./...) || exit 1; done
+	@for m in sdk/go plugins/demo/src runtime/wasm/testdata/hostile/gopanic runtime/wasm/testdata/wasi/upper-go plugins/order-to-invoice/go; do (cd $$m && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./...) || exit 1; done
 	cd benchmarks/plugincall && $(GO) vet ./...
 
 vet:

@@ -26,6 +26,11 @@ def ref(inp: bytes):
         if isinstance(o, list): return any(has_lone(v) for v in o)
         return False
     if has_lone(doc): return ('error', 'invalid JSON')
+    def depth(o):
+        if isinstance(o, dict): return 1 + max([depth(v) for v in o.values()] or [0])
+        if isinstance(o, list): return 1 + max([depth(v) for v in o] or [0])
+        return 0
+    if depth(doc) > 64: return ('error', 'invalid JSON')
     if not isinstance(doc, dict): return ('error', 'invalid JSON')
     def s_field(o, k):
         v = o.get(k)
@@ -145,6 +150,15 @@ for label, inp in [("empty body", ""), ("only whitespace", " \n"), ("an array", 
                    ("NaN", order(items='"items":[{"sku":"s","qty":NaN,"unit_price_cents":1}]')), ("plus sign", order(items='"items":[{"sku":"s","qty":+1,"unit_price_cents":1}]')),
                    ("missing colon", '{"id" "A"}'), ("unquoted key", '{id:"A"}'), ("bad syntax in an unknown field", order(items='"items":[{"sku":"s","qty":1,"unit_price_cents":1}],"x":[1,]'))]:
     case("invalid JSON: " + label, inp)
+
+def nested(n):  # an unknown field whose value nests n arrays/objects, alternating
+    opens, closes = '', ''
+    for i in range(n):
+        if i % 2 == 0: opens += '['; closes = ']' + closes
+        else: opens += '{"k":'; closes = '}' + closes
+    return '"deep":' + opens + '1' + closes + ','
+case("unknown field nested to the depth limit (64 with the document)", order(id_=nested(63) + '"id":"D",'))
+case("invalid JSON: nested deeper than 64", order(id_=nested(64) + '"id":"D",'))
 
 # sanity: invalid JSON cases are really errors
 for c in cases:

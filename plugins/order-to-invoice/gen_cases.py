@@ -12,24 +12,29 @@ def ref(inp: bytes):
         return ('error', 'invalid JSON')
     # strict JSON parse with last-wins duplicates, keep number text
     def parse_const(c): raise ValueError(c)
-    try:
-        doc = json.loads(s, object_pairs_hook=lambda kv: dict(kv), parse_float=lambda t: ('num', t), parse_int=lambda t: ('num', t), parse_constant=parse_const)
-    except Exception:
-        return ('error', 'invalid JSON')
-    # Python json accepts lone surrogates; the spec does not
-    def has_lone(o):
-        if isinstance(o, str):
-            for ch in o:
-                if 0xD800 <= ord(ch) <= 0xDFFF: return True
-            return False
-        if isinstance(o, dict): return any(has_lone(k) or has_lone(v) for k, v in o.items())
-        if isinstance(o, list): return any(has_lone(v) for v in o)
-        return False
-    if has_lone(doc): return ('error', 'invalid JSON')
+    def lone(x):  # strings, and strings in (nested) arrays; objects are checked by hook
+        if isinstance(x, list): return any(lone(e) for e in x)
+        return isinstance(x, str) and any(0xD800 <= ord(ch) <= 0xDFFF for ch in x)
     def depth(o):
-        if isinstance(o, dict): return 1 + max([depth(v) for v in o.values()] or [0])
+        if isinstance(o, D): return o.depth
         if isinstance(o, list): return 1 + max([depth(v) for v in o] or [0])
         return 0
+    class D(dict):
+        pass
+    def hook(pairs):
+        # Checked on every member, before duplicates are resolved (a bad value hidden by a later duplicate
+        # is still bad JSON).
+        for k, v in pairs:
+            if lone(k) or lone(v):
+                raise ValueError('lone surrogate')
+        d = D(pairs)
+        d.depth = 1 + max([depth(v) for _, v in pairs] or [0])
+        return d
+    try:
+        doc = json.loads(s, object_pairs_hook=hook, parse_float=lambda t: ('num', t), parse_int=lambda t: ('num', t), parse_constant=parse_const)
+    except Exception:
+        return ('error', 'invalid JSON')
+    if lone(doc): return ('error', 'invalid JSON')
     if depth(doc) > 64: return ('error', 'invalid JSON')
     if not isinstance(doc, dict): return ('error', 'invalid JSON')
     def s_field(o, k):
@@ -158,6 +163,8 @@ def nested(n):  # an unknown field whose value nests n arrays/objects, alternati
         else: opens += '{"k":'; closes = '}' + closes
     return '"deep":' + opens + '1' + closes + ','
 case("unknown field nested to the depth limit (64 with the document)", order(id_=nested(63) + '"id":"D",'))
+case("invalid JSON: a lone surrogate in a duplicate key's first value", '{"id":"\\ud800","id":"A",' + base_c + ',"currency":"EUR","items":[{"sku":"s","qty":1,"unit_price_cents":1}]}')
+case("invalid JSON: nesting too deep in a duplicate key's first value", order(id_=nested(64) + '"deep":1,"id":"D",'))
 case("invalid JSON: nested deeper than 64", order(id_=nested(64) + '"id":"D",'))
 
 # sanity: invalid JSON cases are really errors

@@ -17,10 +17,10 @@ import (
 )
 
 // languages are the SDKs that must ship an order-to-invoice.wasm.
-var languages = []string{"go", "c", "rust"}
+var languages = []string{"go", "c", "rust", "assemblyscript"}
 
 // optional languages are tested when their build is present.
-var optional = []string{"assemblyscript", "zig"}
+var optional = []string{"zig"}
 
 type testCase struct {
 	Name       string  `json:"name"`

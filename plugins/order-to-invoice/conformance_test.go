@@ -17,10 +17,7 @@ import (
 )
 
 // languages are the SDKs that must ship an order-to-invoice.wasm.
-var languages = []string{"go", "c", "rust", "assemblyscript"}
-
-// optional languages are tested when their build is present.
-var optional = []string{"zig"}
+var languages = []string{"go", "c", "rust", "assemblyscript", "zig"}
 
 type testCase struct {
 	Name       string  `json:"name"`
@@ -49,7 +46,7 @@ func loadCases(t testing.TB) []testCase {
 func builds(t testing.TB) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, l := range append(append([]string{}, languages...), optional...) {
+	for _, l := range languages {
 		p := filepath.Join(l, "order-to-invoice.wasm")
 		if _, err := os.Stat(p); err == nil {
 			out[l] = p
@@ -145,7 +142,7 @@ const example = `{"id":"A-1001","customer":{"first_name":"Ada","last_name":"Love
 // order (ns/op, allocs in the host) and reports the module size and the time
 // to create a fresh instance (µs/instantiate).
 func BenchmarkOrderToInvoice(b *testing.B) {
-	for _, lang := range append(append([]string{}, languages...), optional...) {
+	for _, lang := range languages {
 		path := builds(b)[lang]
 		if path == "" {
 			continue

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,7 +32,9 @@ type Options struct {
 	Waiters     *results.Waiters
 	MaxBodySize int
 	SyncTimeout time.Duration
-	Log         *slog.Logger
+	// MaxResultWait caps GET /v1/results/{id}?wait= (default 60s).
+	MaxResultWait time.Duration
+	Log           *slog.Logger
 	// Stats, if set, is served as JSON at GET /v1/stats.
 	Stats func() any
 }
@@ -43,14 +46,22 @@ type Server struct {
 	srv      *fasthttp.Server
 	log      *slog.Logger
 	draining atomic.Bool
+	closing  chan struct{} // closed by Shutdown: long-polls answer at once
+	close    sync.Once
 }
+
+// DefaultMaxResultWait caps a long-poll when Options.MaxResultWait is zero.
+const DefaultMaxResultWait = time.Minute
 
 // New returns a Server; call Serve to start it.
 func New(o Options) *Server {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	s := &Server{opts: o, routes: make(map[string]*Route, len(o.Routes)), log: o.Log}
+	if o.MaxResultWait <= 0 {
+		o.MaxResultWait = DefaultMaxResultWait
+	}
+	s := &Server{opts: o, routes: make(map[string]*Route, len(o.Routes)), log: o.Log, closing: make(chan struct{})}
 	for i := range o.Routes {
 		s.routes[o.Routes[i].Name] = &o.Routes[i]
 	}
@@ -75,6 +86,7 @@ func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 // Shutdown stops accepting requests and waits for open ones to finish.
 func (s *Server) Shutdown() error {
 	s.draining.Store(true)
+	s.close.Do(func() { close(s.closing) })
 	return s.srv.Shutdown()
 }
 
@@ -163,7 +175,7 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 	}
 	if err := s.opts.Queue.Append(m); err != nil {
 		if r.Sync {
-			s.opts.Waiters.Cancel(m.ID)
+			s.opts.Waiters.Cancel(m.ID, wait)
 		}
 		switch {
 		case errors.Is(err, queue.ErrBacklogFull):
@@ -177,23 +189,46 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 		return
 	}
 	if !r.Sync {
-		ctx.SetStatusCode(fasthttp.StatusAccepted)
-		ctx.Response.Header.Set("Location", "/v1/results/"+idStr)
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"correlation_id":"` + idStr + `","status_url":"/v1/results/` + idStr + `"}` + "\n")
+		writeAccepted(ctx, idStr)
 		return
 	}
-	timer := time.NewTimer(s.opts.SyncTimeout)
+	// RFC 7240: a sync caller may prefer the async answer, at once or after
+	// waiting at most N seconds; the message is processed either way.
+	pref := parsePrefer(ctx.Request.Header.Peek("Prefer"))
+	limit := s.opts.SyncTimeout
+	if pref.wait > 0 && pref.wait < limit {
+		limit = pref.wait
+	}
+	if pref.respondAsync && pref.wait == 0 {
+		s.opts.Waiters.Cancel(m.ID, wait)
+		ctx.Response.Header.Set("Preference-Applied", "respond-async")
+		writeAccepted(ctx, idStr)
+		return
+	}
+	timer := time.NewTimer(limit)
 	defer timer.Stop()
 	select {
 	case out := <-wait:
 		writeOutcome(ctx, idStr, out)
 	case <-timer.C:
-		s.opts.Waiters.Cancel(m.ID)
+		s.opts.Waiters.Cancel(m.ID, wait)
+		if pref.wait > 0 || pref.respondAsync {
+			ctx.Response.Header.Set("Preference-Applied", pref.applied())
+			writeAccepted(ctx, idStr)
+			return
+		}
 		ctx.Response.Header.Set("Location", "/v1/results/"+idStr)
 		writeErrorDetail(ctx, errorDetail{Code: codeSyncTimeout, CorrelationID: idStr,
 			Message: fmt.Sprintf("no outcome within %s; the message is stored and its result will be at /v1/results/%s", s.opts.SyncTimeout, idStr)})
 	}
+}
+
+// writeAccepted answers 202 with where the result will be.
+func writeAccepted(ctx *fasthttp.RequestCtx, id string) {
+	ctx.SetStatusCode(fasthttp.StatusAccepted)
+	ctx.Response.Header.Set("Location", "/v1/results/"+id)
+	ctx.SetContentType("application/json")
+	ctx.SetBodyString(`{"correlation_id":"` + id + `","status_url":"/v1/results/` + id + `"}` + "\n")
 }
 
 // writeOutcome answers a sync request: the destination's (or the transform's)
@@ -231,7 +266,27 @@ func (s *Server) result(ctx *fasthttp.RequestCtx, raw []byte) {
 		return
 	}
 	ctx.Response.Header.Set("Sluice-Correlation-Id", id.String())
+	wait, err := parseWait(ctx.QueryArgs().Peek("wait"), s.opts.MaxResultWait)
+	if err != nil {
+		writeError(ctx, codeBadRequest, err.Error())
+		return
+	}
+	var done <-chan *results.Outcome
+	if wait > 0 { // register first: a completion between the lookup and the wait is not missed
+		done = s.opts.Waiters.Register(queue.ID(id))
+		defer s.opts.Waiters.Cancel(queue.ID(id), done)
+	}
 	rec, err := s.opts.Queue.Lookup(queue.ID(id))
+	if err == nil && wait > 0 && !rec.Status.Final() {
+		timer := time.NewTimer(wait)
+		select {
+		case <-done:
+		case <-timer.C:
+		case <-s.closing:
+		}
+		timer.Stop()
+		rec, err = s.opts.Queue.Lookup(queue.ID(id))
+	}
 	if errors.Is(err, queue.ErrNotFound) {
 		writeError(ctx, codeResultNotFound, fmt.Sprintf("no message with correlation id %s", id))
 		return

@@ -226,36 +226,48 @@ func NewView(m Meta, o *Outcome) View {
 // Waiters lets a caller wait for a message's outcome. Safe for concurrent use.
 type Waiters struct {
 	mu sync.Mutex
-	m  map[[16]byte]chan *Outcome
+	m  map[[16]byte][]chan *Outcome
 }
 
 // NewWaiters returns an empty registry.
-func NewWaiters() *Waiters { return &Waiters{m: make(map[[16]byte]chan *Outcome)} }
+func NewWaiters() *Waiters { return &Waiters{m: make(map[[16]byte][]chan *Outcome)} }
 
 // Register must be called before the message can complete. The channel
-// receives the outcome once; call Cancel if you stop waiting.
+// receives the outcome once; call Cancel with it if you stop waiting. Any
+// number of waiters may wait for one id (a sync caller and long-polls).
 func (w *Waiters) Register(id [16]byte) <-chan *Outcome {
 	ch := make(chan *Outcome, 1)
 	w.mu.Lock()
-	w.m[id] = ch
+	w.m[id] = append(w.m[id], ch)
 	w.mu.Unlock()
 	return ch
 }
 
-// Cancel forgets a registration.
-func (w *Waiters) Cancel(id [16]byte) {
+// Cancel forgets the registration that returned ch.
+func (w *Waiters) Cancel(id [16]byte, ch <-chan *Outcome) {
 	w.mu.Lock()
-	delete(w.m, id)
-	w.mu.Unlock()
+	defer w.mu.Unlock()
+	chs := w.m[id]
+	for i, c := range chs {
+		if c == ch {
+			chs = append(chs[:i], chs[i+1:]...)
+			break
+		}
+	}
+	if len(chs) == 0 {
+		delete(w.m, id)
+	} else {
+		w.m[id] = chs
+	}
 }
 
-// Notify hands o to the waiter of id, if any; it never blocks.
+// Notify hands o to every waiter of id; it never blocks.
 func (w *Waiters) Notify(id [16]byte, o *Outcome) {
 	w.mu.Lock()
-	ch, ok := w.m[id]
+	chs := w.m[id]
 	delete(w.m, id)
 	w.mu.Unlock()
-	if ok {
+	for _, ch := range chs {
 		ch <- o
 	}
 }

@@ -66,6 +66,27 @@ func TestWaitersHammer(t *testing.T) {
 	}
 }
 
+func TestWaitersSeveralPerID(t *testing.T) {
+	w := NewWaiters()
+	id := [16]byte{1}
+	a, b, gone := w.Register(id), w.Register(id), w.Register(id)
+	w.Cancel(id, gone)
+	w.Notify(id, &Outcome{Succeeded: true})
+	for _, ch := range []<-chan *Outcome{a, b} {
+		if o := <-ch; !o.Succeeded {
+			t.Fatal("a waiter missed the outcome")
+		}
+	}
+	select {
+	case <-gone:
+		t.Fatal("a cancelled waiter was notified")
+	default:
+	}
+	if len(w.m) != 0 {
+		t.Fatalf("registrations left: %v", w.m)
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	f.Add((&Outcome{Succeeded: true, Plugins: []string{"a"}, Response: &Response{Status: 200, Body: []byte("x")}}).Encode(nil))
 	f.Add((&Outcome{Error: &Error{Code: "c"}}).Encode(nil))

@@ -51,6 +51,7 @@ type Log struct {
 type op struct {
 	msg    *Message
 	rec    *Record         // nil for an append
+	retry  bool            // Retry: rewrite msg, run it again later
 	done   chan error      // appends: the caller waits on it
 	onDone func(err error) // completions: called after the write
 }
@@ -185,6 +186,22 @@ func (l *Log) Complete(m *Message, rec *Record, done func(error)) error {
 	return nil
 }
 
+// Retry implements [Queue].
+func (l *Log) Retry(m *Message, done func(error)) error {
+	o := opPool.Get().(*op)
+	o.msg, o.retry, o.onDone = m, true, done
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		o.msg, o.retry, o.onDone = nil, false, nil
+		opPool.Put(o)
+		return errClosed
+	}
+	l.ops <- o
+	l.mu.RUnlock()
+	return nil
+}
+
 // submit queues an append and waits until the committer released it.
 func (l *Log) submit(m *Message) error {
 	o := opPool.Get().(*op)
@@ -230,7 +247,11 @@ func (l *Log) Lookup(id ID) (Record, error) {
 			if err != nil {
 				return err
 			}
-			rec = Record{ID: id, Route: m.Route, Status: StatusAccepted, Created: m.Received, Updated: m.Received}
+			rec = Record{ID: id, Route: m.Route, Status: StatusAccepted, Created: m.Received, Updated: m.Received,
+				Attempts: m.Attempts}
+			if m.Attempts > 0 {
+				rec.Status, rec.Payload = StatusRetrying, m.State
+			}
 			return nil
 		})
 	})
@@ -240,7 +261,7 @@ func (l *Log) Lookup(id ID) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("queue: looking up record: %w", err)
 	}
-	if rec.Status == StatusAccepted && l.sched.processing(id) {
+	if !rec.Status.Final() && l.sched.processing(id) {
 		rec.Status = StatusProcessing
 	}
 	return rec, nil
@@ -324,6 +345,12 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 	now := time.Now().UTC()
 	for _, o := range batch {
 		m := o.msg
+		if o.retry { // the same key, the same Seq, the new retry state
+			start := len(arena)
+			arena = appendMessage(arena, m)
+			set(messageKey(m.ID), arena[start:len(arena):len(arena)])
+			continue
+		}
 		if o.rec == nil {
 			m.Seq = seq
 			seq++
@@ -369,6 +396,17 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		}
 	}
 	for _, o := range batch {
+		if o.retry {
+			// Even if the write failed the message runs again: now from
+			// memory, after a restart from the log.
+			l.sched.later(o.msg)
+			if o.onDone != nil {
+				o.onDone(err)
+			}
+			o.msg, o.retry, o.onDone = nil, false, nil
+			opPool.Put(o)
+			continue
+		}
 		if o.rec == nil {
 			if err != nil {
 				l.sched.unreserve(o.msg.Size())

@@ -39,7 +39,21 @@ func appendMessage(b []byte, m *Message) []byte {
 	if m.Sync {
 		flags |= 1
 	}
+	retrying := m.Attempts > 0 || !m.NotBefore.IsZero() || len(m.State) > 0
+	if retrying {
+		flags |= 2
+	}
 	b = append(b, flags)
+	if retrying {
+		b = binary.AppendUvarint(b, uint64(m.Attempts))
+		var nb int64
+		if !m.NotBefore.IsZero() {
+			nb = m.NotBefore.UnixNano()
+		}
+		b = binary.AppendVarint(b, nb)
+		b = binary.AppendUvarint(b, uint64(len(m.State)))
+		b = append(b, m.State...)
+	}
 	b = appendString(b, m.Route)
 	b = appendString(b, m.Key)
 	b = appendString(b, m.ContentType)
@@ -61,7 +75,17 @@ func decodeMessage(b []byte) (*Message, error) {
 	d.id(&m.ID)
 	m.Seq = d.uvarint()
 	m.Received = time.Unix(0, d.varint()).UTC()
-	m.Sync = d.byte()&1 != 0
+	flags := d.byte()
+	m.Sync = flags&1 != 0
+	if flags&2 != 0 {
+		m.Attempts = uint32(d.uvarint())
+		if nb := d.varint(); nb != 0 {
+			m.NotBefore = time.Unix(0, nb).UTC()
+		}
+		if st := d.string(); st != "" {
+			m.State = []byte(st)
+		}
+	}
 	m.Route = d.string()
 	m.Key = d.string()
 	m.ContentType = d.string()
@@ -106,7 +130,7 @@ func decodeRecord(b []byte) (Record, error) {
 	r.Created = time.Unix(0, d.varint()).UTC()
 	r.Updated = time.Unix(0, d.varint()).UTC()
 	r.Route = d.string()
-	if d.bad || r.Status < StatusAccepted || r.Status > StatusFailed {
+	if d.bad || r.Status < StatusAccepted || r.Status > StatusRetrying {
 		return Record{}, errCorruptValue
 	}
 	if len(d.b) > 0 {

@@ -39,6 +39,11 @@ type Message struct {
 	ContentType string
 	Headers     []Header
 	Body        []byte
+
+	// Retry state, kept with the message in the log (Retry).
+	Attempts  uint32    // attempts made so far
+	NotBefore time.Time // the next attempt's earliest start; zero: now
+	State     []byte    // opaque to the queue: the caller's record of the attempts
 }
 
 // Size is what the message counts against the backlog's byte limit.
@@ -58,6 +63,7 @@ const (
 	StatusProcessing                   // claimed by a worker
 	StatusSucceeded                    // final
 	StatusFailed                       // final
+	StatusRetrying                     // waiting for its next attempt
 )
 
 func (s Status) String() string {
@@ -70,6 +76,8 @@ func (s Status) String() string {
 		return "succeeded"
 	case StatusFailed:
 		return "failed"
+	case StatusRetrying:
+		return "retrying"
 	}
 	return "unknown"
 }
@@ -113,6 +121,12 @@ type Queue interface {
 	// or could not be (the message then runs again after a restart). done
 	// runs on the log's writer goroutine and must not block.
 	Complete(m *Message, rec *Record, done func(err error)) error
+	// Retry stores m again with its updated Attempts, NotBefore and State and
+	// runs it again at NotBefore. m keeps its ordering key meanwhile: later
+	// messages of the key wait. Like Complete it does not wait for the write;
+	// done, if not nil, runs once it is written. A message waiting for its
+	// next attempt survives a restart.
+	Retry(m *Message, done func(err error)) error
 	// Lookup returns the record for id; ErrNotFound if there is none.
 	Lookup(id ID) (Record, error)
 	// Close stops accepting work and releases the backend.

@@ -41,13 +41,15 @@ func msg(i int, key string) *Message {
 func TestCodecRoundTrip(t *testing.T) {
 	m := msg(7, "k")
 	m.Seq, m.Sync = 42, true
+	m.Attempts, m.NotBefore, m.State = 2, m.Received.Add(time.Minute), []byte("attempts")
 	got, err := decodeMessage(appendMessage(nil, m))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.ID != m.ID || got.Seq != 42 || !got.Sync || got.Route != "r" || got.Key != "k" ||
 		!got.Received.Equal(m.Received) || got.ContentType != m.ContentType || len(got.Headers) != 1 ||
-		got.Headers[0] != m.Headers[0] || !bytes.Equal(got.Body, m.Body) {
+		got.Headers[0] != m.Headers[0] || !bytes.Equal(got.Body, m.Body) ||
+		got.Attempts != 2 || !got.NotBefore.Equal(m.NotBefore) || string(got.State) != "attempts" {
 		t.Fatalf("round trip: got %+v want %+v", got, m)
 	}
 	r := Record{ID: m.ID, Route: "r", Status: StatusFailed, Attempts: 3, Created: m.Received, Updated: m.Received.Add(time.Second), Payload: []byte("p")}
@@ -318,5 +320,77 @@ func BenchmarkLog(b *testing.B) {
 				b.ReportMetric(float64(st.Appends)/float64(st.Syncs), "appends/sync")
 			}
 		})
+	}
+}
+
+func TestRetryKeepsTheKeyAndSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, Options{})
+	m1, m2 := msg(1, "k"), msg(2, "k")
+	for _, m := range []*Message{m1, m2} {
+		if err := l.Append(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := l.Next(context.Background())
+	if err != nil || got.ID != m1.ID {
+		t.Fatalf("Next: %v %v", got, err)
+	}
+	got.Attempts, got.NotBefore, got.State = 1, time.Now().Add(time.Hour), []byte("log")
+	done := make(chan error, 1)
+	if err := l.Retry(got, func(err error) { done <- err }); err != nil || <-done != nil {
+		t.Fatal("Retry failed")
+	}
+	// m1 waits an hour; m2 shares its key, so nothing may run.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	if n, err := l.Next(ctx); err == nil {
+		t.Fatalf("%v ran while the head of its key waits to retry", n.ID)
+	}
+	cancel()
+	if rec, err := l.Lookup(m1.ID); err != nil || rec.Status != StatusRetrying || rec.Attempts != 1 || string(rec.Payload) != "log" {
+		t.Fatalf("Lookup while retrying: %+v %v", rec, err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// After a restart the retry state is back, and m1 still holds its key:
+	// neither it (not due) nor m2 (behind it) runs.
+	l = openTest(t, dir, Options{})
+	defer l.Close()
+	if rec, err := l.Lookup(m1.ID); err != nil || rec.Status != StatusRetrying || string(rec.Payload) != "log" {
+		t.Fatalf("Lookup after restart: %+v %v", rec, err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if n, err := l.Next(ctx); err == nil {
+		t.Fatalf("%v ran after the restart before the retrying head of its key", n.ID)
+	}
+}
+
+func TestRetryRunsAgainAtNotBefore(t *testing.T) {
+	l := openTest(t, t.TempDir(), Options{})
+	defer l.Close()
+	m1, m2 := msg(1, "k"), msg(2, "k")
+	for _, m := range []*Message{m1, m2} {
+		if err := l.Append(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := l.Next(context.Background())
+	due := time.Now().Add(50 * time.Millisecond)
+	got.Attempts, got.NotBefore, got.State = 2, due, []byte("s")
+	if err := l.Retry(got, nil); err != nil {
+		t.Fatal(err)
+	}
+	again, err := l.Next(context.Background())
+	if err != nil || again.ID != m1.ID || time.Now().Before(due) || again.Attempts != 2 {
+		t.Fatalf("Next after Retry: %+v %v (due %v)", again, err, due)
+	}
+	if err := complete(l, again, &Record{Status: StatusSucceeded, Attempts: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if next, err := l.Next(context.Background()); err != nil || next.ID != m2.ID {
+		t.Fatalf("the key's next message: %+v %v", next, err)
 	}
 }

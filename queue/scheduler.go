@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Limits bound the in-memory backlog: messages accepted but not completed.
@@ -23,6 +24,7 @@ type scheduler struct {
 	keys     map[string]*fifo // key -> messages waiting behind the running one; present while the key is busy
 	inflight map[ID]struct{}  // claimed by Next, not yet done
 	reserved int              // messages counted against the limit
+	waiting  int              // messages waiting for a retry's NotBefore
 	bytes    int64            // bytes counted against the limit
 	closed   bool
 	wake     chan struct{} // one token: a waiter should look at ready again
@@ -71,6 +73,17 @@ func (s *scheduler) push(ms []*Message, force bool) {
 		if force {
 			s.reserved++
 			s.bytes += m.Size()
+		}
+		if force && m.NotBefore.After(time.Now()) { // recovered while waiting to retry
+			if m.Key != "" {
+				if q, busy := s.keys[m.Key]; busy {
+					q.push(m)
+					continue
+				}
+				s.keys[m.Key] = &fifo{}
+			}
+			s.delayLocked(m)
+			continue
 		}
 		if m.Key == "" {
 			s.ready.push(m)
@@ -142,6 +155,30 @@ func (s *scheduler) done(m *Message) {
 	if woke {
 		s.signal()
 	}
+}
+
+// later takes m (claimed, not done) back and makes it runnable again at
+// m.NotBefore. Its key stays busy and its reservation counted meanwhile.
+func (s *scheduler) later(m *Message) {
+	s.mu.Lock()
+	delete(s.inflight, m.ID)
+	s.delayLocked(m)
+	s.mu.Unlock()
+}
+
+func (s *scheduler) delayLocked(m *Message) {
+	s.waiting++
+	time.AfterFunc(time.Until(m.NotBefore), func() {
+		s.mu.Lock()
+		s.waiting--
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
+		s.ready.push(m)
+		s.mu.Unlock()
+		s.signal()
+	})
 }
 
 func (s *scheduler) processing(id ID) bool {

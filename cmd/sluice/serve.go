@@ -148,6 +148,11 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	var ingressRoutes []ingress.Route
 	for _, r := range cfg.Routes {
 		wr := &worker.Route{Name: r.Name, Transforms: r.Transforms}
+		if r.Retry != nil {
+			p := r.Retry.WithDefaults()
+			wr.Retry = &worker.RetryPolicy{MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff.D(),
+				MaxBackoff: p.MaxBackoff.D(), MaxAge: p.MaxAge.D(), Retryable: p.Retries}
+		}
 		if d := r.Destination; d != nil {
 			wd := &worker.Destination{URL: d.URL, Timeout: d.Timeout.D()}
 			if wd.Timeout == 0 {

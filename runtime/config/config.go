@@ -104,7 +104,70 @@ type Route struct {
 	Transforms  []string     `yaml:"transforms"`
 	OrderBy     string       `yaml:"order_by"` // route | none | header:<Name> | json:<pointer>
 	Destination *Destination `yaml:"destination"`
+	Retry       *Retry       `yaml:"retry"` // async routes: retry failed deliveries
 }
+
+// Retry is a route's retry policy. Zero fields take the defaults below.
+type Retry struct {
+	MaxAttempts    int      `yaml:"max_attempts"`    // attempts in all, the first included (default 5)
+	InitialBackoff Duration `yaml:"initial_backoff"` // before the 2nd attempt, doubling (default 1s)
+	MaxBackoff     Duration `yaml:"max_backoff"`     // cap of one wait (default 5m)
+	MaxAge         Duration `yaml:"max_age"`         // no attempt after this since arrival (default 24h)
+	// On lists what is retried: timeout, connection, a status (503) or a
+	// class (5xx). Default: timeout, connection, 408, 425, 429, 5xx.
+	On []string `yaml:"on"`
+}
+
+// Retry defaults.
+const (
+	DefaultRetryAttempts       = 5
+	DefaultRetryInitialBackoff = time.Second
+	DefaultRetryMaxBackoff     = 5 * time.Minute
+	DefaultRetryMaxAge         = 24 * time.Hour
+)
+
+// DefaultRetryOn is what a retry policy retries unless it says otherwise.
+var DefaultRetryOn = []string{"timeout", "connection", "408", "425", "429", "5xx"}
+
+// WithDefaults returns r with its zero fields filled in.
+func (r Retry) WithDefaults() Retry {
+	if r.MaxAttempts == 0 {
+		r.MaxAttempts = DefaultRetryAttempts
+	}
+	if r.InitialBackoff == 0 {
+		r.InitialBackoff = Duration(DefaultRetryInitialBackoff)
+	}
+	if r.MaxBackoff == 0 {
+		r.MaxBackoff = Duration(DefaultRetryMaxBackoff)
+	}
+	if r.MaxAge == 0 {
+		r.MaxAge = Duration(DefaultRetryMaxAge)
+	}
+	if len(r.On) == 0 {
+		r.On = DefaultRetryOn
+	}
+	return r
+}
+
+// Retries reports whether a failure with the dispatch error code and the
+// destination's status (0: no answer) is retried. On must be valid.
+func (r Retry) Retries(code string, status int) bool {
+	for _, on := range r.On {
+		switch {
+		case on == "timeout" && code == "destination_timeout":
+			return true
+		case on == "connection" && code == "destination_unreachable":
+			return true
+		case status != 0 && len(on) == 3 && on[1:] == "xx" && int(on[0]-'0') == status/100:
+			return true
+		case status != 0 && on == strconv.Itoa(status):
+			return true
+		}
+	}
+	return false
+}
+
+var retryOn = regexp.MustCompile(`^(timeout|connection|[1-5]xx|[1-5][0-9][0-9])$`)
 
 // Destination is where a transformed message is POSTed.
 type Destination struct {
@@ -318,6 +381,28 @@ func (c *Config) Validate() error {
 		checkName(key, "route", r.Name, routes)
 		if r.Mode != ModeSync && r.Mode != ModeAsync {
 			bad(key+".mode", "must be sync or async, got %q", r.Mode)
+		}
+		if rt := r.Retry; rt != nil {
+			if r.Mode == ModeSync {
+				bad(key+".retry", "only async routes retry (a sync caller is waiting; it retries itself)")
+			}
+			if r.Destination == nil {
+				bad(key+".retry", "needs a destination: only deliveries are retried")
+			}
+			if rt.MaxAttempts < 0 || rt.MaxAttempts > 1000 {
+				bad(key+".retry.max_attempts", "must be between 1 and 1000")
+			}
+			if rt.InitialBackoff < 0 || rt.MaxBackoff < 0 || rt.MaxAge < 0 {
+				bad(key+".retry", "durations must be positive")
+			}
+			if rt.MaxBackoff > 0 && rt.InitialBackoff > rt.MaxBackoff {
+				bad(key+".retry.initial_backoff", "is longer than max_backoff")
+			}
+			for j, on := range rt.On {
+				if !retryOn.MatchString(on) {
+					bad(fmt.Sprintf("%s.retry.on[%d]", key, j), "must be timeout, connection, a status (503) or a class (5xx), got %q", on)
+				}
+			}
 		}
 		for j, t := range r.Transforms {
 			if !plugins[t] {

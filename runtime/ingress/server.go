@@ -304,10 +304,16 @@ func (s *Server) result(ctx *fasthttp.RequestCtx, raw []byte) {
 			return
 		}
 	}
-	writeJSON(ctx, fasthttp.StatusOK, results.NewView(results.Meta{
+	view := results.NewView(results.Meta{
 		CorrelationID: id.String(), Route: rec.Route, Status: rec.Status.String(),
 		Attempts: int(rec.Attempts), Created: rec.Created, Updated: rec.Updated,
-	}, out))
+	}, out)
+	if rec.Status == queue.StatusRetrying { // the attempts so far, kept with the message
+		if as, err := results.DecodeAttempts(rec.Payload); err == nil {
+			view.AttemptLog = results.AttemptViews(as)
+		}
+	}
+	writeJSON(ctx, fasthttp.StatusOK, view)
 }
 
 // keepHeader drops headers that describe the connection, not the message.

@@ -48,7 +48,61 @@ type Outcome struct {
 	Succeeded bool
 	Response  *Response
 	Error     *Error
-	Plugins   []string // name@sha256-prefix of each transform that ran
+	Plugins   []string  // name@sha256-prefix of each transform that ran
+	Attempts  []Attempt // every delivery attempt, oldest first (routes with a retry policy)
+}
+
+// Attempt is one try at a message: when, what the destination answered (0:
+// no answer), how long it took, and the error if it failed.
+type Attempt struct {
+	At      time.Time
+	Status  int
+	Latency time.Duration
+	Code    string // empty: succeeded
+	Message string
+}
+
+// AppendAttempts encodes attempts (the worker keeps them with a message
+// waiting for its next attempt).
+func AppendAttempts(b []byte, as []Attempt) []byte {
+	b = binary.AppendUvarint(b, uint64(len(as)))
+	for _, a := range as {
+		b = binary.AppendVarint(b, a.At.UnixNano())
+		b = binary.AppendUvarint(b, uint64(a.Status))
+		b = binary.AppendUvarint(b, uint64(a.Latency))
+		b = appendString(b, a.Code)
+		b = appendString(b, a.Message)
+	}
+	return b
+}
+
+// DecodeAttempts decodes what AppendAttempts wrote.
+func DecodeAttempts(b []byte) ([]Attempt, error) {
+	d := decoder{b: b}
+	as, err := d.attempts()
+	if err == nil && len(d.b) > 0 {
+		err = errBadPayload
+	}
+	return as, err
+}
+
+func (d *decoder) attempts() ([]Attempt, error) {
+	if len(d.b) == 0 {
+		return nil, nil
+	}
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		return nil, errBadPayload
+	}
+	as := make([]Attempt, 0, n)
+	for range n {
+		as = append(as, Attempt{At: time.Unix(0, d.varint()).UTC(), Status: int(d.uvarint()),
+			Latency: time.Duration(d.uvarint()), Code: d.string(), Message: d.string()})
+	}
+	if d.bad {
+		return nil, errBadPayload
+	}
+	return as, nil
 }
 
 var errBadPayload = errors.New("results: malformed outcome payload")
@@ -69,6 +123,9 @@ func (o *Outcome) Encode(b []byte) []byte {
 	if o.Error != nil {
 		flags |= 4
 	}
+	if len(o.Attempts) > 0 {
+		flags |= 8
+	}
 	b = append(b, payloadVersion, flags)
 	b = binary.AppendUvarint(b, uint64(len(o.Plugins)))
 	for _, p := range o.Plugins {
@@ -79,6 +136,9 @@ func (o *Outcome) Encode(b []byte) []byte {
 		b = appendString(b, e.Message)
 		b = appendString(b, e.Stage)
 		b = appendString(b, e.Plugin)
+	}
+	if len(o.Attempts) > 0 {
+		b = AppendAttempts(b, o.Attempts)
 	}
 	if r := o.Response; r != nil {
 		b = binary.AppendUvarint(b, uint64(r.Status))
@@ -114,6 +174,13 @@ func Decode(b []byte) (*Outcome, error) {
 	if flags&4 != 0 {
 		o.Error = &Error{Code: d.string(), Message: d.string(), Stage: d.string(), Plugin: d.string()}
 	}
+	if flags&8 != 0 {
+		as, err := d.attempts()
+		if err != nil {
+			return nil, err
+		}
+		o.Attempts = as
+	}
 	if flags&2 != 0 {
 		r := &Response{Status: int(d.uvarint())}
 		n := d.uvarint()
@@ -144,6 +211,16 @@ type decoder struct {
 
 func (d *decoder) uvarint() uint64 {
 	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.bad = true
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
 	if n <= 0 {
 		d.bad = true
 		return 0
@@ -184,6 +261,28 @@ type View struct {
 	Response      *ResponseView `json:"response,omitempty"`
 	Error         *Error        `json:"error,omitempty"`
 	Plugins       []string      `json:"plugins,omitempty"`
+	AttemptLog    []AttemptView `json:"attempt_log,omitempty"`
+}
+
+// AttemptView is one attempt in a result document.
+type AttemptView struct {
+	At        time.Time `json:"at"`
+	Status    int       `json:"status,omitempty"` // the destination's answer; absent if none
+	LatencyMS float64   `json:"latency_ms"`
+	Error     *Error    `json:"error,omitempty"`
+}
+
+// AttemptViews converts attempts for a result document.
+func AttemptViews(as []Attempt) []AttemptView {
+	out := make([]AttemptView, 0, len(as))
+	for _, a := range as {
+		v := AttemptView{At: a.At, Status: a.Status, LatencyMS: float64(a.Latency.Microseconds()) / 1000}
+		if a.Code != "" {
+			v.Error = &Error{Code: a.Code, Message: a.Message}
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // ResponseView shows a body as a string when it is UTF-8, else as base64.
@@ -202,6 +301,9 @@ func NewView(m Meta, o *Outcome) View {
 		return v
 	}
 	v.Error, v.Plugins = o.Error, o.Plugins
+	if len(o.Attempts) > 0 {
+		v.AttemptLog = AttemptViews(o.Attempts)
+	}
 	if r := o.Response; r != nil {
 		rv := &ResponseView{Status: r.Status, Headers: make(map[string]string, len(r.Headers))}
 		for _, h := range r.Headers {

@@ -14,6 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,7 +33,19 @@ import (
 type Route struct {
 	Name        string
 	Transforms  []string     // plugin names, resolved in Pool.Plugins per message
+	Retry       *RetryPolicy // nil: one attempt
 	Destination *Destination // nil: the transformed message is the result
+}
+
+// RetryPolicy says when a failed delivery runs again (async routes only: a
+// sync caller is waiting and retries itself).
+type RetryPolicy struct {
+	MaxAttempts    int           // attempts in all, the first included
+	InitialBackoff time.Duration // before the second attempt; doubles each time
+	MaxBackoff     time.Duration // cap of one wait (a destination's Retry-After may ask for more)
+	MaxAge         time.Duration // no attempt starts later than this after the message arrived
+	// Retryable decides from the failure's code and the destination's status (0: no answer).
+	Retryable func(code string, status int) bool
 }
 
 // Destination is where a route delivers.
@@ -76,6 +91,85 @@ type worker struct {
 	call      wasm.Call
 	hdrs      messageHeaders
 	resp      dispatch.Response
+	attempt   results.Attempt // the delivery attempt of the current message
+}
+
+// retry schedules m's next attempt if out failed in a way p retries and p
+// allows another; it records the attempt in m (and, when it does not retry,
+// the whole attempt log in out). It reports whether m will run again.
+func (w *worker) retry(p *RetryPolicy, m *queue.Message, out *results.Outcome) bool {
+	log, err := results.DecodeAttempts(m.State)
+	if err != nil {
+		w.pool.Log.Error("unreadable attempt log; starting a new one", "correlation_id", uuid.UUID(m.ID).String(), "err", err)
+		log = nil
+	}
+	log = append(log, w.attempt)
+	out.Attempts = log
+	if out.Succeeded || out.Error == nil || out.Error.Stage != "dispatch" {
+		return false // transforms are deterministic: the same input fails again
+	}
+	status := 0
+	if out.Response != nil {
+		status = out.Response.Status
+	}
+	if !p.Retryable(out.Error.Code, status) || int(m.Attempts)+1 >= p.MaxAttempts {
+		return false
+	}
+	delay := backoff(p, int(m.Attempts)+1)
+	if out.Response != nil {
+		if ra, ok := retryAfter(out.Response.Headers, time.Now()); ok && ra > delay {
+			delay = ra
+		}
+	}
+	if p.MaxAge > 0 && time.Since(m.Received)+delay > p.MaxAge {
+		return false
+	}
+	m.Attempts++
+	m.NotBefore = time.Now().Add(delay).UTC()
+	m.State = results.AppendAttempts(nil, log)
+	id := uuid.UUID(m.ID).String()
+	w.pool.Log.Info("delivery failed; retrying", "correlation_id", id, "attempt", m.Attempts,
+		"code", out.Error.Code, "status", status, "in", delay.Round(time.Millisecond))
+	// An error means the log is closing: the message is still in it and runs
+	// again after a restart.
+	_ = w.pool.Queue.Retry(m, func(err error) {
+		if err != nil {
+			w.pool.Log.Error("recording a retry; the message runs again after a restart", "correlation_id", id, "err", err)
+		}
+	})
+	return true
+}
+
+// backoff is the wait before attempt n+1: InitialBackoff doubled n-1 times,
+// capped at MaxBackoff, with "equal jitter" (half fixed, half random) so
+// that messages failing together do not come back together.
+func backoff(p *RetryPolicy, n int) time.Duration {
+	d := p.InitialBackoff
+	for i := 1; i < n && d < p.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, p.MaxBackoff)
+	if d <= 1 {
+		return d
+	}
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// retryAfter reads a Retry-After header: seconds or an HTTP date.
+func retryAfter(hs []results.Header, now time.Time) (time.Duration, bool) {
+	for _, h := range hs {
+		if !strings.EqualFold(h.Name, "Retry-After") {
+			continue
+		}
+		v := strings.TrimSpace(h.Value)
+		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+			return time.Duration(n) * time.Second, true
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return max(t.Sub(now), 0), true
+		}
+	}
+	return 0, false
 }
 
 func (w *worker) run(ctx context.Context) {
@@ -87,8 +181,22 @@ func (w *worker) run(ctx context.Context) {
 			}
 			return
 		}
+		w.attempt = results.Attempt{}
+		start := time.Now()
 		out := w.process(m)
-		rec := &queue.Record{Status: queue.StatusSucceeded, Attempts: 1, Payload: out.Encode(nil)}
+		r := w.pool.Routes[m.Route]
+		if r != nil && r.Retry != nil && !m.Sync {
+			if w.attempt.At.IsZero() { // failed before dispatch
+				w.attempt = results.Attempt{At: start.UTC(), Latency: time.Since(start)}
+				if out.Error != nil {
+					w.attempt.Code, w.attempt.Message = out.Error.Code, out.Error.Message
+				}
+			}
+			if w.retry(r.Retry, m, out) {
+				continue
+			}
+		}
+		rec := &queue.Record{Status: queue.StatusSucceeded, Attempts: m.Attempts + 1, Payload: out.Encode(nil)}
 		if !out.Succeeded {
 			rec.Status = queue.StatusFailed
 		}
@@ -183,15 +291,20 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 	req.Headers = append(req.Headers,
 		dispatch.Header{Name: "Sluice-Correlation-Id", Value: c.CorrelationID},
 		dispatch.Header{Name: "Sluice-Route", Value: m.Route})
-	if err := w.pool.Dispatcher.Send(&req, &w.resp); err != nil {
+	sent := time.Now()
+	err = w.pool.Dispatcher.Send(&req, &w.resp)
+	w.attempt = results.Attempt{At: sent.UTC(), Latency: time.Since(sent)}
+	if err != nil {
 		var de *dispatch.Error
 		code := dispatch.CodeUnreachable
 		if errors.As(err, &de) {
 			code = de.Code
 		}
 		out.Error = &results.Error{Code: code, Message: err.Error(), Stage: "dispatch"}
+		w.attempt.Code, w.attempt.Message = code, err.Error()
 		return out
 	}
+	w.attempt.Status = w.resp.Status
 	resp := &results.Response{Status: w.resp.Status, Body: append([]byte(nil), w.resp.Body...)}
 	for _, h := range w.resp.Headers {
 		if !hopByHop(h.Name) {
@@ -202,6 +315,7 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 	if resp.Status < 200 || resp.Status > 299 {
 		out.Error = &results.Error{Code: results.CodeDestinationFailed, Stage: "dispatch",
 			Message: fmt.Sprintf("destination %s answered %d", d.URL, resp.Status)}
+		w.attempt.Code, w.attempt.Message = out.Error.Code, out.Error.Message
 		return out
 	}
 	out.Succeeded = true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,6 +53,8 @@ type op struct {
 	msg    *Message
 	rec    *Record         // nil for an append
 	retry  bool            // Retry: rewrite msg, run it again later
+	dead   bool            // Dead: rec is the dead record, msg stays as a dead letter
+	park   bool            // Dead: msg's key stays held
 	done   chan error      // appends: the caller waits on it
 	onDone func(err error) // completions: called after the write
 }
@@ -202,6 +205,139 @@ func (l *Log) Retry(m *Message, done func(error)) error {
 	return nil
 }
 
+// Dead implements [Queue].
+func (l *Log) Dead(m *Message, rec *Record, park bool, done func(error)) error {
+	rec.ID, rec.Route, rec.Status = m.ID, m.Route, StatusDead
+	if rec.Created.IsZero() {
+		rec.Created = m.Received
+	}
+	o := opPool.Get().(*op)
+	o.msg, o.rec, o.dead, o.park, o.onDone = m, rec, true, park, done
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		o.msg, o.rec, o.dead, o.park, o.onDone = nil, nil, false, false, nil
+		opPool.Put(o)
+		return errClosed
+	}
+	l.ops <- o
+	l.mu.RUnlock()
+	return nil
+}
+
+// DeadLetters implements [Queue].
+func (l *Log) DeadLetters(route string, after uint64, limit int) ([]DeadLetter, uint64, error) {
+	var out []DeadLetter
+	var next uint64
+	prefix := deadKey(route, 0)[:len(route)+2]
+	err := l.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Seek(deadKey(route, after+1)); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			seq := binary.BigEndian.Uint64(k[len(prefix):])
+			if len(out) == limit {
+				next = after
+				break
+			}
+			var id ID
+			if err := it.Item().Value(func(v []byte) error { copy(id[:], v); return nil }); err != nil {
+				return err
+			}
+			m, rec, err := readDead(txn, id)
+			if err != nil {
+				return err
+			}
+			out = append(out, DeadLetter{Message: m, Record: rec, Cursor: seq})
+			after = seq
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("queue: listing dead letters: %w", err)
+	}
+	return out, next, nil
+}
+
+// readDead reads a dead letter's message and record.
+func readDead(txn *badger.Txn, id ID) (*Message, Record, error) {
+	var m *Message
+	var rec Record
+	item, err := txn.Get(messageKey(id))
+	if err != nil {
+		return nil, rec, err
+	}
+	if err := item.Value(func(v []byte) (err error) { m, err = decodeMessage(v); return err }); err != nil {
+		return nil, rec, err
+	}
+	if !m.Dead {
+		return nil, rec, errNotDead
+	}
+	if item, err = txn.Get(recordKey(id)); err != nil {
+		return nil, rec, err
+	}
+	err = item.Value(func(v []byte) (err error) { rec, err = decodeRecord(v); return err })
+	return m, rec, err
+}
+
+// Replay implements [Queue].
+func (l *Log) Replay(id ID) error {
+	var m *Message
+	var parked bool
+	err := l.db.Update(func(txn *badger.Txn) error {
+		var err error
+		if m, _, err = readDead(txn, id); err != nil {
+			return err
+		}
+		parked = m.Parked
+		if err := txn.Delete(deadKey(m.Route, m.Seq)); err != nil {
+			return err
+		}
+		if err := txn.Delete(recordKey(id)); err != nil {
+			return err
+		}
+		m.Dead, m.Parked, m.Attempts, m.NotBefore, m.State = false, false, 0, time.Time{}, nil
+		return txn.Set(messageKey(id), appendMessage(nil, m))
+	})
+	if err != nil {
+		return deadErr("replaying", err)
+	}
+	l.sched.replay(m, parked)
+	return nil
+}
+
+// Discard implements [Queue].
+func (l *Log) Discard(id ID) error {
+	var m *Message
+	err := l.db.Update(func(txn *badger.Txn) error {
+		var err error
+		if m, _, err = readDead(txn, id); err != nil {
+			return err
+		}
+		if err := txn.Delete(deadKey(m.Route, m.Seq)); err != nil {
+			return err
+		}
+		return txn.Delete(messageKey(id))
+	})
+	if err != nil {
+		return deadErr("discarding", err)
+	}
+	if m.Parked {
+		l.sched.unpark(m.Key)
+	}
+	return nil
+}
+
+func deadErr(what string, err error) error {
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return errNotFound
+	case errors.Is(err, errNotDead):
+		return err
+	}
+	return fmt.Errorf("queue: %s a dead letter: %w", what, err)
+}
+
 // submit queues an append and waits until the committer released it.
 func (l *Log) submit(m *Message) error {
 	o := opPool.Get().(*op)
@@ -345,6 +481,20 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 	now := time.Now().UTC()
 	for _, o := range batch {
 		m := o.msg
+		if o.dead { // the record, the message kept as a dead letter, its index entry
+			m.Dead, m.Parked = true, o.park
+			if o.rec.Updated.IsZero() {
+				o.rec.Updated = now
+			}
+			start := len(arena)
+			arena = appendRecord(arena, o.rec)
+			set(recordKey(m.ID), arena[start:len(arena):len(arena)])
+			start = len(arena)
+			arena = appendMessage(arena, m)
+			set(messageKey(m.ID), arena[start:len(arena):len(arena)])
+			set(deadKey(m.Route, m.Seq), m.ID[:])
+			continue
+		}
 		if o.retry { // the same key, the same Seq, the new retry state
 			start := len(arena)
 			arena = appendMessage(arena, m)
@@ -396,6 +546,19 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		}
 	}
 	for _, o := range batch {
+		if o.dead {
+			if o.park && err == nil {
+				l.sched.park(o.msg)
+			} else {
+				l.sched.done(o.msg)
+			}
+			if o.onDone != nil {
+				o.onDone(err)
+			}
+			o.msg, o.rec, o.dead, o.park, o.onDone = nil, nil, false, false, nil
+			opPool.Put(o)
+			continue
+		}
 		if o.retry {
 			// Even if the write failed the message runs again: now from
 			// memory, after a restart from the log.

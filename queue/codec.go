@@ -11,7 +11,18 @@ import (
 const (
 	prefixMessage = 'm' // m<id:16> -> encoded Message (pending only; holds its Seq)
 	prefixRecord  = 'r' // r<id:16> -> encoded Record (final only)
+	prefixDead    = 'd' // d<route>\x00<dead seq:8> -> id: a route's dead letters, in the order they died
 )
+
+// deadKey indexes a dead letter under its route. The message itself stays
+// at m<id> (flagged Dead) for a replay.
+func deadKey(route string, seq uint64) []byte {
+	k := make([]byte, 0, 2+len(route)+8)
+	k = append(k, prefixDead)
+	k = append(k, route...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
 
 func messageKey(id ID) []byte {
 	k := make([]byte, 17)
@@ -38,6 +49,12 @@ func appendMessage(b []byte, m *Message) []byte {
 	var flags byte
 	if m.Sync {
 		flags |= 1
+	}
+	if m.Dead {
+		flags |= 4
+	}
+	if m.Parked {
+		flags |= 8
 	}
 	retrying := m.Attempts > 0 || !m.NotBefore.IsZero() || len(m.State) > 0
 	if retrying {
@@ -76,7 +93,7 @@ func decodeMessage(b []byte) (*Message, error) {
 	m.Seq = d.uvarint()
 	m.Received = time.Unix(0, d.varint()).UTC()
 	flags := d.byte()
-	m.Sync = flags&1 != 0
+	m.Sync, m.Dead, m.Parked = flags&1 != 0, flags&4 != 0, flags&8 != 0
 	if flags&2 != 0 {
 		m.Attempts = uint32(d.uvarint())
 		if nb := d.varint(); nb != 0 {
@@ -130,7 +147,7 @@ func decodeRecord(b []byte) (Record, error) {
 	r.Created = time.Unix(0, d.varint()).UTC()
 	r.Updated = time.Unix(0, d.varint()).UTC()
 	r.Route = d.string()
-	if d.bad || r.Status < StatusAccepted || r.Status > StatusRetrying {
+	if d.bad || r.Status < StatusAccepted || r.Status > StatusDead {
 		return Record{}, errCorruptValue
 	}
 	if len(d.b) > 0 {

@@ -11,6 +11,7 @@ var (
 	errBacklogFull  = errors.New("queue: backlog full")
 	errNotFound     = errors.New("queue: not found")
 	errCorruptValue = errors.New("queue: corrupt value")
+	errNotDead      = errors.New("queue: not a dead letter")
 )
 
 // Sentinel errors callers test with errors.Is.
@@ -18,6 +19,7 @@ var (
 	ErrClosed      = errClosed      // the queue is closed or closing
 	ErrBacklogFull = errBacklogFull // the in-memory backlog limit is reached; retry later
 	ErrNotFound    = errNotFound    // no record for that id
+	ErrNotDead     = errNotDead     // Replay or Discard of a message that is not a dead letter
 )
 
 // ID is a message's correlation id: 16 bytes (a UUIDv7 at the ingress).
@@ -44,6 +46,10 @@ type Message struct {
 	Attempts  uint32    // attempts made so far
 	NotBefore time.Time // the next attempt's earliest start; zero: now
 	State     []byte    // opaque to the queue: the caller's record of the attempts
+
+	// Dead letters (Dead): kept for a replay, never scheduled.
+	Dead   bool
+	Parked bool // its key waits until the message is replayed or discarded
 }
 
 // Size is what the message counts against the backlog's byte limit.
@@ -64,6 +70,7 @@ const (
 	StatusSucceeded                    // final
 	StatusFailed                       // final
 	StatusRetrying                     // waiting for its next attempt
+	StatusDead                         // gave up: in its route's dead letters, replayable
 )
 
 func (s Status) String() string {
@@ -78,12 +85,14 @@ func (s Status) String() string {
 		return "failed"
 	case StatusRetrying:
 		return "retrying"
+	case StatusDead:
+		return "dead"
 	}
 	return "unknown"
 }
 
 // Final reports whether no further processing will happen.
-func (s Status) Final() bool { return s == StatusSucceeded || s == StatusFailed }
+func (s Status) Final() bool { return s == StatusSucceeded || s == StatusFailed || s == StatusDead }
 
 // Record is what the queue knows about a message by its id. Payload is opaque
 // to the queue: the caller of Complete encodes the outcome (response, error)
@@ -96,6 +105,13 @@ type Record struct {
 	Created  time.Time
 	Updated  time.Time
 	Payload  []byte
+}
+
+// DeadLetter is a message its route gave up on, with its final record.
+type DeadLetter struct {
+	Message *Message
+	Record  Record
+	Cursor  uint64
 }
 
 // Durability says when Append returns.
@@ -127,6 +143,18 @@ type Queue interface {
 	// done, if not nil, runs once it is written. A message waiting for its
 	// next attempt survives a restart.
 	Retry(m *Message, done func(err error)) error
+	// Dead stores rec (Status StatusDead) as m's record and keeps m as a dead
+	// letter of its route. With park, m's key stays held until Replay or
+	// Discard; else the key's next message runs. Asynchronous like Complete.
+	Dead(m *Message, rec *Record, park bool, done func(err error)) error
+	// DeadLetters lists a route's dead letters in the order they died,
+	// starting after the cursor (0: from the start); next is 0 at the end.
+	DeadLetters(route string, after uint64, limit int) (letters []DeadLetter, next uint64, err error)
+	// Replay runs a dead letter again from its first attempt, under its
+	// correlation id; Discard drops it (its dead record stays). Both release a
+	// parked key.
+	Replay(id ID) error
+	Discard(id ID) error
 	// Lookup returns the record for id; ErrNotFound if there is none.
 	Lookup(id ID) (Record, error)
 	// Close stops accepting work and releases the backend.

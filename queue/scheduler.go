@@ -74,6 +74,16 @@ func (s *scheduler) push(ms []*Message, force bool) {
 			s.reserved++
 			s.bytes += m.Size()
 		}
+		if m.Dead { // recovered dead letter: not run; a parked one holds its key
+			s.reserved--
+			s.bytes -= m.Size()
+			if m.Parked && m.Key != "" {
+				if _, busy := s.keys[m.Key]; !busy {
+					s.keys[m.Key] = &fifo{}
+				}
+			}
+			continue
+		}
 		if force && m.NotBefore.After(time.Now()) { // recovered while waiting to retry
 			if m.Key != "" {
 				if q, busy := s.keys[m.Key]; busy {
@@ -140,21 +150,65 @@ func (s *scheduler) done(m *Message) {
 	delete(s.inflight, m.ID)
 	s.reserved--
 	s.bytes -= m.Size()
-	woke := false
-	if m.Key != "" {
-		if q := s.keys[m.Key]; q != nil {
-			if n := q.pop(); n != nil {
-				s.ready.push(n)
-				woke = true
-			} else {
-				delete(s.keys, m.Key)
-			}
-		}
-	}
+	woke := s.releaseKeyLocked(m.Key)
 	s.mu.Unlock()
 	if woke {
 		s.signal()
 	}
+}
+
+// releaseKeyLocked lets the next message of key run, or frees the key.
+func (s *scheduler) releaseKeyLocked(key string) bool {
+	if key == "" {
+		return false
+	}
+	q := s.keys[key]
+	if q == nil {
+		return false
+	}
+	if n := q.pop(); n != nil {
+		s.ready.push(n)
+		return true
+	}
+	delete(s.keys, key)
+	return false
+}
+
+// park releases m's reservation but keeps its key held (a parked dead letter).
+func (s *scheduler) park(m *Message) {
+	s.mu.Lock()
+	delete(s.inflight, m.ID)
+	s.reserved--
+	s.bytes -= m.Size()
+	s.mu.Unlock()
+}
+
+// unpark releases the key a parked dead letter held.
+func (s *scheduler) unpark(key string) {
+	s.mu.Lock()
+	woke := s.releaseKeyLocked(key)
+	s.mu.Unlock()
+	if woke {
+		s.signal()
+	}
+}
+
+// replay schedules a dead letter again. A parked one takes its key's head,
+// which it still holds; another queues like a new message.
+func (s *scheduler) replay(m *Message, parked bool) {
+	s.mu.Lock()
+	if parked && m.Key != "" {
+		if _, busy := s.keys[m.Key]; busy {
+			s.reserved++
+			s.bytes += m.Size()
+			s.ready.push(m)
+			s.mu.Unlock()
+			s.signal()
+			return
+		}
+	}
+	s.mu.Unlock()
+	s.push([]*Message{m}, true)
 }
 
 // later takes m (claimed, not done) back and makes it runnable again at

@@ -135,7 +135,7 @@ func (ts *testServer) waitFinal(id string) map[string]any {
 			ts.t.Fatalf("GET result %s: %d %s", id, r.status, r.body)
 		}
 		v := r.json(ts.t)
-		if s := v["status"]; s == "succeeded" || s == "failed" {
+		if s := v["status"]; s == "succeeded" || s == "failed" || s == "dead" {
 			return v
 		}
 		if time.Now().After(deadline) {

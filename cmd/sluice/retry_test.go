@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -92,12 +94,12 @@ routes:
 
 	always := post("always")
 	res = ts.waitFinal(always)
-	if res["status"] != "failed" || res["attempts"].(float64) != 3 || len(attemptLog(t, res)) != 3 {
-		t.Fatalf("always failing, 3 attempts: %v", res)
+	if res["status"] != "dead" || res["attempts"].(float64) != 3 || len(attemptLog(t, res)) != 3 {
+		t.Fatalf("always failing, 3 attempts, then a dead letter: %v", res)
 	}
 	bad := post("bad")
 	res = ts.waitFinal(bad)
-	if res["status"] != "failed" || res["attempts"].(float64) != 1 {
+	if res["status"] != "dead" || res["attempts"].(float64) != 1 {
 		t.Fatalf("400 is not retried: %v", res)
 	}
 
@@ -159,5 +161,151 @@ routes:
 	}
 	if pos[`{"k":"B","n":1}`] > pos[`{"k":"A","n":1}`] {
 		t.Fatalf("key B waited for key A's retries: %v", f.order)
+	}
+}
+
+// TestDeadLetters: with on_dead: park a dead letter holds its key until it is
+// replayed (under its correlation id) or discarded; with skip the key moves
+// on. Dead letters are listed per route, page by page, and replayed in bulk.
+func TestDeadLetters(t *testing.T) {
+	f := &flaky{script: map[string][]int{}, seen: map[string]int{}}
+	dest := newDestination(t, f.respond)
+	fail := func(body string, n int) {
+		f.mu.Lock()
+		f.script[body] = make([]int, n)
+		for i := range f.script[body] {
+			f.script[body][i] = 500
+		}
+		f.mu.Unlock()
+	}
+	ts := startServer(t, withRepo(`
+routes:
+  - name: parked
+    mode: async
+    order_by: "json:/k"
+    destination: {url: `+dest.URL+`}
+    retry: {max_attempts: 2, initial_backoff: 10ms, max_backoff: 10ms, on_dead: park}
+  - name: skipped
+    mode: async
+    order_by: "json:/k"
+    destination: {url: `+dest.URL+`}
+    retry: {max_attempts: 2, initial_backoff: 10ms, max_backoff: 10ms}
+`), "")
+	post := func(route, body string) string {
+		r := ts.post(route, body)
+		if r.status != 202 {
+			t.Fatalf("POST: %d %s", r.status, r.body)
+		}
+		return r.json(t)["correlation_id"].(string)
+	}
+	status := func(id string) string {
+		return ts.do("GET", "/v1/results/"+id, "", nil).json(t)["status"].(string)
+	}
+
+	// skip: the dead letter's key moves on.
+	fail(`{"k":"s","n":1}`, 2)
+	s1 := post("skipped", `{"k":"s","n":1}`)
+	s2 := post("skipped", `{"k":"s","n":2}`)
+	if res := ts.waitFinal(s1); res["status"] != "dead" {
+		t.Fatalf("skip: %v", res)
+	}
+	if res := ts.waitFinal(s2); res["status"] != "succeeded" {
+		t.Fatalf("skip: the key's next message: %v", res)
+	}
+
+	// park: the key waits.
+	fail(`{"k":"p","n":1}`, 2)
+	p1 := post("parked", `{"k":"p","n":1}`)
+	p2 := post("parked", `{"k":"p","n":2}`)
+	other := post("parked", `{"k":"q","n":1}`)
+	if res := ts.waitFinal(p1); res["status"] != "dead" {
+		t.Fatalf("park: %v", res)
+	}
+	if res := ts.waitFinal(other); res["status"] != "succeeded" {
+		t.Fatalf("park holds only its own key: %v", res)
+	}
+	if st := status(p2); st != "accepted" {
+		t.Fatalf("the parked key's next message is %s, want accepted (waiting)", st)
+	}
+	status2, list := ts.adminDo("GET", "/v1/routes/parked/dead", nil)
+	dead, _ := list["dead"].([]any)
+	if status2 != 200 || len(dead) != 1 {
+		t.Fatalf("dead letters: %d %v", status2, list)
+	}
+	d := dead[0].(map[string]any)
+	if d["correlation_id"] != p1 || d["attempts"].(float64) != 2 || d["parked"] != true ||
+		d["last_destination_status"].(float64) != 500 || d["last_error"].(map[string]any)["code"] != "destination_failed" {
+		t.Fatalf("dead letter: %v", d)
+	}
+	// Replay (the destination now accepts it): same correlation id, then the key moves on.
+	if st, body := ts.adminDo("POST", "/v1/routes/parked/dead/"+p1+"/replay", nil); st != 200 {
+		t.Fatalf("replay: %d %v", st, body)
+	}
+	if res := ts.waitFinal(p1); res["status"] != "succeeded" || res["correlation_id"] != p1 {
+		t.Fatalf("replayed: %v", res)
+	}
+	if res := ts.waitFinal(p2); res["status"] != "succeeded" {
+		t.Fatalf("after the replay the key moves on: %v", res)
+	}
+	f.mu.Lock()
+	order := append([]string(nil), f.order...)
+	f.mu.Unlock()
+	if i, j := slices.Index(order, `{"k":"p","n":1}`), slices.Index(order, `{"k":"p","n":2}`); i < 0 || j < i {
+		t.Fatalf("key p out of order: %v", order)
+	}
+
+	// Discard releases a parked key too.
+	fail(`{"k":"x","n":1}`, 10)
+	x1 := post("parked", `{"k":"x","n":1}`)
+	x2 := post("parked", `{"k":"x","n":2}`)
+	ts.waitFinal(x1)
+	if st, body := ts.adminDo("DELETE", "/v1/routes/parked/dead/"+x1, nil); st != 200 {
+		t.Fatalf("discard: %d %v", st, body)
+	}
+	if res := ts.waitFinal(x2); res["status"] != "succeeded" {
+		t.Fatalf("after a discard the key moves on: %v", res)
+	}
+	if st, _ := ts.adminDo("POST", "/v1/routes/parked/dead/"+x1+"/replay", nil); st != 404 {
+		t.Fatalf("replaying a discarded letter: %d", st)
+	}
+
+	// Pages and bulk replay.
+	var ids []string
+	for i := range 5 {
+		b := fmt.Sprintf(`{"k":"b%d"}`, i)
+		fail(b, 2)
+		ids = append(ids, post("skipped", b))
+	}
+	for _, id := range ids {
+		ts.waitFinal(id)
+	}
+	seen := 0
+	after := ""
+	for {
+		path := "/v1/routes/skipped/dead?limit=2"
+		if after != "" {
+			path += "&after=" + after
+		}
+		_, page := ts.adminDo("GET", path, nil)
+		seen += len(page["dead"].([]any))
+		next, _ := page["next"].(string)
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	if seen != 6 { // s1 and the five
+		t.Fatalf("paged through %d dead letters, want 6", seen)
+	}
+	if st, body := ts.adminDo("POST", "/v1/routes/skipped/dead/replay", nil); st != 200 || body["replayed"].(float64) != 6 {
+		t.Fatalf("bulk replay: %d %v", st, body)
+	}
+	for _, id := range append(ids, s1) {
+		if res := ts.waitFinal(id); res["status"] != "succeeded" {
+			t.Fatalf("after bulk replay: %v", res)
+		}
+	}
+	if st, _ := ts.adminDo("GET", "/v1/routes/nope/dead", nil); st != 404 {
+		t.Fatalf("unknown route: %d", st)
 	}
 }

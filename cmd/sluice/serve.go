@@ -151,7 +151,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 		if r.Retry != nil {
 			p := r.Retry.WithDefaults()
 			wr.Retry = &worker.RetryPolicy{MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff.D(),
-				MaxBackoff: p.MaxBackoff.D(), MaxAge: p.MaxAge.D(), Retryable: p.Retries}
+				MaxBackoff: p.MaxBackoff.D(), MaxAge: p.MaxAge.D(), Retryable: p.Retries, Park: p.OnDead == "park"}
 		}
 		if d := r.Destination; d != nil {
 			wd := &worker.Destination{URL: d.URL, Timeout: d.Timeout.D()}
@@ -267,8 +267,14 @@ func (s *server) startAdmin(cfg *config.Config) error {
 	if maxModule <= 0 {
 		maxModule = wasm.DefaultMaxModuleSize
 	}
+	routes := make(map[string]bool, len(cfg.Routes))
+	for _, r := range cfg.Routes {
+		routes[r.Name] = true
+	}
 	a := &admin.Server{
 		Registry:  s.plugins,
+		Queue:     s.queue,
+		Routes:    routes,
 		UploadDir: uploadDir(cfg),
 		MaxModule: maxModule,
 		Log:       s.log,

@@ -11,9 +11,14 @@ package admin
 
 import (
 	"context"
+	"strconv"
+
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
+	"github.com/sluicehq/sluice/queue"
+	"github.com/sluicehq/sluice/runtime/results"
 	"io"
 	"log/slog"
 	"net/http"
@@ -34,6 +39,8 @@ type Loader func(ctx context.Context, name string, bin []byte) (*wasm.Plugin, er
 // Server serves the admin API.
 type Server struct {
 	Registry  *registry.Registry
+	Queue     queue.Queue
+	Routes    map[string]bool // route names (dead letters are per route)
 	Load      Loader
 	UploadDir string // where uploaded versions are kept (UploadPath)
 	MaxModule int64  // largest accepted upload
@@ -49,6 +56,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/plugins", s.list)
 	mux.HandleFunc("GET /v1/plugins/{name}", s.get)
 	mux.HandleFunc("PUT /v1/plugins/{name}", s.put)
+	mux.HandleFunc("GET /v1/routes/{route}/dead", s.deadList)
+	mux.HandleFunc("POST /v1/routes/{route}/dead/replay", s.deadReplayAll)
+	mux.HandleFunc("POST /v1/routes/{route}/dead/{id}/replay", s.deadReplay)
+	mux.HandleFunc("DELETE /v1/routes/{route}/dead/{id}", s.deadDiscard)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no admin endpoint %s %s", r.Method, r.URL.Path))
@@ -212,4 +223,131 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Sluice-Error-Code", code)
 	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": strings.TrimSpace(msg)}})
+}
+
+// DeadView is one dead letter in GET /v1/routes/{route}/dead.
+type DeadView struct {
+	CorrelationID string                `json:"correlation_id"`
+	ReceivedAt    time.Time             `json:"received_at"`
+	DiedAt        time.Time             `json:"died_at"`
+	Attempts      int                   `json:"attempts"`
+	Parked        bool                  `json:"parked"`
+	Key           string                `json:"key,omitempty"`
+	LastError     *results.Error        `json:"last_error,omitempty"`
+	LastStatus    int                   `json:"last_destination_status,omitempty"`
+	Plugins       []string              `json:"plugins,omitempty"`
+	AttemptLog    []results.AttemptView `json:"attempt_log,omitempty"`
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request) (string, bool) {
+	name := r.PathValue("route")
+	if !s.Routes[name] {
+		writeError(w, http.StatusNotFound, "route_not_found", fmt.Sprintf("no route named %q", name))
+		return "", false
+	}
+	return name, true
+}
+
+// deadList pages through a route's dead letters: ?after=<cursor>&limit=<n>
+// (default 100, at most 1000); "next" is the cursor of the next page.
+func (s *Server) deadList(w http.ResponseWriter, r *http.Request) {
+	route, ok := s.route(w, r)
+	if !ok {
+		return
+	}
+	after, limit := uint64(0), 100
+	if v := r.URL.Query().Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_request", "after must be the next cursor of a previous page")
+			return
+		}
+		after = n
+	}
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "bad_request", "limit must be between 1 and 1000")
+			return
+		}
+		limit = n
+	}
+	letters, next, err := s.Queue.DeadLetters(route, after, limit)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal_error", err.Error())
+		return
+	}
+	out := make([]DeadView, 0, len(letters))
+	for _, d := range letters {
+		v := DeadView{CorrelationID: uuid.UUID(d.Message.ID).String(), ReceivedAt: d.Message.Received,
+			DiedAt: d.Record.Updated, Attempts: int(d.Record.Attempts), Parked: d.Message.Parked, Key: d.Message.Key}
+		if o, err := results.Decode(d.Record.Payload); err == nil {
+			v.LastError, v.Plugins, v.AttemptLog = o.Error, o.Plugins, results.AttemptViews(o.Attempts)
+			if o.Response != nil {
+				v.LastStatus = o.Response.Status
+			}
+		}
+		out = append(out, v)
+	}
+	body := map[string]any{"dead": out}
+	if next != 0 {
+		body["next"] = strconv.FormatUint(next, 10)
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (s *Server) deadReplay(w http.ResponseWriter, r *http.Request) {
+	s.deadOne(w, r, "replayed", s.Queue.Replay)
+}
+
+func (s *Server) deadDiscard(w http.ResponseWriter, r *http.Request) {
+	s.deadOne(w, r, "discarded", s.Queue.Discard)
+}
+
+func (s *Server) deadOne(w http.ResponseWriter, r *http.Request, done string, act func(queue.ID) error) {
+	if _, ok := s.route(w, r); !ok {
+		return
+	}
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_correlation_id", fmt.Sprintf("%q is not a correlation id", r.PathValue("id")))
+		return
+	}
+	switch err := act(queue.ID(id)); {
+	case err == nil:
+		writeJSON(w, http.StatusOK, map[string]string{"correlation_id": id.String(), "status": done})
+	case errors.Is(err, queue.ErrNotFound), errors.Is(err, queue.ErrNotDead):
+		writeError(w, http.StatusNotFound, "dead_letter_not_found", fmt.Sprintf("%s is not a dead letter of this route", id))
+	default:
+		writeError(w, http.StatusInternalServerError, "internal_error", err.Error())
+	}
+}
+
+// deadReplayAll replays every dead letter of the route (bulk replay), in the
+// order they died.
+func (s *Server) deadReplayAll(w http.ResponseWriter, r *http.Request) {
+	route, ok := s.route(w, r)
+	if !ok {
+		return
+	}
+	replayed := 0
+	for {
+		// Replayed letters leave the list: always read its first page.
+		letters, _, err := s.Queue.DeadLetters(route, 0, 500)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "internal_error", err.Error())
+			return
+		}
+		if len(letters) == 0 {
+			break
+		}
+		for _, d := range letters {
+			if err := s.Queue.Replay(d.Message.ID); err != nil && !errors.Is(err, queue.ErrNotDead) {
+				writeError(w, http.StatusInternalServerError, "internal_error", fmt.Sprintf("after %d replayed: %v", replayed, err))
+				return
+			}
+			replayed++
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"replayed": replayed})
 }

@@ -116,6 +116,10 @@ type Retry struct {
 	// On lists what is retried: timeout, connection, a status (503) or a
 	// class (5xx). Default: timeout, connection, 408, 425, 429, 5xx.
 	On []string `yaml:"on"`
+	// OnDead: after the last attempt the message is a dead letter (status
+	// dead); skip lets the key's next messages run, park holds the key until
+	// the dead letter is replayed or discarded. Default skip.
+	OnDead string `yaml:"on_dead"`
 }
 
 // Retry defaults.
@@ -397,6 +401,9 @@ func (c *Config) Validate() error {
 			}
 			if rt.MaxBackoff > 0 && rt.InitialBackoff > rt.MaxBackoff {
 				bad(key+".retry.initial_backoff", "is longer than max_backoff")
+			}
+			if rt.OnDead != "" && rt.OnDead != "skip" && rt.OnDead != "park" {
+				bad(key+".retry.on_dead", "must be skip or park, got %q", rt.OnDead)
 			}
 			for j, on := range rt.On {
 				if !retryOn.MatchString(on) {

@@ -46,6 +46,9 @@ type RetryPolicy struct {
 	MaxAge         time.Duration // no attempt starts later than this after the message arrived
 	// Retryable decides from the failure's code and the destination's status (0: no answer).
 	Retryable func(code string, status int) bool
+	// Park: a dead letter holds its ordering key until it is replayed or
+	// discarded (else the key's next message runs).
+	Park bool
 }
 
 // Destination is where a route delivers.
@@ -94,10 +97,36 @@ type worker struct {
 	attempt   results.Attempt // the delivery attempt of the current message
 }
 
-// retry schedules m's next attempt if out failed in a way p retries and p
-// allows another; it records the attempt in m (and, when it does not retry,
-// the whole attempt log in out). It reports whether m will run again.
-func (w *worker) retry(p *RetryPolicy, m *queue.Message, out *results.Outcome) bool {
+type verdict uint8
+
+const (
+	final verdict = iota // record the outcome
+	again                // m runs again later
+	dead                 // a failed delivery that will not be tried again: a dead letter
+)
+
+// bury records m as a dead letter of its route.
+func (w *worker) bury(m *queue.Message, out *results.Outcome, park bool) {
+	id := uuid.UUID(m.ID).String()
+	w.pool.Log.Warn("delivery failed for good; dead letter", "correlation_id", id, "route", m.Route,
+		"attempts", len(out.Attempts), "code", out.Error.Code, "parked", park)
+	rec := &queue.Record{Attempts: m.Attempts + 1, Payload: out.Encode(nil)}
+	err := w.pool.Queue.Dead(m, rec, park, func(err error) {
+		if err != nil {
+			w.pool.Log.Error("recording a dead letter; the message runs again after a restart", "correlation_id", id, "err", err)
+		}
+		w.pool.Waiters.Notify(m.ID, out)
+	})
+	if err != nil {
+		w.pool.Waiters.Notify(m.ID, out)
+	}
+}
+
+// retry decides what happens to m after an attempt under policy p: again
+// (if out failed in a way p retries and p allows another attempt), dead (a
+// delivery failure that will not be retried) or final. It records the
+// attempt in m, and the whole attempt log in out.
+func (w *worker) retry(p *RetryPolicy, m *queue.Message, out *results.Outcome) verdict {
 	log, err := results.DecodeAttempts(m.State)
 	if err != nil {
 		w.pool.Log.Error("unreadable attempt log; starting a new one", "correlation_id", uuid.UUID(m.ID).String(), "err", err)
@@ -106,14 +135,14 @@ func (w *worker) retry(p *RetryPolicy, m *queue.Message, out *results.Outcome) b
 	log = append(log, w.attempt)
 	out.Attempts = log
 	if out.Succeeded || out.Error == nil || out.Error.Stage != "dispatch" {
-		return false // transforms are deterministic: the same input fails again
+		return final // transforms are deterministic: the same input fails again
 	}
 	status := 0
 	if out.Response != nil {
 		status = out.Response.Status
 	}
 	if !p.Retryable(out.Error.Code, status) || int(m.Attempts)+1 >= p.MaxAttempts {
-		return false
+		return dead
 	}
 	delay := backoff(p, int(m.Attempts)+1)
 	if out.Response != nil {
@@ -122,7 +151,7 @@ func (w *worker) retry(p *RetryPolicy, m *queue.Message, out *results.Outcome) b
 		}
 	}
 	if p.MaxAge > 0 && time.Since(m.Received)+delay > p.MaxAge {
-		return false
+		return dead
 	}
 	m.Attempts++
 	m.NotBefore = time.Now().Add(delay).UTC()
@@ -137,7 +166,7 @@ func (w *worker) retry(p *RetryPolicy, m *queue.Message, out *results.Outcome) b
 			w.pool.Log.Error("recording a retry; the message runs again after a restart", "correlation_id", id, "err", err)
 		}
 	})
-	return true
+	return again
 }
 
 // backoff is the wait before attempt n+1: InitialBackoff doubled n-1 times,
@@ -192,7 +221,11 @@ func (w *worker) run(ctx context.Context) {
 					w.attempt.Code, w.attempt.Message = out.Error.Code, out.Error.Message
 				}
 			}
-			if w.retry(r.Retry, m, out) {
+			switch w.retry(r.Retry, m, out) {
+			case again:
+				continue
+			case dead:
+				w.bury(m, out, r.Retry.Park)
 				continue
 			}
 		}

@@ -361,6 +361,33 @@ func (l *Log) submit(m *Message) error {
 // Next implements [Queue].
 func (l *Log) Next(ctx context.Context) (*Message, error) { return l.sched.next(ctx) }
 
+// Idempotent implements [Queue].
+func (l *Log) Idempotent(route, key string) (ID, [32]byte, error) {
+	var id ID
+	var hash [32]byte
+	err := l.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(idemKey(route, key))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 48 {
+				return errCorruptValue
+			}
+			copy(id[:], v[:16])
+			copy(hash[:], v[16:])
+			return nil
+		})
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return id, hash, errNotFound
+	}
+	if err != nil {
+		return id, hash, fmt.Errorf("queue: idempotency key: %w", err)
+	}
+	return id, hash, nil
+}
+
 // Lookup implements [Queue].
 func (l *Log) Lookup(id ID) (Record, error) {
 	var rec Record
@@ -507,6 +534,11 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 			start := len(arena)
 			arena = appendMessage(arena, m)
 			set(messageKey(m.ID), arena[start:len(arena):len(arena)])
+			if m.IdemKey != "" && err == nil {
+				v := make([]byte, 0, 48)
+				v = append(append(v, m.ID[:]...), m.IdemHash[:]...)
+				err = wb.SetEntry(badger.NewEntry(idemKey(m.Route, m.IdemKey), v).WithTTL(m.IdemTTL))
+			}
 			appended = append(appended, m)
 			continue
 		}

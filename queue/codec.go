@@ -11,8 +11,19 @@ import (
 const (
 	prefixMessage = 'm' // m<id:16> -> encoded Message (pending only; holds its Seq)
 	prefixRecord  = 'r' // r<id:16> -> encoded Record (final only)
+	prefixIdem    = 'i' // i<route>\x00<idempotency key> -> id + body hash (expires)
 	prefixDead    = 'd' // d<route>\x00<dead seq:8> -> id: a route's dead letters, in the order they died
 )
+
+// idemKey maps a route's idempotency key to a message: i<route>\x00<key>
+// -> id(16) + body hash(32), written with a TTL.
+func idemKey(route, key string) []byte {
+	k := make([]byte, 0, 2+len(route)+len(key))
+	k = append(k, prefixIdem)
+	k = append(k, route...)
+	k = append(k, 0)
+	return append(k, key...)
+}
 
 // deadKey indexes a dead letter under its route. The message itself stays
 // at m<id> (flagged Dead) for a replay.

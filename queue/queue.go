@@ -47,6 +47,12 @@ type Message struct {
 	NotBefore time.Time // the next attempt's earliest start; zero: now
 	State     []byte    // opaque to the queue: the caller's record of the attempts
 
+	// Idempotency: with a key, Append also stores (Route, IdemKey) -> (ID,
+	// IdemHash) for IdemTTL, in the same batch (see Idempotent).
+	IdemKey  string
+	IdemHash [32]byte
+	IdemTTL  time.Duration
+
 	// Dead letters (Dead): kept for a replay, never scheduled.
 	Dead   bool
 	Parked bool // its key waits until the message is replayed or discarded
@@ -155,6 +161,9 @@ type Queue interface {
 	// parked key.
 	Replay(id ID) error
 	Discard(id ID) error
+	// Idempotent returns the message stored under an idempotency key of a
+	// route and its body's hash; ErrNotFound if none (or it expired).
+	Idempotent(route, key string) (ID, [32]byte, error)
 	// Lookup returns the record for id; ErrNotFound if there is none.
 	Lookup(id ID) (Record, error)
 	// Close stops accepting work and releases the backend.

@@ -197,7 +197,8 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	s.ingress = ingress.New(ingress.Options{
 		Routes: ingressRoutes, Queue: s.queue, Waiters: waiters,
 		MaxBodySize: int(cfg.MaxBodySize), SyncTimeout: cfg.SyncTimeout.D(), Log: log,
-		Stats: func() any { return map[string]any{"log": s.queue.Stats()} },
+		IdempotencyTTL: cfg.IdempotencyTTL.D(),
+		Stats:          func() any { return map[string]any{"log": s.queue.Stats()} },
 	})
 	s.serving = make(chan error, 1)
 	go func() { s.serving <- s.ingress.Serve(ln) }()

@@ -28,7 +28,9 @@ type Config struct {
 	Workers     int      `yaml:"workers"`        // 0: 8 × GOMAXPROCS
 	Backlog     Backlog  `yaml:"backlog"`
 	SyncTimeout Duration `yaml:"sync_timeout"` // how long a sync caller waits for its reply
-	Plugins     []Plugin `yaml:"plugins"`
+	// IdempotencyTTL is how long an Idempotency-Key is remembered (default 24h).
+	IdempotencyTTL Duration `yaml:"idempotency_ttl"`
+	Plugins        []Plugin `yaml:"plugins"`
 	// PluginDefaults are the limits of every plugin that does not set its own.
 	PluginDefaults PluginLimits `yaml:"plugin_defaults"`
 	Routes         []Route      `yaml:"routes"`
@@ -345,6 +347,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Backlog.MaxMessages < 0 || c.Backlog.MaxBytes < 0 {
 		bad("backlog", "limits must be >= 0 (0 means unlimited)")
+	}
+	if c.IdempotencyTTL < 0 {
+		bad("idempotency_ttl", "must be positive")
 	}
 	if c.SyncTimeout <= 0 {
 		bad("sync_timeout", "must be positive")

@@ -23,6 +23,8 @@ const (
 	codeSyncTimeout     = "sync_timeout"
 	codeResultNotFound  = "result_not_found"
 	codeBadID           = "invalid_correlation_id"
+	codeIdemReused      = "idempotency_key_reused"
+	codeIdemInFlight    = "idempotency_key_in_flight"
 )
 
 // statusOf maps every error code to its HTTP status: the only such table.
@@ -39,6 +41,8 @@ var statusOf = map[string]int{
 	codeSyncTimeout:           http.StatusGatewayTimeout,
 	codeResultNotFound:        http.StatusNotFound,
 	codeBadID:                 http.StatusBadRequest,
+	codeIdemReused:            http.StatusUnprocessableEntity,
+	codeIdemInFlight:          http.StatusConflict,
 	"plugin_rejected":         http.StatusUnprocessableEntity,
 	"plugin_failed":           http.StatusInternalServerError,
 	"trap":                    http.StatusInternalServerError,

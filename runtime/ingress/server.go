@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,8 @@ type Options struct {
 	Waiters     *results.Waiters
 	MaxBodySize int
 	SyncTimeout time.Duration
+	// IdempotencyTTL is how long an Idempotency-Key is remembered (default 24h).
+	IdempotencyTTL time.Duration
 	// MaxResultWait caps GET /v1/results/{id}?wait= (default 60s).
 	MaxResultWait time.Duration
 	Log           *slog.Logger
@@ -48,7 +51,14 @@ type Server struct {
 	draining atomic.Bool
 	closing  chan struct{} // closed by Shutdown: long-polls answer at once
 	close    sync.Once
+
+	idemMu   sync.Mutex
+	idemBusy map[string]struct{} // route\x00key of requests being handled
 }
+
+// DefaultIdempotencyTTL is how long an Idempotency-Key is remembered when
+// Options.IdempotencyTTL is zero.
+const DefaultIdempotencyTTL = 24 * time.Hour
 
 // DefaultMaxResultWait caps a long-poll when Options.MaxResultWait is zero.
 const DefaultMaxResultWait = time.Minute
@@ -61,7 +71,11 @@ func New(o Options) *Server {
 	if o.MaxResultWait <= 0 {
 		o.MaxResultWait = DefaultMaxResultWait
 	}
-	s := &Server{opts: o, routes: make(map[string]*Route, len(o.Routes)), log: o.Log, closing: make(chan struct{})}
+	if o.IdempotencyTTL <= 0 {
+		o.IdempotencyTTL = DefaultIdempotencyTTL
+	}
+	s := &Server{opts: o, routes: make(map[string]*Route, len(o.Routes)), log: o.Log, closing: make(chan struct{}),
+		idemBusy: make(map[string]struct{})}
 	for i := range o.Routes {
 		s.routes[o.Routes[i].Name] = &o.Routes[i]
 	}
@@ -168,6 +182,13 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 	if !r.Sync {
 		m.Key = orderKey(r, ctx, m.Body)
 	}
+	if key := ctx.Request.Header.Peek("Idempotency-Key"); len(key) > 0 {
+		release, done := s.idempotent(ctx, r, m, string(key))
+		if done {
+			return
+		}
+		defer release()
+	}
 
 	var wait <-chan *results.Outcome
 	if r.Sync {
@@ -221,6 +242,76 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 		writeErrorDetail(ctx, errorDetail{Code: codeSyncTimeout, CorrelationID: idStr,
 			Message: fmt.Sprintf("no outcome within %s; the message is stored and its result will be at /v1/results/%s", s.opts.SyncTimeout, idStr)})
 	}
+}
+
+// idempotent handles an Idempotency-Key (as the IETF httpapi draft and
+// Stripe define it): a key seen with the same body replays the original
+// answer; with another body it is 422; while the first request with the key
+// is still being handled, 409. Otherwise it marks m to store the key and
+// returns a release to call when the request is done.
+func (s *Server) idempotent(ctx *fasthttp.RequestCtx, r *Route, m *queue.Message, key string) (release func(), done bool) {
+	if len(key) > 255 {
+		writeError(ctx, codeBadRequest, "Idempotency-Key is longer than 255 bytes")
+		return nil, true
+	}
+	busy := r.Name + "\x00" + key
+	s.idemMu.Lock()
+	_, inFlight := s.idemBusy[busy]
+	if !inFlight {
+		s.idemBusy[busy] = struct{}{}
+	}
+	s.idemMu.Unlock()
+	if inFlight {
+		writeError(ctx, codeIdemInFlight, "a request with this Idempotency-Key is still being handled; retry later")
+		return nil, true
+	}
+	release = func() {
+		s.idemMu.Lock()
+		delete(s.idemBusy, busy)
+		s.idemMu.Unlock()
+	}
+	hash := sha256.Sum256(m.Body)
+	id, prev, err := s.opts.Queue.Idempotent(r.Name, key)
+	switch {
+	case errors.Is(err, queue.ErrNotFound):
+		m.IdemKey, m.IdemHash, m.IdemTTL = key, hash, s.opts.IdempotencyTTL
+		return release, false
+	case err != nil:
+		release()
+		s.log.Error("reading an idempotency key", "err", err)
+		writeError(ctx, codeLogUnavailable, "could not check the Idempotency-Key")
+		return nil, true
+	}
+	defer release()
+	if prev != hash {
+		writeError(ctx, codeIdemReused, "this Idempotency-Key was used with a different body")
+		return nil, true
+	}
+	idStr := uuid.UUID(id).String()
+	ctx.Response.Header.Set("Sluice-Correlation-Id", idStr)
+	if !r.Sync {
+		ctx.Response.Header.Set("Idempotent-Replayed", "true")
+		writeAccepted(ctx, idStr)
+		return nil, true
+	}
+	rec, err := s.opts.Queue.Lookup(id)
+	var out *results.Outcome
+	if err == nil && rec.Status.Final() {
+		out, err = results.Decode(rec.Payload)
+	}
+	switch {
+	case err != nil:
+		s.log.Error("replaying an idempotent request", "correlation_id", idStr, "err", err)
+		writeError(ctx, codeLogUnavailable, "could not read the original answer")
+	case out == nil:
+		ctx.Response.Header.Set("Location", "/v1/results/"+idStr)
+		writeErrorDetail(ctx, errorDetail{Code: codeIdemInFlight, CorrelationID: idStr,
+			Message: "the first request with this Idempotency-Key is still being processed; its result will be at /v1/results/" + idStr})
+	default:
+		ctx.Response.Header.Set("Idempotent-Replayed", "true")
+		writeOutcome(ctx, idStr, out)
+	}
+	return nil, true
 }
 
 // writeAccepted answers 202 with where the result will be.

@@ -158,8 +158,7 @@ func (l *Log) recover() (int, error) {
 
 // Append implements [Queue].
 func (l *Log) Append(m *Message) error {
-	size := m.Size()
-	if err := l.sched.reserve(size); err != nil {
+	if err := l.sched.reserve(m); err != nil {
 		return err
 	}
 	if err := l.submit(m); err != nil {
@@ -347,7 +346,7 @@ func (l *Log) submit(m *Message) error {
 		l.mu.RUnlock()
 		o.msg = nil
 		opPool.Put(o)
-		l.sched.unreserve(m.Size())
+		l.sched.unreserve(m)
 		return errClosed
 	}
 	l.ops <- o
@@ -604,7 +603,7 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		}
 		if o.rec == nil {
 			if err != nil {
-				l.sched.unreserve(o.msg.Size())
+				l.sched.unreserve(o.msg)
 			}
 			o.done <- err
 			continue

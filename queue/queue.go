@@ -12,6 +12,7 @@ var (
 	errNotFound     = errors.New("queue: not found")
 	errCorruptValue = errors.New("queue: corrupt value")
 	errNotDead      = errors.New("queue: not a dead letter")
+	errRouteFull    = errors.New("queue: route backlog full")
 )
 
 // Sentinel errors callers test with errors.Is.
@@ -20,6 +21,8 @@ var (
 	ErrBacklogFull = errBacklogFull // the in-memory backlog limit is reached; retry later
 	ErrNotFound    = errNotFound    // no record for that id
 	ErrNotDead     = errNotDead     // Replay or Discard of a message that is not a dead letter
+	// ErrRouteBacklogFull: the message's route reached its own backlog limit.
+	ErrRouteBacklogFull = errRouteFull
 )
 
 // ID is a message's correlation id: 16 bytes (a UUIDv7 at the ingress).

@@ -10,6 +10,19 @@ import (
 type Limits struct {
 	Messages int   // 0: unlimited
 	Bytes    int64 // 0: unlimited
+	// Routes bound each named route's share (same meaning per field); past
+	// one, Append fails with ErrRouteBacklogFull.
+	Routes map[string]Limits
+}
+
+// usage is what is counted against a limit.
+type usage struct {
+	n     int
+	bytes int64
+}
+
+func (u usage) over(l Limits, size int64) bool {
+	return (l.Messages > 0 && u.n >= l.Messages) || (l.Bytes > 0 && u.bytes+size > l.Bytes && u.n > 0)
 }
 
 // scheduler holds every pending message in memory and decides which may run:
@@ -20,12 +33,13 @@ type scheduler struct {
 	limits Limits
 
 	mu       sync.Mutex
-	ready    fifo             // may run now
-	keys     map[string]*fifo // key -> messages waiting behind the running one; present while the key is busy
-	inflight map[ID]struct{}  // claimed by Next, not yet done
-	reserved int              // messages counted against the limit
-	waiting  int              // messages waiting for a retry's NotBefore
-	bytes    int64            // bytes counted against the limit
+	ready    fifo              // may run now
+	keys     map[string]*fifo  // key -> messages waiting behind the running one; present while the key is busy
+	inflight map[ID]struct{}   // claimed by Next, not yet done
+	reserved int               // messages counted against the limit
+	waiting  int               // messages waiting for a retry's NotBefore
+	bytes    int64             // bytes counted against the limit
+	routes   map[string]*usage // per route, for routes with limits
 	closed   bool
 	wake     chan struct{} // one token: a waiter should look at ready again
 	stop     chan struct{} // closed by close
@@ -36,33 +50,59 @@ func newScheduler(l Limits) *scheduler {
 		limits:   l,
 		keys:     make(map[string]*fifo),
 		inflight: make(map[ID]struct{}),
+		routes:   make(map[string]*usage),
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 	}
 }
 
-// reserve counts size against the backlog, or reports errBacklogFull.
-func (s *scheduler) reserve(size int64) error {
+// reserve counts m against the backlog, or reports errBacklogFull or
+// ErrRouteBacklogFull.
+func (s *scheduler) reserve(m *Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return errClosed
 	}
-	if (s.limits.Messages > 0 && s.reserved >= s.limits.Messages) ||
-		(s.limits.Bytes > 0 && s.bytes+size > s.limits.Bytes && s.reserved > 0) {
+	size := m.Size()
+	if (usage{s.reserved, s.bytes}).over(s.limits, size) {
 		return errBacklogFull
 	}
-	s.reserved++
-	s.bytes += size
+	if l, ok := s.limits.Routes[m.Route]; ok && s.routeUsage(m.Route).over(l, size) {
+		return errRouteFull
+	}
+	s.countLocked(m, 1)
 	return nil
 }
 
 // unreserve returns a reservation that was not pushed.
-func (s *scheduler) unreserve(size int64) {
+func (s *scheduler) unreserve(m *Message) {
 	s.mu.Lock()
-	s.reserved--
-	s.bytes -= size
+	s.countLocked(m, -1)
 	s.mu.Unlock()
+}
+
+func (s *scheduler) routeUsage(route string) usage {
+	if u := s.routes[route]; u != nil {
+		return *u
+	}
+	return usage{}
+}
+
+// countLocked adds (d = 1) or removes (d = -1) m from the counts.
+func (s *scheduler) countLocked(m *Message, d int) {
+	size := m.Size()
+	s.reserved += d
+	s.bytes += int64(d) * size
+	if _, ok := s.limits.Routes[m.Route]; ok {
+		u := s.routes[m.Route]
+		if u == nil {
+			u = &usage{}
+			s.routes[m.Route] = u
+		}
+		u.n += d
+		u.bytes += int64(d) * size
+	}
 }
 
 // push schedules reserved messages in order. Recovery pushes without a
@@ -71,12 +111,10 @@ func (s *scheduler) push(ms []*Message, force bool) {
 	s.mu.Lock()
 	for _, m := range ms {
 		if force {
-			s.reserved++
-			s.bytes += m.Size()
+			s.countLocked(m, 1)
 		}
 		if m.Dead { // recovered dead letter: not run; a parked one holds its key
-			s.reserved--
-			s.bytes -= m.Size()
+			s.countLocked(m, -1)
 			if m.Parked && m.Key != "" {
 				if _, busy := s.keys[m.Key]; !busy {
 					s.keys[m.Key] = &fifo{}
@@ -148,8 +186,7 @@ func (s *scheduler) next(ctx context.Context) (*Message, error) {
 func (s *scheduler) done(m *Message) {
 	s.mu.Lock()
 	delete(s.inflight, m.ID)
-	s.reserved--
-	s.bytes -= m.Size()
+	s.countLocked(m, -1)
 	woke := s.releaseKeyLocked(m.Key)
 	s.mu.Unlock()
 	if woke {
@@ -178,8 +215,7 @@ func (s *scheduler) releaseKeyLocked(key string) bool {
 func (s *scheduler) park(m *Message) {
 	s.mu.Lock()
 	delete(s.inflight, m.ID)
-	s.reserved--
-	s.bytes -= m.Size()
+	s.countLocked(m, -1)
 	s.mu.Unlock()
 }
 
@@ -199,8 +235,7 @@ func (s *scheduler) replay(m *Message, parked bool) {
 	s.mu.Lock()
 	if parked && m.Key != "" {
 		if _, busy := s.keys[m.Key]; busy {
-			s.reserved++
-			s.bytes += m.Size()
+			s.countLocked(m, 1)
 			s.ready.push(m)
 			s.mu.Unlock()
 			s.signal()

@@ -309,3 +309,47 @@ routes:
 		t.Fatalf("unknown route: %d", st)
 	}
 }
+
+// TestRouteBacklogLimit: a route past its own backlog answers 429 with
+// Retry-After and stores nothing; other routes keep accepting.
+func TestRouteBacklogLimit(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	defer once.Do(func() { close(release) })
+	dest := newDestination(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	ts := startServer(t, `
+routes:
+  - {name: small, mode: async, backlog: {max_messages: 2}, destination: {url: `+dest.URL+`, timeout: 60s}}
+  - {name: other, mode: async, order_by: none}
+`, "")
+	var ids []string
+	for range 2 {
+		r := ts.post("small", "x")
+		if r.status != 202 {
+			t.Fatalf("within the route's backlog: %d %s", r.status, r.body)
+		}
+		ids = append(ids, r.json(t)["correlation_id"].(string))
+	}
+	full := ts.post("small", "x")
+	if full.status != 429 || full.header.Get("Retry-After") == "" || full.json(t)["error"].(map[string]any)["code"] != "route_backlog_full" {
+		t.Fatalf("over the route's backlog: %d %v %s", full.status, full.header, full.body)
+	}
+	if r := ts.do("GET", "/v1/results/"+full.header.Get("Sluice-Correlation-Id"), "", nil); r.status != 404 {
+		t.Fatalf("a refused message was stored: %d", r.status)
+	}
+	if r := ts.post("other", "y"); r.status != 202 {
+		t.Fatalf("another route: %d %s", r.status, r.body)
+	}
+	once.Do(func() { close(release) })
+	for _, id := range ids {
+		ts.waitFinal(id)
+	}
+	if r := ts.post("small", "x"); r.status != 202 {
+		t.Fatalf("after the backlog drained: %d %s", r.status, r.body)
+	}
+}

@@ -136,7 +136,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	s.queue, err = queue.Open(queue.Options{
 		Dir:        filepath.Join(cfg.DataDir, "log"),
 		Durability: durability,
-		Limits:     queue.Limits{Messages: cfg.Backlog.MaxMessages, Bytes: int64(cfg.Backlog.MaxBytes)},
+		Limits:     backlogLimits(&cfg),
 		Logger:     log,
 	})
 	if err != nil {
@@ -293,6 +293,20 @@ func (s *server) startAdmin(cfg *config.Config) error {
 	s.admin = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go s.admin.Serve(ln)
 	return nil
+}
+
+// backlogLimits converts the global and per-route backlog limits.
+func backlogLimits(cfg *config.Config) queue.Limits {
+	l := queue.Limits{Messages: cfg.Backlog.MaxMessages, Bytes: int64(cfg.Backlog.MaxBytes)}
+	for _, r := range cfg.Routes {
+		if b := r.Backlog; b != nil {
+			if l.Routes == nil {
+				l.Routes = make(map[string]queue.Limits)
+			}
+			l.Routes[r.Name] = queue.Limits{Messages: b.MaxMessages, Bytes: int64(b.MaxBytes)}
+		}
+	}
+	return l
 }
 
 // wasmLimits converts configured limits; zero fields keep the host's defaults.

@@ -107,6 +107,9 @@ type Route struct {
 	OrderBy     string       `yaml:"order_by"` // route | none | header:<Name> | json:<pointer>
 	Destination *Destination `yaml:"destination"`
 	Retry       *Retry       `yaml:"retry"` // async routes: retry failed deliveries
+	// Backlog bounds this route's share of the backlog; past it the route
+	// answers 429 with Retry-After (the global backlog answers 503).
+	Backlog *Backlog `yaml:"backlog"`
 }
 
 // Retry is a route's retry policy. Zero fields take the defaults below.
@@ -390,6 +393,9 @@ func (c *Config) Validate() error {
 		checkName(key, "route", r.Name, routes)
 		if r.Mode != ModeSync && r.Mode != ModeAsync {
 			bad(key+".mode", "must be sync or async, got %q", r.Mode)
+		}
+		if b := r.Backlog; b != nil && (b.MaxMessages < 0 || b.MaxBytes < 0) {
+			bad(key+".backlog", "limits must be >= 0 (0 means unlimited)")
 		}
 		if rt := r.Retry; rt != nil {
 			if r.Mode == ModeSync {

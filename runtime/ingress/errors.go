@@ -11,20 +11,21 @@ import (
 // Error codes the ingress itself produces. Codes of transform and dispatch
 // failures come from the wasm, dispatch and results packages.
 const (
-	codeRouteNotFound   = "route_not_found"
-	codeNotFound        = "not_found"
-	codeMethod          = "method_not_allowed"
-	codeBodyTooLarge    = "body_too_large"
-	codeHeadersTooLarge = "headers_too_large"
-	codeBadRequest      = "bad_request"
-	codeBacklogFull     = "backlog_full"
-	codeLogUnavailable  = "log_unavailable"
-	codeShuttingDown    = "shutting_down"
-	codeSyncTimeout     = "sync_timeout"
-	codeResultNotFound  = "result_not_found"
-	codeBadID           = "invalid_correlation_id"
-	codeIdemReused      = "idempotency_key_reused"
-	codeIdemInFlight    = "idempotency_key_in_flight"
+	codeRouteNotFound    = "route_not_found"
+	codeNotFound         = "not_found"
+	codeMethod           = "method_not_allowed"
+	codeBodyTooLarge     = "body_too_large"
+	codeHeadersTooLarge  = "headers_too_large"
+	codeBadRequest       = "bad_request"
+	codeBacklogFull      = "backlog_full"
+	codeLogUnavailable   = "log_unavailable"
+	codeShuttingDown     = "shutting_down"
+	codeSyncTimeout      = "sync_timeout"
+	codeResultNotFound   = "result_not_found"
+	codeBadID            = "invalid_correlation_id"
+	codeIdemReused       = "idempotency_key_reused"
+	codeRouteBacklogFull = "route_backlog_full"
+	codeIdemInFlight     = "idempotency_key_in_flight"
 )
 
 // statusOf maps every error code to its HTTP status: the only such table.
@@ -42,6 +43,7 @@ var statusOf = map[string]int{
 	codeResultNotFound:        http.StatusNotFound,
 	codeBadID:                 http.StatusBadRequest,
 	codeIdemReused:            http.StatusUnprocessableEntity,
+	codeRouteBacklogFull:      http.StatusTooManyRequests,
 	codeIdemInFlight:          http.StatusConflict,
 	"plugin_rejected":         http.StatusUnprocessableEntity,
 	"plugin_failed":           http.StatusInternalServerError,
@@ -83,7 +85,7 @@ func writeError(ctx *fasthttp.RequestCtx, code, msg string) {
 
 func writeErrorDetail(ctx *fasthttp.RequestCtx, d errorDetail) {
 	ctx.Response.Header.Set("Sluice-Error-Code", d.Code)
-	if d.Code == codeBacklogFull || d.Code == codeLogUnavailable || d.Code == codeShuttingDown {
+	if d.Code == codeBacklogFull || d.Code == codeRouteBacklogFull || d.Code == codeLogUnavailable || d.Code == codeShuttingDown {
 		ctx.Response.Header.Set("Retry-After", strconv.Itoa(1))
 	}
 	writeJSON(ctx, statusFor(d.Code), errorBody{Error: d})

@@ -201,6 +201,8 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 		switch {
 		case errors.Is(err, queue.ErrBacklogFull):
 			writeError(ctx, codeBacklogFull, "backlog limit reached; retry later")
+		case errors.Is(err, queue.ErrRouteBacklogFull):
+			writeError(ctx, codeRouteBacklogFull, fmt.Sprintf("route %s reached its backlog limit; retry later", r.Name))
 		case errors.Is(err, queue.ErrClosed):
 			writeError(ctx, codeShuttingDown, "shutting down")
 		default:

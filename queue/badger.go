@@ -25,6 +25,12 @@ type Options struct {
 	// MaxBatch caps the operations written in one commit (default 4096).
 	MaxBatch int
 	Logger   *slog.Logger
+	// Retention is how long a final record (succeeded or failed) is kept;
+	// 0 keeps it forever. Dead letters stay until replayed or discarded.
+	Retention time.Duration
+	// GCInterval is how often the value log is garbage-collected (default
+	// 10m); expired and deleted entries give their space back.
+	GCInterval time.Duration
 }
 
 // Log is the embedded [Queue]: Badger on local disk with group commit.
@@ -38,6 +44,7 @@ type Log struct {
 	closed bool
 	ops    chan *op
 	exited chan struct{}
+	gcDone chan struct{} // closed when gcLoop returned
 
 	nextSeq uint64 // owned by the committer
 
@@ -107,6 +114,7 @@ func Open(opts Options) (*Log, error) {
 		log:    opts.Logger,
 		ops:    make(chan *op, opts.MaxBatch),
 		exited: make(chan struct{}),
+		gcDone: make(chan struct{}),
 	}
 	n, err := l.recover()
 	if err != nil {
@@ -117,7 +125,34 @@ func Open(opts Options) (*Log, error) {
 		l.log.Info("recovered pending messages", "count", n)
 	}
 	go l.commitLoop()
+	if l.opts.GCInterval <= 0 {
+		l.opts.GCInterval = 10 * time.Minute
+	}
+	go l.gcLoop()
 	return l, nil
+}
+
+// gcLoop reclaims value-log space now and then: records past their
+// retention, completed messages and dead letters that were replayed.
+// Expired and deleted keys leave the LSM tree in compactions on their own.
+func (l *Log) gcLoop() {
+	defer close(l.gcDone)
+	t := time.NewTicker(l.opts.GCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.exited:
+			return
+		case <-t.C:
+		}
+		n := 0
+		for l.db.RunValueLogGC(0.5) == nil { // a file rewritten: try another
+			n++
+		}
+		if n > 0 {
+			l.log.Info("value log garbage-collected", "files", n)
+		}
+	}
 }
 
 // recover loads the pending messages and restores the order in which they
@@ -457,6 +492,7 @@ func (l *Log) Close() error {
 	close(l.ops)
 	l.mu.Unlock()
 	<-l.exited
+	<-l.gcDone
 	l.sched.close()
 	if err := l.db.Close(); err != nil {
 		return fmt.Errorf("queue: closing badger: %w", err)
@@ -546,7 +582,11 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		}
 		start := len(arena)
 		arena = appendRecord(arena, o.rec)
-		set(recordKey(m.ID), arena[start:len(arena):len(arena)])
+		if v := arena[start:len(arena):len(arena)]; l.opts.Retention > 0 && err == nil {
+			err = wb.SetEntry(badger.NewEntry(recordKey(m.ID), v).WithTTL(l.opts.Retention))
+		} else {
+			set(recordKey(m.ID), v)
+		}
 		if err == nil {
 			err = wb.Delete(messageKey(m.ID))
 		}

@@ -394,3 +394,30 @@ func TestRetryRunsAgainAtNotBefore(t *testing.T) {
 		t.Fatalf("the key's next message: %+v %v", next, err)
 	}
 }
+
+func TestRetentionExpiresFinalRecords(t *testing.T) {
+	l := openTest(t, t.TempDir(), Options{Retention: time.Second, GCInterval: 50 * time.Millisecond})
+	defer l.Close()
+	m := msg(1, "")
+	if err := l.Append(m); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := l.Next(context.Background())
+	if err := complete(l, got, &Record{Status: StatusSucceeded, Attempts: 1, Payload: []byte("p")}); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := l.Lookup(m.ID); err != nil || rec.Status != StatusSucceeded {
+		t.Fatalf("right after completing: %+v %v", rec, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := l.Lookup(m.ID)
+		if errors.Is(err, ErrNotFound) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the record outlived its 1s retention: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

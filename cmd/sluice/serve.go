@@ -137,6 +137,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 		Dir:        filepath.Join(cfg.DataDir, "log"),
 		Durability: durability,
 		Limits:     backlogLimits(&cfg),
+		Retention:  cfg.RetentionPeriod(),
 		Logger:     log,
 	})
 	if err != nil {

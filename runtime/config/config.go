@@ -28,6 +28,9 @@ type Config struct {
 	Workers     int      `yaml:"workers"`        // 0: 8 × GOMAXPROCS
 	Backlog     Backlog  `yaml:"backlog"`
 	SyncTimeout Duration `yaml:"sync_timeout"` // how long a sync caller waits for its reply
+	// Retention is how long final results are kept (default 168h = 7 days;
+	// 0 keeps them forever). Dead letters stay until replayed or discarded.
+	Retention *Duration `yaml:"retention"`
 	// IdempotencyTTL is how long an Idempotency-Key is remembered (default 24h).
 	IdempotencyTTL Duration `yaml:"idempotency_ttl"`
 	Plugins        []Plugin `yaml:"plugins"`
@@ -242,6 +245,17 @@ func checkLimits(key string, l PluginLimits, bad func(key, format string, args .
 	}
 }
 
+// DefaultRetention is how long results are kept unless the config says.
+const DefaultRetention = 7 * 24 * time.Hour
+
+// RetentionPeriod is the configured retention or the default (0: forever).
+func (c *Config) RetentionPeriod() time.Duration {
+	if c.Retention == nil {
+		return DefaultRetention
+	}
+	return c.Retention.D()
+}
+
 // WorkerCount is the configured worker count or the default.
 func (c *Config) WorkerCount() int {
 	if c.Workers > 0 {
@@ -350,6 +364,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Backlog.MaxMessages < 0 || c.Backlog.MaxBytes < 0 {
 		bad("backlog", "limits must be >= 0 (0 means unlimited)")
+	}
+	if c.Retention != nil && *c.Retention < 0 {
+		bad("retention", "must be >= 0 (0 keeps results forever)")
 	}
 	if c.IdempotencyTTL < 0 {
 		bad("idempotency_ttl", "must be positive")

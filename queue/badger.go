@@ -422,6 +422,34 @@ func (l *Log) Idempotent(route, key string) (ID, [32]byte, error) {
 	return id, hash, nil
 }
 
+// Callbacks implements [Queue].
+func (l *Log) Callbacks() ([]ID, error) {
+	var ids []ID
+	err := l.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixOutbox}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var id ID
+			copy(id[:], it.Item().Key()[1:])
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue: listing callbacks: %w", err)
+	}
+	return ids, nil
+}
+
+// CallbackDone implements [Queue].
+func (l *Log) CallbackDone(id ID) error {
+	err := l.db.Update(func(txn *badger.Txn) error { return txn.Delete(outboxKey(id)) })
+	if err != nil {
+		return fmt.Errorf("queue: forgetting a callback: %w", err)
+	}
+	return nil
+}
+
 // Lookup implements [Queue].
 func (l *Log) Lookup(id ID) (Record, error) {
 	var rec Record
@@ -555,6 +583,9 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 			arena = appendMessage(arena, m)
 			set(messageKey(m.ID), arena[start:len(arena):len(arena)])
 			set(deadKey(m.Route, m.Seq), m.ID[:])
+			if o.rec.Notify {
+				set(outboxKey(m.ID), nil)
+			}
 			continue
 		}
 		if o.retry { // the same key, the same Seq, the new retry state
@@ -589,6 +620,9 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		}
 		if err == nil {
 			err = wb.Delete(messageKey(m.ID))
+		}
+		if o.rec.Notify {
+			set(outboxKey(m.ID), nil)
 		}
 	}
 	if err == nil {

@@ -11,9 +11,17 @@ import (
 const (
 	prefixMessage = 'm' // m<id:16> -> encoded Message (pending only; holds its Seq)
 	prefixRecord  = 'r' // r<id:16> -> encoded Record (final only)
+	prefixOutbox  = 'o' // o<id:16> -> nothing: a final record whose callback is not sent yet
 	prefixIdem    = 'i' // i<route>\x00<idempotency key> -> id + body hash (expires)
 	prefixDead    = 'd' // d<route>\x00<dead seq:8> -> id: a route's dead letters, in the order they died
 )
+
+func outboxKey(id ID) []byte {
+	k := make([]byte, 17)
+	k[0] = prefixOutbox
+	copy(k[1:], id[:])
+	return k
+}
 
 // idemKey maps a route's idempotency key to a message: i<route>\x00<key>
 // -> id(16) + body hash(32), written with a TTL.

@@ -114,6 +114,9 @@ type Record struct {
 	Created  time.Time
 	Updated  time.Time
 	Payload  []byte
+	// Notify (Complete, Dead): also queue a callback for the message in the
+	// same batch (Callbacks lists them until CallbackDone).
+	Notify bool
 }
 
 // DeadLetter is a message its route gave up on, with its final record.
@@ -167,6 +170,10 @@ type Queue interface {
 	// Idempotent returns the message stored under an idempotency key of a
 	// route and its body's hash; ErrNotFound if none (or it expired).
 	Idempotent(route, key string) (ID, [32]byte, error)
+	// Callbacks lists the messages whose final record still has a callback
+	// to send; CallbackDone forgets one.
+	Callbacks() ([]ID, error)
+	CallbackDone(id ID) error
 	// Lookup returns the record for id; ErrNotFound if there is none.
 	Lookup(id ID) (Record, error)
 	// Close stops accepting work and releases the backend.

@@ -21,6 +21,7 @@ import (
 	"github.com/sluicehq/sluice/plugins/demo"
 	"github.com/sluicehq/sluice/queue"
 	"github.com/sluicehq/sluice/runtime/admin"
+	"github.com/sluicehq/sluice/runtime/callback"
 	"github.com/sluicehq/sluice/runtime/config"
 	"github.com/sluicehq/sluice/runtime/dispatch"
 	"github.com/sluicehq/sluice/runtime/ingress"
@@ -101,6 +102,8 @@ type server struct {
 	serving chan error
 	cancel  context.CancelFunc // stops the workers
 	workers chan struct{}      // closed when the workers stopped
+	// callbacks sends routes' final results to their callback URLs (nil: none).
+	callbacks *callback.Sender
 }
 
 // start opens the log, compiles the plugins, starts the workers and the
@@ -148,7 +151,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	workerRoutes := make(map[string]*worker.Route, len(cfg.Routes))
 	var ingressRoutes []ingress.Route
 	for _, r := range cfg.Routes {
-		wr := &worker.Route{Name: r.Name, Transforms: r.Transforms}
+		wr := &worker.Route{Name: r.Name, Transforms: r.Transforms, Callback: r.Callback != nil}
 		if r.Retry != nil {
 			p := r.Retry.WithDefaults()
 			wr.Retry = &worker.RetryPolicy{MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff.D(),
@@ -180,6 +183,14 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	s.cancel, s.workers = cancel, make(chan struct{})
+	if targets, err := callbackTargets(&cfg); err != nil {
+		cancel()
+		return nil, err
+	} else if len(targets) > 0 {
+		s.callbacks = &callback.Sender{Queue: s.queue, Dispatcher: pool.Dispatcher, Targets: targets, Log: log}
+		s.callbacks.Start(wctx)
+		pool.Callbacks = s.callbacks
+	}
 	go func() {
 		defer close(s.workers)
 		pool.Run(wctx)
@@ -296,6 +307,30 @@ func (s *server) startAdmin(cfg *config.Config) error {
 	return nil
 }
 
+// callbackTargets collects the routes' callbacks.
+func callbackTargets(cfg *config.Config) (map[string]*callback.Target, error) {
+	targets := map[string]*callback.Target{}
+	for _, r := range cfg.Routes {
+		cb := r.Callback
+		if cb == nil {
+			continue
+		}
+		t := &callback.Target{URL: cb.URL, Timeout: cb.Timeout.D()}
+		if t.Timeout == 0 {
+			t.Timeout = config.DefaultDestinationTimeout
+		}
+		if cb.Secret != "" {
+			secret, err := callback.ParseSecret(cb.Secret)
+			if err != nil {
+				return nil, fmt.Errorf("route %s: callback %w", r.Name, err)
+			}
+			t.Secret = secret
+		}
+		targets[r.Name] = t
+	}
+	return targets, nil
+}
+
 // backlogLimits converts the global and per-route backlog limits.
 func backlogLimits(cfg *config.Config) queue.Limits {
 	l := queue.Limits{Messages: cfg.Backlog.MaxMessages, Bytes: int64(cfg.Backlog.MaxBytes)}
@@ -343,6 +378,9 @@ func (s *server) closeResources() error {
 	if s.cancel != nil {
 		s.cancel()
 		<-s.workers
+		if s.callbacks != nil {
+			s.callbacks.Wait()
+		}
 	}
 	if s.queue != nil {
 		errs = append(errs, s.queue.Close())

@@ -2,10 +2,12 @@ package config
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -113,6 +115,16 @@ type Route struct {
 	// Backlog bounds this route's share of the backlog; past it the route
 	// answers 429 with Retry-After (the global backlog answers 503).
 	Backlog *Backlog `yaml:"backlog"`
+	// Callback receives every final result of the route, signed as
+	// Standard Webhooks signs.
+	Callback *Callback `yaml:"callback"`
+}
+
+// Callback is where a route's final results are POSTed.
+type Callback struct {
+	URL     string   `yaml:"url"`
+	Secret  string   `yaml:"secret"`  // "whsec_<base64>" (Standard Webhooks) or any string; empty: unsigned
+	Timeout Duration `yaml:"timeout"` // default 10s
 }
 
 // Retry is a route's retry policy. Zero fields take the defaults below.
@@ -410,6 +422,19 @@ func (c *Config) Validate() error {
 		checkName(key, "route", r.Name, routes)
 		if r.Mode != ModeSync && r.Mode != ModeAsync {
 			bad(key+".mode", "must be sync or async, got %q", r.Mode)
+		}
+		if cb := r.Callback; cb != nil {
+			if u, err := url.Parse(cb.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad(key+".callback.url", "must be an http(s) URL, got %q", cb.URL)
+			}
+			if rest, ok := strings.CutPrefix(cb.Secret, "whsec_"); ok {
+				if _, err := base64.StdEncoding.DecodeString(rest); err != nil {
+					bad(key+".callback.secret", "whsec_ must be followed by base64")
+				}
+			}
+			if cb.Timeout < 0 {
+				bad(key+".callback.timeout", "must be positive")
+			}
 		}
 		if b := r.Backlog; b != nil && (b.MaxMessages < 0 || b.MaxBytes < 0) {
 			bad(key+".backlog", "limits must be >= 0 (0 means unlimited)")

@@ -34,6 +34,7 @@ type Route struct {
 	Name        string
 	Transforms  []string     // plugin names, resolved in Pool.Plugins per message
 	Retry       *RetryPolicy // nil: one attempt
+	Callback    bool         // POST the final result to the route's callback (Pool.Callbacks)
 	Destination *Destination // nil: the transformed message is the result
 }
 
@@ -51,6 +52,9 @@ type RetryPolicy struct {
 	Park bool
 }
 
+// Notifier sends the callback of a message whose final record is written.
+type Notifier interface{ Enqueue(queue.ID) }
+
 // Destination is where a route delivers.
 type Destination struct {
 	URL     string
@@ -63,6 +67,7 @@ type Pool struct {
 	Queue      queue.Queue
 	Routes     map[string]*Route
 	Plugins    *registry.Registry
+	Callbacks  Notifier // for routes with Callback
 	Dispatcher *dispatch.Dispatcher
 	Waiters    *results.Waiters
 	Workers    int
@@ -106,14 +111,16 @@ const (
 )
 
 // bury records m as a dead letter of its route.
-func (w *worker) bury(m *queue.Message, out *results.Outcome, park bool) {
+func (w *worker) bury(m *queue.Message, out *results.Outcome, park, notify bool) {
 	id := uuid.UUID(m.ID).String()
 	w.pool.Log.Warn("delivery failed for good; dead letter", "correlation_id", id, "route", m.Route,
 		"attempts", len(out.Attempts), "code", out.Error.Code, "parked", park)
-	rec := &queue.Record{Attempts: m.Attempts + 1, Payload: out.Encode(nil)}
+	rec := &queue.Record{Attempts: m.Attempts + 1, Payload: out.Encode(nil), Notify: notify && w.pool.Callbacks != nil}
 	err := w.pool.Queue.Dead(m, rec, park, func(err error) {
 		if err != nil {
 			w.pool.Log.Error("recording a dead letter; the message runs again after a restart", "correlation_id", id, "err", err)
+		} else if rec.Notify {
+			w.pool.Callbacks.Enqueue(m.ID)
 		}
 		w.pool.Waiters.Notify(m.ID, out)
 	})
@@ -225,11 +232,12 @@ func (w *worker) run(ctx context.Context) {
 			case again:
 				continue
 			case dead:
-				w.bury(m, out, r.Retry.Park)
+				w.bury(m, out, r.Retry.Park, r.Callback)
 				continue
 			}
 		}
-		rec := &queue.Record{Status: queue.StatusSucceeded, Attempts: m.Attempts + 1, Payload: out.Encode(nil)}
+		rec := &queue.Record{Status: queue.StatusSucceeded, Attempts: m.Attempts + 1, Payload: out.Encode(nil),
+			Notify: r != nil && r.Callback && w.pool.Callbacks != nil}
 		if !out.Succeeded {
 			rec.Status = queue.StatusFailed
 		}
@@ -237,6 +245,8 @@ func (w *worker) run(ctx context.Context) {
 			if err != nil {
 				w.pool.Log.Error("recording outcome; the message will run again after a restart",
 					"correlation_id", uuid.UUID(m.ID).String(), "err", err)
+			} else if rec.Notify {
+				w.pool.Callbacks.Enqueue(m.ID)
 			}
 			w.pool.Waiters.Notify(m.ID, out)
 		})

@@ -1,0 +1,200 @@
+// Package callback POSTs each final result to its route's callback URL, signed
+// as Standard Webhooks (https://www.standardwebhooks.com) signs: headers
+// webhook-id (the correlation id, the same on every retry), webhook-timestamp
+// and webhook-signature "v1,<base64 HMAC-SHA256 of id.timestamp.body>".
+//
+// The callback is durable: the log writes it to an outbox in the same batch
+// as the final record (queue.Record.Notify), the Sender delivers it with
+// retries and only then forgets it (queue.CallbackDone). After a crash the
+// outbox is sent again, so a receiver may see a callback twice: dedupe on
+// webhook-id.
+package callback
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/sluicehq/sluice/queue"
+	"github.com/sluicehq/sluice/runtime/dispatch"
+	"github.com/sluicehq/sluice/runtime/results"
+)
+
+// Target is where a route's results go.
+type Target struct {
+	URL     string
+	Secret  []byte // HMAC key; nil: unsigned
+	Timeout time.Duration
+}
+
+// ParseSecret reads a Standard Webhooks secret: "whsec_" and base64, or any
+// other string used as is.
+func ParseSecret(s string) ([]byte, error) {
+	if rest, ok := strings.CutPrefix(s, "whsec_"); ok {
+		b, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			return nil, fmt.Errorf("secret: whsec_ must be followed by base64: %w", err)
+		}
+		return b, nil
+	}
+	return []byte(s), nil
+}
+
+// Sign returns the webhook-signature value for a message.
+func Sign(secret []byte, id string, ts int64, body []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	fmt.Fprintf(mac, "%s.%d.", id, ts)
+	mac.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// Sender delivers callbacks. Set the fields, then Run.
+type Sender struct {
+	Queue      queue.Queue
+	Dispatcher *dispatch.Dispatcher
+	Targets    map[string]*Target // by route
+	Log        *slog.Logger
+	// Retries: at most MaxAttempts tries, InitialBackoff doubling up to
+	// MaxBackoff (defaults 10, 1s, 5m). Then the callback is dropped (logged).
+	MaxAttempts    int
+	InitialBackoff time.Duration
+	MaxBackoff     time.Duration
+
+	ctx context.Context
+	sem chan struct{}
+	wg  sync.WaitGroup
+}
+
+// Start begins sending: first what the outbox holds from before, then what
+// Enqueue hands it, until ctx is cancelled (unsent callbacks stay in the
+// outbox for the next start). Call it before anything calls Enqueue; Wait
+// returns once every delivery stopped.
+func (s *Sender) Start(ctx context.Context) {
+	s.ctx = ctx
+	s.sem = make(chan struct{}, 16)
+	if s.MaxAttempts <= 0 {
+		s.MaxAttempts = 10
+	}
+	if s.InitialBackoff <= 0 {
+		s.InitialBackoff = time.Second
+	}
+	if s.MaxBackoff <= 0 {
+		s.MaxBackoff = 5 * time.Minute
+	}
+	ids, err := s.Queue.Callbacks()
+	if err != nil {
+		s.Log.Error("reading the callback outbox", "err", err)
+	}
+	for _, id := range ids {
+		s.Enqueue(id)
+	}
+}
+
+// Wait blocks until every delivery stopped (after ctx is cancelled).
+func (s *Sender) Wait() { s.wg.Wait() }
+
+// Enqueue sends the callback of a message whose final record (with Notify)
+// is written.
+func (s *Sender) Enqueue(id queue.ID) {
+	if s.ctx.Err() != nil {
+		return // stopping: the outbox keeps it
+	}
+	s.wg.Add(1)
+	go s.deliver(id)
+}
+
+// deliver tries until the callback is sent, given up, or the sender stops
+// (the outbox keeps it then).
+func (s *Sender) deliver(id queue.ID) {
+	defer s.wg.Done()
+	idStr := uuid.UUID(id).String()
+	for attempt := 1; ; attempt++ {
+		select {
+		case s.sem <- struct{}{}:
+		case <-s.ctx.Done():
+			return
+		}
+		err := s.send(id)
+		<-s.sem
+		if err != nil && !errors.Is(err, errGone) && attempt < s.MaxAttempts {
+			d := s.InitialBackoff << (attempt - 1)
+			if d <= 0 || d > s.MaxBackoff {
+				d = s.MaxBackoff
+			}
+			d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+			s.Log.Warn("callback failed; retrying", "correlation_id", idStr, "attempt", attempt, "in", d.Round(time.Millisecond), "err", err)
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+				continue
+			case <-s.ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+		if err != nil && !errors.Is(err, errGone) {
+			s.Log.Error("callback failed for good; dropped", "correlation_id", idStr, "attempts", attempt, "err", err)
+		}
+		if err := s.Queue.CallbackDone(id); err != nil {
+			s.Log.Error("forgetting a sent callback; it may be sent again after a restart", "correlation_id", idStr, "err", err)
+		}
+		return
+	}
+}
+
+var errGone = errors.New("callback: no final record (expired) or no callback for its route")
+
+// send POSTs the result document of id once.
+func (s *Sender) send(id queue.ID) error {
+	rec, err := s.Queue.Lookup(id)
+	if errors.Is(err, queue.ErrNotFound) || (err == nil && !rec.Status.Final()) {
+		return errGone
+	}
+	if err != nil {
+		return err
+	}
+	t := s.Targets[rec.Route]
+	if t == nil {
+		return errGone
+	}
+	out, err := results.Decode(rec.Payload)
+	if err != nil {
+		return errGone
+	}
+	idStr := uuid.UUID(id).String()
+	body, err := json.Marshal(results.NewView(results.Meta{CorrelationID: idStr, Route: rec.Route,
+		Status: rec.Status.String(), Attempts: int(rec.Attempts), Created: rec.Created, Updated: rec.Updated}, out))
+	if err != nil {
+		return err
+	}
+	ts := time.Now().Unix()
+	req := dispatch.Request{URL: t.URL, Body: body, ContentType: "application/json", Timeout: t.Timeout,
+		Headers: []dispatch.Header{
+			{Name: "webhook-id", Value: idStr},
+			{Name: "webhook-timestamp", Value: strconv.FormatInt(ts, 10)},
+			{Name: "Sluice-Correlation-Id", Value: idStr},
+			{Name: "Sluice-Route", Value: rec.Route},
+		}}
+	if t.Secret != nil {
+		req.Headers = append(req.Headers, dispatch.Header{Name: "webhook-signature", Value: Sign(t.Secret, idStr, ts, body)})
+	}
+	var resp dispatch.Response
+	if err := s.Dispatcher.Send(&req, &resp); err != nil {
+		return err
+	}
+	if resp.Status < 200 || resp.Status > 299 {
+		return fmt.Errorf("callback %s answered %d", t.URL, resp.Status)
+	}
+	return nil
+}

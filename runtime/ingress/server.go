@@ -316,12 +316,20 @@ func (s *Server) idempotent(ctx *fasthttp.RequestCtx, r *Route, m *queue.Message
 	return nil, true
 }
 
-// writeAccepted answers 202 with where the result will be.
+// writeAccepted answers 202 with where the result will be. It runs for every
+// async message, so it builds the body and Location without allocating.
 func writeAccepted(ctx *fasthttp.RequestCtx, id string) {
 	ctx.SetStatusCode(fasthttp.StatusAccepted)
-	ctx.Response.Header.Set("Location", "/v1/results/"+id)
 	ctx.SetContentType("application/json")
-	ctx.SetBodyString(`{"correlation_id":"` + id + `","status_url":"/v1/results/` + id + `"}` + "\n")
+	ctx.Response.ResetBody()
+	ctx.WriteString(`{"correlation_id":"`)
+	ctx.WriteString(id)
+	ctx.WriteString(`","status_url":"`)
+	start := len(ctx.Response.Body())
+	ctx.WriteString("/v1/results/")
+	ctx.WriteString(id)
+	ctx.Response.Header.SetBytesV("Location", ctx.Response.Body()[start:])
+	ctx.WriteString("\"}\n")
 }
 
 // writeOutcome answers a sync request: the destination's (or the transform's)

@@ -110,12 +110,21 @@ const (
 	dead                 // a failed delivery that will not be tried again: a dead letter
 )
 
+// encodeBuf is a buffer sized for out's encoding, so Encode does not grow it.
+func encodeBuf(out *results.Outcome) []byte {
+	n := 256
+	if out.Response != nil {
+		n += len(out.Response.Body)
+	}
+	return make([]byte, 0, n)
+}
+
 // bury records m as a dead letter of its route.
 func (w *worker) bury(m *queue.Message, out *results.Outcome, park, notify bool) {
 	id := uuid.UUID(m.ID).String()
 	w.pool.Log.Warn("delivery failed for good; dead letter", "correlation_id", id, "route", m.Route,
 		"attempts", len(out.Attempts), "code", out.Error.Code, "parked", park)
-	rec := &queue.Record{Attempts: m.Attempts + 1, Payload: out.Encode(nil), Notify: notify && w.pool.Callbacks != nil}
+	rec := &queue.Record{Attempts: m.Attempts + 1, Payload: out.Encode(encodeBuf(out)), Notify: notify && w.pool.Callbacks != nil}
 	err := w.pool.Queue.Dead(m, rec, park, func(err error) {
 		if err != nil {
 			w.pool.Log.Error("recording a dead letter; the message runs again after a restart", "correlation_id", id, "err", err)
@@ -236,7 +245,7 @@ func (w *worker) run(ctx context.Context) {
 				continue
 			}
 		}
-		rec := &queue.Record{Status: queue.StatusSucceeded, Attempts: m.Attempts + 1, Payload: out.Encode(nil),
+		rec := &queue.Record{Status: queue.StatusSucceeded, Attempts: m.Attempts + 1, Payload: out.Encode(encodeBuf(out)),
 			Notify: r != nil && r.Callback && w.pool.Callbacks != nil}
 		if !out.Succeeded {
 			rec.Status = queue.StatusFailed

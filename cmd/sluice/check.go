@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/sluicehq/sluice/runtime/config"
+	"github.com/sluicehq/sluice/runtime/validate"
 	"github.com/sluicehq/sluice/runtime/wasm"
 )
 
@@ -41,6 +42,16 @@ func configCheckCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "plugin %s: ABI %s, %d bytes, sha256 %s\n", lp.Name, abiLabel(lp.ABI), lp.Size, lp.SHA256)
 		lp.Close(ctx)
+	}
+	for _, r := range cfg.Routes {
+		if v := r.Validate; v != nil && v.Schema != "" {
+			if _, err := validate.Compile(v.Schema); err != nil {
+				fmt.Fprintf(stderr, "%s: route %q: %v\n", args[0], r.Name, err)
+				failed = true
+				continue
+			}
+			fmt.Fprintf(stdout, "route %s: schema %s compiles\n", r.Name, v.Schema)
+		}
 	}
 	if failed {
 		return 1

@@ -33,11 +33,22 @@ type testServer struct {
 	stopped bool
 }
 
-// startServer writes yaml (with {{DATA}} replaced) to a temp dir, loads it
-// like `sluice serve --config` would, and starts it on a free loopback port.
+// startServer writes yaml to a temp dir, loads it like `sluice serve
+// --config` would, and starts it on a free loopback port.
 func startServer(t *testing.T, yaml string, dataDir string) *testServer {
 	t.Helper()
-	dir := t.TempDir()
+	return startServerAt(t, t.TempDir(), yaml, dataDir)
+}
+
+// startServerIn is startServer with the config in dir (next to files it
+// names, such as schemas) and the data in dir/data.
+func startServerIn(t *testing.T, dir, yaml string) *testServer {
+	t.Helper()
+	return startServerAt(t, dir, yaml, "")
+}
+
+func startServerAt(t *testing.T, dir, yaml, dataDir string) *testServer {
+	t.Helper()
 	if dataDir == "" {
 		dataDir = filepath.Join(dir, "data")
 	}

@@ -1,9 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,22 +15,34 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
+// benchSchema is what a route validating orders might use; the benchmark's
+// 1 KiB body matches it.
+const benchSchema = `{"type": "object", "required": ["id", "pad"],
+  "properties": {"id": {"type": "string", "minLength": 1}, "pad": {"type": "string", "maxLength": 2000}}}`
+
 // BenchmarkIngestAsync drives the in-process server with 64 keep-alive
-// connections posting 1 KiB to an async route without transforms and reports
-// the log's batching. The end-to-end comparison with a bare server lives in
-// benchmarks/ (separate processes); this one is for profiling.
+// connections posting 1 KiB of JSON to an async route without transforms and
+// reports the log's batching; "schema" validates every message against a
+// JSON Schema first. The end-to-end comparison with a bare server lives in
+// benchmarks/ (separate processes); this one is for profiling and ratios.
 func BenchmarkIngestAsync(b *testing.B) {
-	for _, durability := range []string{"fsync", "none"} {
-		b.Run(durability, func(b *testing.B) {
+	for _, variant := range []string{"fsync", "none", "fsync+schema"} {
+		durability, withSchema := strings.CutSuffix(variant, "+schema")
+		b.Run(variant, func(b *testing.B) {
 			cfg := config.Default()
-			cfg.DataDir, cfg.Listen, cfg.Durability = b.TempDir(), "127.0.0.1:0", durability
+			cfg.DataDir, cfg.Listen, cfg.Durability, cfg.AdminListen = b.TempDir(), "127.0.0.1:0", durability, "off"
 			cfg.Routes = []config.Route{{Name: "bench", Mode: config.ModeAsync, OrderBy: "none"}}
+			if withSchema {
+				path := filepath.Join(b.TempDir(), "bench.schema.json")
+				os.WriteFile(path, []byte(benchSchema), 0o644)
+				cfg.Routes[0].Validate = &config.Validate{Schema: path}
+			}
 			s, err := start(b.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer s.close()
-			body := bytes.Repeat([]byte("x"), 1024)
+			body := []byte(`{"id":"order-1","pad":"` + strings.Repeat("x", 990) + `"}`)
 			const conns = 64
 			var n atomic.Int64
 			n.Store(int64(b.N))

@@ -27,6 +27,7 @@ import (
 	"github.com/sluicehq/sluice/runtime/ingress"
 	"github.com/sluicehq/sluice/runtime/registry"
 	"github.com/sluicehq/sluice/runtime/results"
+	"github.com/sluicehq/sluice/runtime/validate"
 	"github.com/sluicehq/sluice/runtime/wasm"
 	"github.com/sluicehq/sluice/runtime/worker"
 )
@@ -151,7 +152,8 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	workerRoutes := make(map[string]*worker.Route, len(cfg.Routes))
 	var ingressRoutes []ingress.Route
 	for _, r := range cfg.Routes {
-		wr := &worker.Route{Name: r.Name, Transforms: r.Transforms, Callback: r.Callback != nil}
+		wr := &worker.Route{Name: r.Name, Transforms: r.Transforms, Callback: r.Callback != nil,
+			ReplyTransforms: r.ReplyTransforms}
 		if r.Retry != nil {
 			p := r.Retry.WithDefaults()
 			wr.Retry = &worker.RetryPolicy{MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff.D(),
@@ -169,7 +171,16 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 		}
 		workerRoutes[r.Name] = wr
 		mode, arg, _ := config.ParseOrderBy(r.OrderBy)
-		ingressRoutes = append(ingressRoutes, ingress.Route{Name: r.Name, Sync: r.Mode == config.ModeSync, OrderMode: mode, OrderArg: arg})
+		ir := ingress.Route{Name: r.Name, Sync: r.Mode == config.ModeSync, OrderMode: mode, OrderArg: arg, Accept: r.Accept}
+		if v := r.Validate; v != nil {
+			ir.Validators = v.Plugins
+			if v.Schema != "" {
+				if ir.Schema, err = validate.Compile(v.Schema); err != nil {
+					return nil, fmt.Errorf("route %s: %w", r.Name, err)
+				}
+			}
+		}
+		ingressRoutes = append(ingressRoutes, ir)
 	}
 
 	pool := &worker.Pool{
@@ -210,6 +221,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 		Routes: ingressRoutes, Queue: s.queue, Waiters: waiters,
 		MaxBodySize: int(cfg.MaxBodySize), SyncTimeout: cfg.SyncTimeout.D(), Log: log,
 		IdempotencyTTL: cfg.IdempotencyTTL.D(),
+		Validator:      &worker.Inline{Plugins: s.plugins},
 		Stats:          func() any { return map[string]any{"log": s.queue.Stats()} },
 	})
 	s.serving = make(chan error, 1)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"mime"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -118,6 +119,20 @@ type Route struct {
 	// Callback receives every final result of the route, signed as
 	// Standard Webhooks signs.
 	Callback *Callback `yaml:"callback"`
+	// Validate checks a message before it is accepted (both patterns): an
+	// invalid one is answered 422 and never stored.
+	Validate *Validate `yaml:"validate"`
+	// Accept lists the media types the route takes (others: 415); empty: any.
+	Accept []string `yaml:"accept"`
+	// ReplyTransforms are applied to the destination's answer before it goes
+	// back to the source (sync) or into the result (async).
+	ReplyTransforms []string `yaml:"reply_transforms"`
+}
+
+// Validate is a route's validation before acceptance.
+type Validate struct {
+	Schema  string   `yaml:"schema"`  // JSON Schema file (2020-12 unless it says otherwise), relative to the config
+	Plugins []string `yaml:"plugins"` // validator plugins: may reject, never change the body
 }
 
 // Callback is where a route's final results are POSTed.
@@ -293,6 +308,11 @@ func Load(path string) (Config, error) {
 			c.Plugins[i].Path = filepath.Join(base, p)
 		}
 	}
+	for i := range c.Routes {
+		if v := c.Routes[i].Validate; v != nil && v.Schema != "" && !filepath.IsAbs(v.Schema) {
+			v.Schema = filepath.Join(base, v.Schema)
+		}
+	}
 	if c.WasmCache != "" && !filepath.IsAbs(c.WasmCache) {
 		c.WasmCache = filepath.Join(base, c.WasmCache)
 	}
@@ -462,6 +482,26 @@ func (c *Config) Validate() error {
 				if !retryOn.MatchString(on) {
 					bad(fmt.Sprintf("%s.retry.on[%d]", key, j), "must be timeout, connection, a status (503) or a class (5xx), got %q", on)
 				}
+			}
+		}
+		if v := r.Validate; v != nil {
+			for j, t := range v.Plugins {
+				if !plugins[t] {
+					bad(fmt.Sprintf("%s.validate.plugins[%d]", key, j), "no plugin named %q", t)
+				}
+			}
+		}
+		for j, t := range r.ReplyTransforms {
+			if !plugins[t] {
+				bad(fmt.Sprintf("%s.reply_transforms[%d]", key, j), "no plugin named %q", t)
+			}
+		}
+		if len(r.ReplyTransforms) > 0 && r.Destination == nil {
+			bad(key+".reply_transforms", "needs a destination: they shape its answer")
+		}
+		for j, a := range r.Accept {
+			if mt, _, err := mime.ParseMediaType(a); err != nil || !strings.Contains(mt, "/") {
+				bad(fmt.Sprintf("%s.accept[%d]", key, j), "must be a media type like application/json, got %q", a)
 			}
 		}
 		for j, t := range r.Transforms {

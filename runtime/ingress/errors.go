@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/sluicehq/sluice/runtime/validate"
 	"github.com/valyala/fasthttp"
 )
 
@@ -25,6 +26,8 @@ const (
 	codeBadID            = "invalid_correlation_id"
 	codeIdemReused       = "idempotency_key_reused"
 	codeRouteBacklogFull = "route_backlog_full"
+	codeValidationFailed = "validation_failed"
+	codeUnsupportedType  = "unsupported_media_type"
 	codeIdemInFlight     = "idempotency_key_in_flight"
 )
 
@@ -44,6 +47,8 @@ var statusOf = map[string]int{
 	codeBadID:                 http.StatusBadRequest,
 	codeIdemReused:            http.StatusUnprocessableEntity,
 	codeRouteBacklogFull:      http.StatusTooManyRequests,
+	codeValidationFailed:      http.StatusUnprocessableEntity,
+	codeUnsupportedType:       http.StatusUnsupportedMediaType,
 	codeIdemInFlight:          http.StatusConflict,
 	"plugin_rejected":         http.StatusUnprocessableEntity,
 	"plugin_failed":           http.StatusInternalServerError,
@@ -56,6 +61,7 @@ var statusOf = map[string]int{
 	"destination_unreachable": http.StatusBadGateway,
 	"destination_timeout":     http.StatusGatewayTimeout,
 	"destination_failed":      http.StatusBadGateway,
+	"reply_transform_failed":  http.StatusBadGateway,
 	"internal_error":          http.StatusInternalServerError,
 }
 
@@ -76,6 +82,8 @@ type errorDetail struct {
 	Message       string `json:"message"`
 	CorrelationID string `json:"correlation_id,omitempty"`
 	Plugin        string `json:"plugin,omitempty"`
+	// Violations lists what validation found (validation_failed).
+	Violations []validate.Violation `json:"violations,omitempty"`
 }
 
 // writeError answers with the code's status and a JSON error body.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net"
 	"strings"
 	"sync"
@@ -15,15 +16,21 @@ import (
 	"github.com/google/uuid"
 	"github.com/sluicehq/sluice/queue"
 	"github.com/sluicehq/sluice/runtime/results"
+	"github.com/sluicehq/sluice/runtime/validate"
+	"github.com/sluicehq/sluice/runtime/wasm"
 	"github.com/valyala/fasthttp"
 )
 
 // Route is what the ingress needs to know about a route.
 type Route struct {
-	Name      string
-	Sync      bool
-	OrderMode string // route | none | header | json (config.Order*); ignored for sync routes
-	OrderArg  string // header name or JSON pointer
+	Name string
+	Sync bool
+	// Checks before a message is accepted (nothing is stored if one fails).
+	Accept     []string         // media types; empty: any
+	Schema     *validate.Schema // nil: none
+	Validators []string         // validator plugins, run by Options.Validator
+	OrderMode  string           // route | none | header | json (config.Order*); ignored for sync routes
+	OrderArg   string           // header name or JSON pointer
 }
 
 // Options configure a Server.
@@ -38,6 +45,10 @@ type Options struct {
 	// MaxResultWait caps GET /v1/results/{id}?wait= (default 60s).
 	MaxResultWait time.Duration
 	Log           *slog.Logger
+	// Validator runs routes' validator plugins.
+	Validator interface {
+		Validate(plugins []string, c *wasm.Call) error
+	}
 	// Stats, if set, is served as JSON at GET /v1/stats.
 	Stats func() any
 }
@@ -179,6 +190,9 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 			m.Headers = append(m.Headers, queue.Header{Name: string(k), Value: string(v)})
 		}
 	}
+	if !s.valid(ctx, r, m, idStr) {
+		return
+	}
 	if !r.Sync {
 		m.Key = orderKey(r, ctx, m.Body)
 	}
@@ -314,6 +328,66 @@ func (s *Server) idempotent(ctx *fasthttp.RequestCtx, r *Route, m *queue.Message
 		writeOutcome(ctx, idStr, out)
 	}
 	return nil, true
+}
+
+// valid runs the route's checks on m before it is accepted and answers the
+// request itself if one fails: 415 for a media type the route does not
+// accept, 422 validation_failed with every schema violation or a validator
+// plugin's reason, or the plugin's failure.
+func (s *Server) valid(ctx *fasthttp.RequestCtx, r *Route, m *queue.Message, id string) bool {
+	if len(r.Accept) > 0 && !accepts(r.Accept, m.ContentType) {
+		writeError(ctx, codeUnsupportedType, fmt.Sprintf("route %s accepts %s; got Content-Type %q",
+			r.Name, strings.Join(r.Accept, ", "), m.ContentType))
+		return false
+	}
+	if r.Schema != nil {
+		if v := r.Schema.Check(m.Body); len(v) > 0 {
+			writeErrorDetail(ctx, errorDetail{Code: codeValidationFailed, CorrelationID: id, Violations: v,
+				Message: fmt.Sprintf("the message does not match the route's schema (%d violations)", len(v))})
+			return false
+		}
+	}
+	if len(r.Validators) == 0 || s.opts.Validator == nil {
+		return true
+	}
+	c := &wasm.Call{Input: m.Body, Route: r.Name, CorrelationID: id, ContentType: m.ContentType,
+		ReceivedAt: m.Received, Headers: requestHeaders{ctx}}
+	err := s.opts.Validator.Validate(r.Validators, c)
+	var we *wasm.Error
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &we) && we.Code == wasm.CodeRejected:
+		writeErrorDetail(ctx, errorDetail{Code: codeValidationFailed, CorrelationID: id, Plugin: we.Plugin,
+			Message: we.Message, Violations: []validate.Violation{{Pointer: "", Message: we.Message}}})
+	case errors.As(err, &we):
+		writeErrorDetail(ctx, errorDetail{Code: we.Code, CorrelationID: id, Plugin: we.Plugin, Message: "validating: " + we.Message})
+	default:
+		writeErrorDetail(ctx, errorDetail{Code: results.CodeInternal, CorrelationID: id, Message: "validating: " + err.Error()})
+	}
+	return false
+}
+
+// accepts reports whether contentType's media type is one of types.
+func accepts(types []string, contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	for _, t := range types {
+		if strings.EqualFold(t, mt) {
+			return true
+		}
+	}
+	return false
+}
+
+// requestHeaders lets a validator plugin read the request's headers.
+type requestHeaders struct{ ctx *fasthttp.RequestCtx }
+
+func (h requestHeaders) Header(name string) (string, bool) {
+	v := h.ctx.Request.Header.Peek(name)
+	return string(v), v != nil
 }
 
 // writeAccepted answers 202 with where the result will be. It runs for every

@@ -18,7 +18,8 @@ import (
 
 // Error codes stored in outcomes (the ingress maps them to HTTP statuses).
 const (
-	CodeDestinationFailed = "destination_failed" // answered with a non-2xx status
+	CodeDestinationFailed = "destination_failed"     // answered with a non-2xx status
+	CodeReplyFailed       = "reply_transform_failed" // a reply transform failed; the destination's answer is in Raw
 	CodeInternal          = "internal_error"
 )
 
@@ -50,6 +51,9 @@ type Outcome struct {
 	Error     *Error
 	Plugins   []string  // name@sha256-prefix of each transform that ran
 	Attempts  []Attempt // every delivery attempt, oldest first (routes with a retry policy)
+	// Raw is the destination's own answer when reply transforms reshaped it
+	// into Response (or failed: Response is nil then).
+	Raw *Response
 }
 
 // Attempt is one try at a message: when, what the destination answered (0:
@@ -126,6 +130,9 @@ func (o *Outcome) Encode(b []byte) []byte {
 	if len(o.Attempts) > 0 {
 		flags |= 8
 	}
+	if o.Raw != nil {
+		flags |= 16
+	}
 	b = append(b, payloadVersion, flags)
 	b = binary.AppendUvarint(b, uint64(len(o.Plugins)))
 	for _, p := range o.Plugins {
@@ -139,6 +146,15 @@ func (o *Outcome) Encode(b []byte) []byte {
 	}
 	if len(o.Attempts) > 0 {
 		b = AppendAttempts(b, o.Attempts)
+	}
+	if r := o.Raw; r != nil {
+		b = binary.AppendUvarint(b, uint64(r.Status))
+		b = binary.AppendUvarint(b, uint64(len(r.Headers)))
+		for _, h := range r.Headers {
+			b = appendString(b, h.Name)
+			b = appendString(b, h.Value)
+		}
+		b = appendString(b, string(r.Body))
 	}
 	if r := o.Response; r != nil {
 		b = binary.AppendUvarint(b, uint64(r.Status))
@@ -180,6 +196,18 @@ func Decode(b []byte) (*Outcome, error) {
 			return nil, err
 		}
 		o.Attempts = as
+	}
+	if flags&16 != 0 {
+		r := &Response{Status: int(d.uvarint())}
+		n := d.uvarint()
+		if n > uint64(len(d.b)) {
+			return nil, errBadPayload
+		}
+		for range n {
+			r.Headers = append(r.Headers, Header{Name: d.string(), Value: d.string()})
+		}
+		r.Body = []byte(d.string())
+		o.Raw = r
 	}
 	if flags&2 != 0 {
 		r := &Response{Status: int(d.uvarint())}
@@ -262,6 +290,9 @@ type View struct {
 	Error         *Error        `json:"error,omitempty"`
 	Plugins       []string      `json:"plugins,omitempty"`
 	AttemptLog    []AttemptView `json:"attempt_log,omitempty"`
+	// DestinationResponse is the destination's own answer when reply
+	// transforms reshaped it (or failed).
+	DestinationResponse *ResponseView `json:"destination_response,omitempty"`
 }
 
 // AttemptView is one attempt in a result document.
@@ -304,25 +335,30 @@ func NewView(m Meta, o *Outcome) View {
 	if len(o.Attempts) > 0 {
 		v.AttemptLog = AttemptViews(o.Attempts)
 	}
-	if r := o.Response; r != nil {
-		rv := &ResponseView{Status: r.Status, Headers: make(map[string]string, len(r.Headers))}
-		for _, h := range r.Headers {
-			if prev, ok := rv.Headers[h.Name]; ok {
-				rv.Headers[h.Name] = prev + ", " + h.Value
-			} else {
-				rv.Headers[h.Name] = h.Value
-			}
-		}
-		if utf8.Valid(r.Body) {
-			s := string(r.Body)
-			rv.Body = &s
-		} else {
-			s := base64.StdEncoding.EncodeToString(r.Body)
-			rv.BodyBase64 = &s
-		}
-		v.Response = rv
-	}
+	v.Response, v.DestinationResponse = responseView(o.Response), responseView(o.Raw)
 	return v
+}
+
+func responseView(r *Response) *ResponseView {
+	if r == nil {
+		return nil
+	}
+	rv := &ResponseView{Status: r.Status, Headers: make(map[string]string, len(r.Headers))}
+	for _, h := range r.Headers {
+		if prev, ok := rv.Headers[h.Name]; ok {
+			rv.Headers[h.Name] = prev + ", " + h.Value
+		} else {
+			rv.Headers[h.Name] = h.Value
+		}
+	}
+	if utf8.Valid(r.Body) {
+		s := string(r.Body)
+		rv.Body = &s
+	} else {
+		s := base64.StdEncoding.EncodeToString(r.Body)
+		rv.BodyBase64 = &s
+	}
+	return rv
 }
 
 // Waiters lets a caller wait for a message's outcome. Safe for concurrent use.

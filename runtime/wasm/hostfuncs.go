@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -25,6 +26,7 @@ var hostFuncs = map[string]hostFunc{
 	"meta":             {hostMeta, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}},
 	"log":              {hostLog, []api.ValueType{i32, i32, i32}, nil},
 	"now":              {hostNow, nil, []api.ValueType{i64}},
+	"set_status":       {hostSetStatus, []api.ValueType{i32}, nil},
 }
 
 // instantiateHostModule defines the "sluice" host module in rt.
@@ -146,11 +148,32 @@ func (i *Instance) metaValue(key []byte) (string, bool) {
 		return c.ReceivedAt.UTC().Format(time.RFC3339Nano), true
 	case "plugin":
 		return i.p.Name, true
+	case "response_status":
+		if c.ResponseStatus == 0 {
+			return "", false
+		}
+		return strconv.Itoa(c.ResponseStatus), true
 	}
 	if len(key) > 7 && string(key[:7]) == "header:" && c.Headers != nil {
 		return c.Headers.Header(string(key[7:]))
 	}
+	if len(key) > 16 && string(key[:16]) == "response_header:" && c.ResponseHeaders != nil {
+		return c.ResponseHeaders.Header(string(key[16:]))
+	}
 	return "", false
+}
+
+// hostSetStatus sets the reply's status (reply transforms): 200–599.
+func hostSetStatus(ctx context.Context, mod api.Module, stack []uint64) {
+	i := current(ctx)
+	if i == nil || i.call == nil {
+		return
+	}
+	status := api.DecodeI32(stack[0])
+	if status < 200 || status > 599 {
+		i.trap(CodeInvalidOutput, fmt.Sprintf("set_status(%d): a reply status must be between 200 and 599", status))
+	}
+	i.call.OutStatus = int(status)
 }
 
 func hostLog(ctx context.Context, mod api.Module, stack []uint64) {

@@ -62,11 +62,16 @@ type Call struct {
 	ContentType   string
 	ReceivedAt    time.Time
 	Headers       HeaderSource
+	// Reply transforms only: the destination's answer (meta response_status,
+	// response_header:<name>).
+	ResponseStatus  int
+	ResponseHeaders HeaderSource
 
 	// Outputs.
 	Output         []byte
 	OutContentType string // empty unless the plugin set one
 	OutHeaders     []Header
+	OutStatus      int // set_status (reply transforms); 0: not set
 }
 
 // Instance is a warm plugin instance. Not safe for concurrent use.
@@ -177,7 +182,7 @@ func (i *Instance) Transform(c *Call) error {
 	}
 	i.call, i.fault = c, nil
 	i.out, i.errMsg = i.out[:0], i.errMsg[:0]
-	c.Output, c.OutContentType, c.OutHeaders = nil, "", c.OutHeaders[:0]
+	c.Output, c.OutContentType, c.OutHeaders, c.OutStatus = nil, "", c.OutHeaders[:0], 0
 	defer func() { i.call = nil }()
 
 	if i.p.ABI == ABIWASI {

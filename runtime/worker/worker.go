@@ -31,11 +31,13 @@ import (
 
 // Route is what a worker needs to know about a route.
 type Route struct {
-	Name        string
-	Transforms  []string     // plugin names, resolved in Pool.Plugins per message
-	Retry       *RetryPolicy // nil: one attempt
-	Callback    bool         // POST the final result to the route's callback (Pool.Callbacks)
-	Destination *Destination // nil: the transformed message is the result
+	Name       string
+	Transforms []string     // plugin names, resolved in Pool.Plugins per message
+	Retry      *RetryPolicy // nil: one attempt
+	Callback   bool         // POST the final result to the route's callback (Pool.Callbacks)
+	// ReplyTransforms reshape the destination's answer (plugin names).
+	ReplyTransforms []string
+	Destination     *Destination // nil: the transformed message is the result
 }
 
 // RetryPolicy says when a failed delivery runs again (async routes only: a
@@ -109,6 +111,70 @@ const (
 	again                // m runs again later
 	dead                 // a failed delivery that will not be tried again: a dead letter
 )
+
+// reply runs the route's reply transforms over the destination's answer:
+// the body is their input, the answer's status and headers and the request's
+// metadata are theirs to read; they may set the status, headers, content type
+// and body of the reply.
+func (w *worker) reply(r *Route, m *queue.Message, raw *results.Response) (*results.Response, error) {
+	chain, err := w.pool.Plugins.Acquire(r.ReplyTransforms, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer w.pool.Plugins.Release(chain)
+	out := &results.Response{Status: raw.Status, Headers: append([]results.Header(nil), raw.Headers...)}
+	hdrs := messageHeaders(m.Headers)
+	c := &wasm.Call{Input: raw.Body, Route: m.Route, CorrelationID: uuid.UUID(m.ID).String(),
+		ContentType: m.ContentType, ReceivedAt: m.Received, Headers: &hdrs,
+		ResponseStatus: raw.Status, ResponseHeaders: responseHeaders(raw.Headers)}
+	for _, v := range chain {
+		inst, err := w.instance(v)
+		if err == nil {
+			err = inst.Transform(c)
+		}
+		if err != nil {
+			var we *wasm.Error
+			if errors.As(err, &we) && we.Discard {
+				delete(w.instances, v)
+			}
+			return nil, err
+		}
+		if c.OutStatus != 0 {
+			out.Status = c.OutStatus
+		}
+		if c.OutContentType != "" {
+			out.Headers = setResultHeader(out.Headers, "Content-Type", c.OutContentType)
+		}
+		for _, h := range c.OutHeaders {
+			out.Headers = setResultHeader(out.Headers, h.Name, h.Value)
+		}
+		c.Input = append([]byte(nil), c.Output...)
+	}
+	out.Body = c.Input
+	return out, nil
+}
+
+// responseHeaders lets reply transforms read the destination's headers.
+type responseHeaders []results.Header
+
+func (h responseHeaders) Header(name string) (string, bool) {
+	for _, x := range h {
+		if strings.EqualFold(x.Name, name) {
+			return x.Value, true
+		}
+	}
+	return "", false
+}
+
+func setResultHeader(hs []results.Header, name, value string) []results.Header {
+	for i := range hs {
+		if strings.EqualFold(hs[i].Name, name) {
+			hs[i].Value = value
+			return hs
+		}
+	}
+	return append(hs, results.Header{Name: name, Value: value})
+}
 
 // encodeBuf is a buffer sized for out's encoding, so Encode does not grow it.
 func encodeBuf(out *results.Outcome) []byte {
@@ -364,6 +430,20 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 		}
 	}
 	out.Response = resp
+	if len(r.ReplyTransforms) > 0 {
+		out.Raw = resp
+		reply, err := w.reply(r, m, resp)
+		if err != nil {
+			out.Response = nil
+			out.Error = &results.Error{Code: results.CodeReplyFailed, Stage: "reply", Message: err.Error()}
+			var we *wasm.Error
+			if errors.As(err, &we) {
+				out.Error.Plugin, out.Error.Message = we.Plugin, we.Code+": "+we.Message
+			}
+			return out
+		}
+		out.Response = reply
+	}
 	if resp.Status < 200 || resp.Status > 299 {
 		out.Error = &results.Error{Code: results.CodeDestinationFailed, Stage: "dispatch",
 			Message: fmt.Sprintf("destination %s answered %d", d.URL, resp.Status)}

@@ -1,16 +1,19 @@
-// Command ingest measures Sluice's async durable ingest rate against a bare
-// fasthttp server answering 202 to the same 1 KiB POST, with one load
-// generator in one run, and reports their ratio.
+// Command ingest runs Sluice's benchmark suites (async ingest, end-to-end
+// delivery, sync latency, open loop) against their ceilings (a bare fasthttp
+// server, a sink) and a by-hand baseline, with one load generator in one
+// run, and reports every goal's median ratio.
 //
 // Run it from the repository root:
 //
 //	go run ./benchmarks/cmd/ingest [flags]
 //
-// It prints a Markdown report to stdout, progress to stderr, and writes JSON
-// to <out>/<YYYY-MM-DD>-ingest.json. See benchmarks/README.md.
+// It prints a Markdown report to stdout, progress to stderr, and writes
+// <out>/<YYYY-MM-DD>.json, the same Markdown as <YYYY-MM-DD>.md and SVG
+// charts as <YYYY-MM-DD>-<chart>.svg. See benchmarks/README.md.
 //
-// "ingest bare-server --listen ADDR" is a hidden subcommand: the harness
-// re-executes itself with it to run the baseline server in its own process.
+// "ingest bare-server --listen ADDR --status CODE" and "ingest by-hand-server
+// --listen ADDR --data DIR --wasm FILE" are hidden subcommands: the harness
+// re-executes itself with them to run those servers in their own processes.
 package main
 
 import (
@@ -29,14 +32,20 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/benchmarks/internal/bare"
+	"github.com/sluicehq/sluice/benchmarks/internal/baseline"
+	"github.com/sluicehq/sluice/benchmarks/internal/charts"
 	"github.com/sluicehq/sluice/benchmarks/internal/harness"
+	"github.com/sluicehq/sluice/benchmarks/internal/report"
 )
 
 func main() {
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == harness.BareServerCommand {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == harness.BareServerCommand:
 		err = runBare(os.Args[2:])
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == harness.ByHandServerCommand:
+		err = runByHand(os.Args[2:])
+	default:
 		err = runBench(os.Args[1:])
 	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
@@ -48,27 +57,50 @@ func main() {
 func runBare(args []string) error {
 	fs := flag.NewFlagSet(harness.BareServerCommand, flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:18081", "address to listen on")
+	status := fs.Int("status", 202, "status of every POST answer")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return bare.Serve(ctx, *listen)
+	return bare.Serve(ctx, *listen, *status)
+}
+
+func runByHand(args []string) error {
+	fs := flag.NewFlagSet(harness.ByHandServerCommand, flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:18082", "address to listen on")
+	data := fs.String("data", "", "Badger directory")
+	wasm := fs.String("wasm", harness.TransformModule, "transform module (Sluice ABI v1)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return errors.New("--data is required")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return baseline.Serve(ctx, *listen, *data, *wasm)
 }
 
 func runBench(args []string) error {
 	cfg := harness.Default()
 	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	suites := stringList(cfg.Suites)
+	fs.Var(&suites, "suites", "comma-separated suites to run, in this order: "+strings.Join(report.AllSuites, ","))
 	conns := intList(cfg.Conns)
-	fs.Var(&conns, "conns", "comma-separated connection counts, each measured for all rounds (e.g. 64,256)")
-	fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "rounds; each round measures every server once, interleaved")
+	fs.Var(&conns, "conns", "ingest suite: comma-separated connection counts, each measured for all rounds (e.g. 64,256)")
+	rates := floatList(cfg.Rates)
+	fs.Var(&rates, "rates", "openloop suite: comma-separated request rates per second, each measured for all rounds")
+	fs.IntVar(&cfg.OpenConns, "openloop-conns", cfg.OpenConns, "openloop suite: connections of the generator")
+	fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "rounds; each round measures every server of a load once, interleaved")
 	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "load before each measurement, not counted")
 	fs.DurationVar(&cfg.Measure, "measure", cfg.Measure, "measured window of each run")
 	fs.IntVar(&cfg.BodyBytes, "body", cfg.BodyBytes, "POST body size in bytes")
-	fs.BoolVar(&cfg.DurabilityNone, "durability-none", false, "also measure Sluice with durability: none")
-	out := fs.String("out", "benchmarks/results", "directory for the JSON results, relative to the repo root; empty: do not write")
+	fs.BoolVar(&cfg.Transform, "transform", cfg.Transform, "e2e and sync routes run "+harness.TransformModule)
+	fs.IntVar(&cfg.FsyncSamples, "fsync-samples", cfg.FsyncSamples, "sync suite: write+fdatasync samples per round")
+	out := fs.String("out", "benchmarks/results", "directory for the results (JSON, Markdown, SVG), relative to the repo root; empty: do not write")
 	fs.StringVar(&cfg.SluiceBin, "sluice-bin", "", "use this Sluice binary instead of building ./cmd/sluice")
-	fs.BoolVar(&cfg.SelfTest, "self-test", false, "harness check: run the bare server in place of every Sluice server")
+	fs.BoolVar(&cfg.SelfTest, "self-test", false, "harness check: run the bare server in place of every Sluice and by-hand server")
 	fs.DurationVar(&cfg.ReadyTimeout, "ready-timeout", cfg.ReadyTimeout, "how long a server may take to answer GET /healthz")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "per-request timeout")
 	fs.BoolVar(&cfg.KeepTmp, "keep-tmp", false, "keep the temp dir with configs, data and server logs")
@@ -78,7 +110,7 @@ func runBench(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	cfg.Conns = conns
+	cfg.Suites, cfg.Conns, cfg.Rates = suites, conns, rates
 
 	repo, err := repoRoot()
 	if err != nil {
@@ -117,25 +149,42 @@ func runBench(args []string) error {
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(repo, dir)
 	}
-	name := rep.StartedAt.Format(time.DateOnly) + "-ingest"
+	name := rep.StartedAt.Format(time.DateOnly)
 	if cfg.SelfTest {
 		name += "-selftest" // never mistaken for, or overwriting, a real result
 	}
-	path := filepath.Join(dir, name+".json")
-	if err := writeJSON(path, rep.WriteJSON); err != nil {
+	type output struct {
+		path  string
+		write func(io.Writer) error
+	}
+	files := []output{{name + ".json", rep.WriteJSON}, {name + ".md", rep.WriteMarkdown}}
+	cs, err := charts.Render(rep)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintln(os.Stderr, "wrote", path)
+	for _, c := range cs {
+		files = append(files, output{name + "-" + c.Name + ".svg", func(w io.Writer) error {
+			_, err := w.Write(c.SVG)
+			return err
+		}})
+	}
+	for _, f := range files {
+		path := filepath.Join(dir, f.path)
+		if err := writeFile(path, f.write); err != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "wrote", path)
+	}
 	return nil
 }
 
-// writeJSON writes via a temp file and a rename, so an interrupted run
+// writeFile writes via a temp file and a rename, so an interrupted run
 // never leaves a truncated results file.
-func writeJSON(path string, write func(io.Writer) error) error {
+func writeFile(path string, write func(io.Writer) error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("creating results dir: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".ingest-*.json")
+	f, err := os.CreateTemp(filepath.Dir(path), ".bench-*")
 	if err != nil {
 		return fmt.Errorf("creating results file: %w", err)
 	}
@@ -188,6 +237,48 @@ func (l *intList) Set(v string) error {
 			return fmt.Errorf("%q is not a positive integer", f)
 		}
 		out = append(out, n)
+	}
+	*l = out
+	return nil
+}
+
+// floatList is a flag.Value for "5000,10000".
+type floatList []float64
+
+func (l *floatList) String() string {
+	s := make([]string, len(*l))
+	for i, v := range *l {
+		s[i] = strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *floatList) Set(v string) error {
+	var out floatList
+	for f := range strings.SplitSeq(v, ",") {
+		n, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	*l = out
+	return nil
+}
+
+// stringList is a flag.Value for "ingest,sync".
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	var out stringList
+	for f := range strings.SplitSeq(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			return fmt.Errorf("empty name in %q", v)
+		}
+		out = append(out, f)
 	}
 	*l = out
 	return nil

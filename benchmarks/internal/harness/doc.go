@@ -1,11 +1,14 @@
-// Package harness runs the ingest benchmark: it builds Sluice, starts the
-// servers under test as child processes (the bare fasthttp baseline, Sluice
-// with durability fsync, optionally Sluice with durability none), then for
-// every connection count runs Rounds rounds, each round measuring every
-// server once in the same order (A, B, C, A, B, C, ...), so slow drifts of a
-// noisy machine hit all servers alike. Before each run it waits until all
-// servers are idle, and while a run measures it samples the CPU time of the
-// server under test and of the idle ones.
+// Package harness runs the benchmark suites. It builds Sluice, then for each
+// suite (ingest, e2e, sync, openloop) starts the suite's servers as child
+// processes (the bare fasthttp ceiling or the sink, Sluice configured for the
+// suite, the by-hand baseline), measures every load of the suite for Rounds
+// rounds, each round measuring every server once in the same order (A, B, C,
+// A, B, C, ...) so slow drifts of a noisy machine hit all servers alike, and
+// stops the servers before the next suite. Before each run it waits until
+// the suite's servers are idle; while a run measures it samples the CPU time
+// of the server under test and of the idle ones, and for a route that
+// delivers, the sink's POST count and Sluice's backlog. The sync suite also
+// probes the disk (write + fdatasync) once per round.
 //
 // Run returns a report.Report; rendering and writing it is the caller's job.
 // Run is not safe for concurrent use (servers and the load generator would

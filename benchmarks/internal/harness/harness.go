@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,14 +11,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/sluicehq/sluice/benchmarks/internal/bare"
+	"github.com/sluicehq/sluice/benchmarks/internal/latency"
 	"github.com/sluicehq/sluice/benchmarks/internal/load"
 	"github.com/sluicehq/sluice/benchmarks/internal/procstat"
 	"github.com/sluicehq/sluice/benchmarks/internal/report"
 	"github.com/sluicehq/sluice/benchmarks/internal/server"
+	"github.com/valyala/fasthttp"
 )
 
 var (
@@ -25,33 +31,39 @@ var (
 	errNoRepo    = errors.New("harness: repo dir has no cmd/sluice")
 )
 
-// BareServerCommand is the hidden subcommand of the harness binary that runs
-// the bare baseline server; Config.Self must understand it as
-// "<Self> bare-server --listen ADDR".
-const BareServerCommand = "bare-server"
-
-// Server names used in reports.
+// Hidden subcommands of the harness binary; Config.Self must understand
+// "<Self> bare-server --listen ADDR --status CODE" and
+// "<Self> by-hand-server --listen ADDR --data DIR --wasm FILE".
 const (
-	NameBare        = "bare"
-	NameSluiceFsync = "sluice-fsync"
-	NameSluiceNone  = "sluice-none"
+	BareServerCommand   = "bare-server"
+	ByHandServerCommand = "by-hand-server"
 )
+
+// TransformModule is the transform of the e2e and sync routes and of the
+// by-hand baseline, relative to the repo root.
+const TransformModule = "runtime/wasm/testdata/upper.wasm"
 
 // Config is everything one benchmark invocation needs.
 type Config struct {
 	RepoDir   string        // module root; Sluice is built from RepoDir/cmd/sluice
-	Self      string        // harness executable, re-executed for the bare server
-	Conns     []int         // connection counts, each measured for all rounds
-	Rounds    int           // rounds per connection count
+	Self      string        // harness executable, re-executed for the bare and by-hand servers
+	Suites    []string      // report.Suite* names, measured in this order
+	Rounds    int           // rounds per load
 	Warmup    time.Duration // per run, not measured
 	Measure   time.Duration // per run, measured
 	BodyBytes int           // POST body size
 	Timeout   time.Duration // per-request timeout of the load generator
 
-	DurabilityNone bool   // also measure Sluice with durability none
-	SluiceBin      string // use this Sluice binary instead of building one
-	// SelfTest replaces every Sluice server with another bare server, to
-	// check the harness itself before Sluice exists. Ratios should be ≈ 1.
+	Conns     []int     // ingest suite: connection counts, each measured for all rounds
+	Rates     []float64 // open-loop suite: request rates, each measured for all rounds
+	OpenConns int       // open-loop suite: connections of the generator
+	// Transform runs TransformModule on the e2e and sync routes.
+	Transform    bool
+	FsyncSamples int // sync suite: write+fdatasync samples per round
+
+	SluiceBin string // use this Sluice binary instead of building one
+	// SelfTest replaces every Sluice and by-hand server with another bare
+	// server, to check the harness itself. Ratios should be ≈ 1.
 	SelfTest bool
 
 	ReadyTimeout  time.Duration // how long a server may take to answer /healthz
@@ -62,16 +74,24 @@ type Config struct {
 	Log io.Writer // progress lines; nil discards them
 }
 
-// Default returns the issue's configuration: 64 connections, 5 rounds of 2 s
-// warmup + 5 s measurement, 1 KiB bodies. RepoDir and Self must be set.
+// Default returns the configuration of `make bench`: every suite, 5 rounds
+// of 1 s warmup + 3 s measurement, 1 KiB bodies, ingest at 64 and 256
+// connections, the other closed-loop suites at 64 (sync also at 1), open
+// loop at 5k and 10k requests/s over 64 connections. It takes about 8
+// minutes on 2 cores, build included. RepoDir and Self must be set.
 func Default() Config {
 	return Config{
-		Conns:         []int{64},
+		Suites:        report.AllSuites,
 		Rounds:        5,
-		Warmup:        2 * time.Second,
-		Measure:       5 * time.Second,
+		Warmup:        time.Second,
+		Measure:       3 * time.Second,
 		BodyBytes:     1024,
 		Timeout:       10 * time.Second,
+		Conns:         []int{report.GoalConns, 256},
+		Rates:         []float64{5000, 10000},
+		OpenConns:     report.GoalConns,
+		Transform:     true,
+		FsyncSamples:  200,
 		ReadyTimeout:  30 * time.Second,
 		SettleTimeout: 10 * time.Second,
 		StopGrace:     10 * time.Second,
@@ -82,12 +102,12 @@ func Default() Config {
 func (c Config) Validate() error {
 	bad := func(field string, v any) error { return fmt.Errorf("%w: %s = %v", errBadConfig, field, v) }
 	switch {
-	case c.RepoDir == "" && c.SluiceBin == "" && !c.SelfTest:
+	case c.RepoDir == "" && !c.SelfTest:
 		return bad("repo_dir", `""`)
 	case c.Self == "":
 		return bad("self", `""`)
-	case len(c.Conns) == 0:
-		return bad("conns", "[]")
+	case len(c.Suites) == 0:
+		return bad("suites", "[]")
 	case c.Rounds < 1:
 		return bad("rounds", c.Rounds)
 	case c.Warmup < 0:
@@ -104,30 +124,138 @@ func (c Config) Validate() error {
 		return bad("settle_timeout", c.SettleTimeout)
 	case c.StopGrace <= 0:
 		return bad("stop_grace", c.StopGrace)
+	case c.FsyncSamples < 1 && slices.Contains(c.Suites, report.SuiteSync):
+		return bad("fsync_samples", c.FsyncSamples)
+	case c.OpenConns < 1 && slices.Contains(c.Suites, report.SuiteOpenLoop):
+		return bad("openloop_conns", c.OpenConns)
 	}
-	for _, n := range c.Conns {
-		if n < 1 {
+	for i, s := range c.Suites {
+		if !slices.Contains(report.AllSuites, s) || slices.Contains(c.Suites[:i], s) {
+			return bad("suites", c.Suites)
+		}
+	}
+	if slices.Contains(c.Suites, report.SuiteIngest) {
+		if len(c.Conns) == 0 || slices.ContainsFunc(c.Conns, func(n int) bool { return n < 1 }) {
 			return bad("conns", c.Conns)
+		}
+	}
+	if slices.Contains(c.Suites, report.SuiteOpenLoop) {
+		if len(c.Rates) == 0 || slices.ContainsFunc(c.Rates, func(r float64) bool { return r <= 0 || r > 1e6 }) {
+			return bad("rates", c.Rates)
 		}
 	}
 	return nil
 }
 
-// Duration estimates how long the measurements take, without build and
-// startup.
+// Duration estimates how long the measurements take, without build,
+// startup, settling and the fsync probe.
 func (c Config) Duration() time.Duration {
-	servers := 2
-	if c.DurabilityNone {
-		servers++
+	runs := 0
+	for _, s := range c.Suites {
+		for _, g := range groups(c, s) {
+			runs += len(g.steps)
+		}
 	}
-	return time.Duration(len(c.Conns)*c.Rounds*servers) * (c.Warmup + c.Measure)
+	return time.Duration(runs*c.Rounds) * (c.Warmup + c.Measure)
 }
 
-// instance is one server under test while the harness runs.
+// role is one server a suite starts.
+type role struct {
+	name   string // report.Name*
+	kind   string // "bare", "sink", "sluice", "by-hand"
+	config func(listen, dataDir, sinkURL, wasm string) server.SluiceConfig
+}
+
+// step is one measurement of a round: the load generator against one
+// server.
+type step struct {
+	server string  // the role loaded
+	conns  int     //
+	rate   float64 // 0: closed loop
+	// deliveries names the server whose POST count is the throughput (the
+	// sink of an e2e route); "" means the answers are.
+	deliveries string
+}
+
+// group is a load that every round measures: its steps run back to back, in
+// order, in each round.
+type group struct {
+	conns int
+	rate  float64
+	steps []step
+	fsync bool // probe the disk once per round before the steps
+}
+
+var (
+	roleBare        = role{name: report.NameBare, kind: "bare"}
+	roleSink        = role{name: report.NameSink, kind: "sink"}
+	roleByHand      = role{name: report.NameByHand, kind: "by-hand"}
+	roleSluiceFsync = role{name: report.NameSluiceFsync, kind: "sluice",
+		config: func(l, d, _, _ string) server.SluiceConfig { return server.BenchConfig(l, d, server.DurabilityFsync) }}
+	roleSluiceNone = role{name: report.NameSluiceNone, kind: "sluice",
+		config: func(l, d, _, _ string) server.SluiceConfig { return server.BenchConfig(l, d, server.DurabilityNone) }}
+	roleSluiceE2E = role{name: report.NameSluiceE2E, kind: "sluice",
+		config: func(l, d, sink, wasm string) server.SluiceConfig { return server.E2EConfig(l, d, sink, wasm, 0) }}
+	roleSluiceSync = role{name: report.NameSluiceSync, kind: "sluice",
+		config: func(l, d, sink, wasm string) server.SluiceConfig { return server.SyncConfig(l, d, sink, wasm) }}
+)
+
+// roles lists the servers of a suite; the first is its baseline.
+func roles(suite string) []role {
+	switch suite {
+	case report.SuiteIngest:
+		return []role{roleBare, roleSluiceFsync, roleSluiceNone, roleByHand}
+	case report.SuiteE2E:
+		return []role{roleSink, roleSluiceE2E}
+	case report.SuiteSync:
+		return []role{roleSink, roleSluiceSync}
+	case report.SuiteOpenLoop:
+		return []role{roleBare, roleSluiceFsync, roleByHand}
+	}
+	return nil
+}
+
+// groups lays out what a suite measures in every round.
+func groups(c Config, suite string) []group {
+	var out []group
+	each := func(conns int, rate float64, names ...string) []step {
+		var s []step
+		for _, n := range names {
+			s = append(s, step{server: n, conns: conns, rate: rate})
+		}
+		return s
+	}
+	switch suite {
+	case report.SuiteIngest:
+		for _, n := range c.Conns {
+			out = append(out, group{conns: n, steps: each(n, 0, report.NameBare, report.NameSluiceFsync,
+				report.NameSluiceNone, report.NameByHand)})
+		}
+	case report.SuiteE2E:
+		steps := each(report.GoalConns, 0, report.NameSink, report.NameSluiceE2E)
+		steps[1].deliveries = report.NameSink
+		out = append(out, group{conns: report.GoalConns, steps: steps})
+	case report.SuiteSync:
+		for i, n := range []int{report.SyncLatencyConns, report.GoalConns} {
+			out = append(out, group{conns: n, fsync: i == 0, steps: each(n, 0, report.NameSink, report.NameSluiceSync)})
+		}
+	case report.SuiteOpenLoop:
+		for _, r := range c.Rates {
+			out = append(out, group{conns: c.OpenConns, rate: r, steps: each(c.OpenConns, r,
+				report.NameBare, report.NameSluiceFsync, report.NameByHand)})
+		}
+	}
+	return out
+}
+
+// instance is one server under test while its suite runs.
 type instance struct {
 	meta    report.Server
 	spec    server.Spec
-	dataDir string // "" for the bare server
+	status  int    // what its POSTs answer when all is well
+	path    string // where the load generator POSTs
+	dir     string // its temp dir
+	dataDir string // "" for the bare servers
 	proc    *server.Process
 }
 
@@ -153,6 +281,10 @@ func Run(ctx context.Context, cfg Config) (_ *report.Report, err error) {
 		defer os.RemoveAll(tmp)
 	}
 
+	baselines := map[string]string{}
+	for _, s := range cfg.Suites {
+		baselines[s] = roles(s)[0].name
+	}
 	rep := &report.Report{
 		Schema:    report.Schema,
 		StartedAt: time.Now().UTC(),
@@ -160,15 +292,25 @@ func Run(ctx context.Context, cfg Config) (_ *report.Report, err error) {
 		Machine:   procstat.ReadMachine(),
 		Revision:  revision(ctx, cfg.RepoDir),
 		Settings: report.Settings{
-			Rounds:     cfg.Rounds,
-			WarmupS:    cfg.Warmup.Seconds(),
-			MeasureS:   cfg.Measure.Seconds(),
-			BodyBytes:  cfg.BodyBytes,
-			Conns:      cfg.Conns,
-			Baseline:   NameBare,
-			GoalServer: NameSluiceFsync,
-			LoadModel:  "closed",
+			Suites:    cfg.Suites,
+			Rounds:    cfg.Rounds,
+			WarmupS:   cfg.Warmup.Seconds(),
+			MeasureS:  cfg.Measure.Seconds(),
+			BodyBytes: cfg.BodyBytes,
+			Baselines: baselines,
 		},
+	}
+	if slices.Contains(cfg.Suites, report.SuiteIngest) {
+		rep.Settings.Conns = cfg.Conns
+	}
+	if slices.Contains(cfg.Suites, report.SuiteOpenLoop) {
+		rep.Settings.Rates, rep.Settings.OpenConns = cfg.Rates, cfg.OpenConns
+	}
+	if slices.Contains(cfg.Suites, report.SuiteSync) {
+		rep.Settings.FsyncSamples = cfg.FsyncSamples
+	}
+	if cfg.Transform && (slices.Contains(cfg.Suites, report.SuiteE2E) || slices.Contains(cfg.Suites, report.SuiteSync)) {
+		rep.Settings.Transform = TransformModule
 	}
 	rep.LoadAvg[0] = procstat.LoadAvg()
 
@@ -180,54 +322,11 @@ func Run(ctx context.Context, cfg Config) (_ *report.Report, err error) {
 			return nil, err
 		}
 	}
+	logf("measuring about %v (plus settling between runs)", cfg.Duration().Round(time.Second))
 
-	insts, err := plan(cfg, tmp, sluiceBin)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		for i := len(insts) - 1; i >= 0; i-- {
-			if p := insts[i].proc; p != nil {
-				if stopErr := p.Stop(cfg.StopGrace); stopErr != nil && err == nil {
-					logf("warning: %v", stopErr)
-				}
-			}
-		}
-	}()
-	for _, in := range insts {
-		p, err := server.Start(in.spec)
-		if err != nil {
+	for _, suite := range cfg.Suites {
+		if err := runSuite(ctx, cfg, suite, tmp, sluiceBin, rep, logf); err != nil {
 			return nil, err
-		}
-		in.proc = p
-	}
-	for _, in := range insts {
-		if err := in.proc.WaitReady(ctx, cfg.ReadyTimeout); err != nil {
-			return nil, failure(in, fmt.Errorf("waiting for readiness: %w", err))
-		}
-		logf("%s ready at %s (pid %d)", in.meta.Name, in.spec.Addr, in.proc.Pid)
-		rep.Servers = append(rep.Servers, in.meta)
-	}
-	logf("measuring about %v", cfg.Duration().Round(time.Second))
-
-	for _, conns := range cfg.Conns {
-		for round := 1; round <= cfg.Rounds; round++ {
-			for _, in := range insts {
-				run, err := measure(ctx, cfg, conns, round, in, insts)
-				if err != nil {
-					return nil, err
-				}
-				rep.Runs = append(rep.Runs, *run)
-				logf("[%d conns, round %d/%d] %-13s %9.0f rps  p50 %6.0f µs  p99 %6.0f µs  server %.2f cores  errors %d%s",
-					conns, round, cfg.Rounds, in.meta.Name, run.RPS, run.P50us, run.P99us,
-					run.ServerCPUs/run.ElapsedS, run.Errors, flagNote(run))
-			}
-		}
-	}
-
-	for i, in := range insts {
-		if in.dataDir != "" {
-			rep.Servers[i].DataBytes = dirSize(in.dataDir)
 		}
 	}
 	rep.LoadAvg[1] = procstat.LoadAvg()
@@ -236,41 +335,141 @@ func Run(ctx context.Context, cfg Config) (_ *report.Report, err error) {
 	return rep, nil
 }
 
-// plan lays out the servers: addresses, temp dirs, config files, commands.
-func plan(cfg Config, tmp, sluiceBin string) ([]*instance, error) {
-	type want struct{ name, durability string }
-	wants := []want{{NameBare, ""}, {NameSluiceFsync, server.DurabilityFsync}}
-	if cfg.DurabilityNone {
-		wants = append(wants, want{NameSluiceNone, server.DurabilityNone})
+// runSuite starts a suite's servers, measures all its groups and rounds,
+// and stops the servers again.
+func runSuite(ctx context.Context, cfg Config, suite, tmp, sluiceBin string, rep *report.Report,
+	logf func(string, ...any)) (err error) {
+	insts, err := plan(cfg, suite, tmp, sluiceBin)
+	if err != nil {
+		return err
 	}
+	defer func() {
+		for i := len(insts) - 1; i >= 0; i-- {
+			if p := insts[i].proc; p != nil {
+				if stopErr := p.Stop(cfg.StopGrace); stopErr != nil {
+					logf("warning: %v", stopErr)
+				}
+			}
+		}
+	}()
+	for _, in := range insts {
+		p, err := server.Start(in.spec)
+		if err != nil {
+			return err
+		}
+		in.proc = p
+		// The sink must answer before a Sluice route that delivers to it
+		// starts, so start and wait one by one.
+		if err := in.proc.WaitReady(ctx, cfg.ReadyTimeout); err != nil {
+			return failure(in, fmt.Errorf("waiting for readiness: %w", err))
+		}
+		logf("[%s] %s ready at %s (pid %d)", suite, in.meta.Name, in.spec.Addr, in.proc.Pid)
+	}
+	byName := map[string]*instance{}
+	for _, in := range insts {
+		byName[in.meta.Name] = in
+	}
+
+	for _, g := range groups(cfg, suite) {
+		for round := 1; round <= cfg.Rounds; round++ {
+			if g.fsync {
+				probe, err := probeFsync(ctx, byName[report.NameSluiceSync].dir, cfg.FsyncSamples, cfg.BodyBytes)
+				if err != nil {
+					return err
+				}
+				probe.Round = round
+				rep.Fsync = append(rep.Fsync, probe)
+				logf("[%s, round %d/%d] fsync probe: p50 %.0f µs, p99 %.0f µs", suite, round, cfg.Rounds, probe.P50us, probe.P99us)
+			}
+			for _, st := range g.steps {
+				run, err := measure(ctx, cfg, suite, round, st, byName, insts)
+				if err != nil {
+					return err
+				}
+				rep.Runs = append(rep.Runs, *run)
+				logf("[%s, %s, round %d/%d] %-12s %9.0f %s  p50 %s  p99 %s  server %.2f cores  errors %d%s",
+					suite, loadText(run), round, cfg.Rounds, run.Server, run.Throughput, unitText(st),
+					dur(run.P50us), dur(run.P99us), run.ServerCPUs/run.ElapsedS, run.Errors, flagNote(run))
+			}
+		}
+	}
+	for _, in := range insts {
+		if in.dataDir != "" {
+			in.meta.DataBytes = dirSize(in.dataDir)
+		}
+		rep.Servers = append(rep.Servers, in.meta)
+	}
+	return nil
+}
+
+// plan lays out a suite's servers: addresses, temp dirs, config files,
+// commands. The suite's sink (if any) comes first.
+func plan(cfg Config, suite, tmp, sluiceBin string) ([]*instance, error) {
+	wasm := ""
+	if cfg.RepoDir != "" {
+		wasm = filepath.Join(cfg.RepoDir, TransformModule)
+	}
+	sinkURL := ""
 	var insts []*instance
-	for _, w := range wants {
+	for _, r := range roles(suite) {
 		addr, err := server.FreeAddr()
 		if err != nil {
 			return nil, err
 		}
-		dir := filepath.Join(tmp, w.name)
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("creating dir of %s: %w", w.name, err)
+		dir := filepath.Join(tmp, suite, r.name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating dir of %s: %w", r.name, err)
 		}
-		in := &instance{spec: server.Spec{Name: w.name, Addr: addr, LogPath: filepath.Join(dir, "server.log")}}
-		if w.durability == "" || cfg.SelfTest {
+		in := &instance{
+			spec:   server.Spec{Name: r.name, Addr: addr, LogPath: filepath.Join(dir, "server.log")},
+			meta:   report.Server{Suite: suite, Name: r.name, Kind: r.kind},
+			status: fasthttp.StatusAccepted,
+			path:   "/in/" + server.BenchRoute,
+			dir:    dir,
+		}
+		bareAs := func(status int) {
 			in.spec.Path = cfg.Self
-			in.spec.Args = []string{BareServerCommand, "--listen", addr}
-			in.meta = report.Server{Name: w.name, Kind: "bare"}
-		} else {
+			in.spec.Args = []string{BareServerCommand, "--listen", addr, "--status", strconv.Itoa(status)}
+			in.status = status
+		}
+		switch {
+		case r.kind == "sink":
+			bareAs(fasthttp.StatusOK)
+			in.path = "/sink"
+			sinkURL = "http://" + addr + in.path
+		case r.kind == "bare" || cfg.SelfTest:
+			status := fasthttp.StatusAccepted
+			if r.name == report.NameSluiceSync {
+				status = fasthttp.StatusOK // a sync route relays the sink's 200
+			}
+			bareAs(status)
+			in.meta.Kind = "bare"
+		case r.kind == "by-hand":
 			in.dataDir = filepath.Join(dir, "data")
-			yml, err := server.BenchConfig(addr, in.dataDir, w.durability).Render()
+			in.spec.Path = cfg.Self
+			in.spec.Args = []string{ByHandServerCommand, "--listen", addr, "--data", in.dataDir, "--wasm", wasm}
+		default: // sluice
+			in.dataDir = filepath.Join(dir, "data")
+			routeWasm := ""
+			if cfg.Transform {
+				routeWasm = wasm
+			}
+			sc := r.config(addr, in.dataDir, sinkURL, routeWasm)
+			yml, err := sc.Render()
 			if err != nil {
 				return nil, err
 			}
 			cfgPath := filepath.Join(dir, "sluice.yaml")
 			if err := os.WriteFile(cfgPath, yml, 0o644); err != nil {
-				return nil, fmt.Errorf("writing config of %s: %w", w.name, err)
+				return nil, fmt.Errorf("writing config of %s: %w", r.name, err)
 			}
 			in.spec.Path = sluiceBin
 			in.spec.Args = []string{"serve", "--config", cfgPath}
-			in.meta = report.Server{Name: w.name, Kind: "sluice", Durability: w.durability}
+			in.meta.Durability = sc.Durability
+			in.path = "/in/" + sc.Routes[0].Name
+			if sc.Routes[0].Mode == "sync" {
+				in.status = fasthttp.StatusOK
+			}
 		}
 		in.meta.Command = append([]string{filepath.Base(in.spec.Path)}, in.spec.Args...)
 		insts = append(insts, in)
@@ -278,50 +477,71 @@ func plan(cfg Config, tmp, sluiceBin string) ([]*instance, error) {
 	return insts, nil
 }
 
-// measure waits for idle servers, runs the load against target and returns
-// the run with the target's CPU and memory and the others' CPU.
-func measure(ctx context.Context, cfg Config, conns, round int, target *instance, all []*instance) (*report.Run, error) {
+// measure waits for idle servers, runs one step's load and returns the run
+// with the target's CPU and memory, the others' CPU and, for a delivering
+// route, the deliveries and backlog.
+func measure(ctx context.Context, cfg Config, suite string, round int, st step,
+	byName map[string]*instance, all []*instance) (*report.Run, error) {
+	target := byName[st.server]
 	runtime.GC() // start each run without the previous run's garbage
 	settled, err := settle(ctx, all, cfg.SettleTimeout)
 	if err != nil {
 		return nil, err
 	}
+	// In a self-test the stand-in for a delivering route delivers nowhere:
+	// count its own POSTs instead.
+	counter := byName[st.deliveries]
+	if counter != nil && cfg.SelfTest {
+		counter = target
+	}
 
 	lc := load.Config{
 		Addr:      target.spec.Addr,
-		Path:      "/in/" + server.BenchRoute,
-		Conns:     conns,
+		Path:      target.path,
+		Conns:     st.conns,
 		BodyBytes: cfg.BodyBytes,
 		Warmup:    cfg.Warmup,
 		Measure:   cfg.Measure,
 		Timeout:   cfg.Timeout,
+		Status:    target.status,
+		Rate:      st.rate,
 	}
 	var (
 		cpu0, cpu1       time.Duration // target
 		others0, others1 time.Duration // all other servers
 		sys0, sys1       procstat.SystemCPU
 		mem              procstat.Memory
+		count0, count1   uint64
+		backlog          [2]*int
 		sampleErr        error
 	)
-	mark := func(ph load.Phase) {
-		t, o, err := cpuOf(target, all)
+	keep := func(err error) {
 		if err != nil && sampleErr == nil {
 			sampleErr = err
 		}
+	}
+	mark := func(ph load.Phase) {
+		t, o, err := cpuOf(target, all)
+		keep(err)
 		sys, err := procstat.ReadSystemCPU()
-		if err != nil && sampleErr == nil {
-			sampleErr = err
+		keep(err)
+		var n uint64
+		if counter != nil {
+			n, err = postCount(counter.spec.Addr)
+			keep(err)
+		}
+		var b *int
+		if st.deliveries != "" && target.meta.Kind == "sluice" {
+			b = sluiceBacklog(target.spec.Addr)
 		}
 		switch ph {
 		case load.MeasureStart:
-			cpu0, others0, sys0 = t, o, sys
+			cpu0, others0, sys0, count0, backlog[0] = t, o, sys, n, b
 		case load.MeasureEnd:
-			cpu1, others1, sys1 = t, o, sys
-			if m, err := procstat.ReadMemory(target.proc.Pid); err == nil {
-				mem = m
-			} else if sampleErr == nil {
-				sampleErr = err
-			}
+			cpu1, others1, sys1, count1, backlog[1] = t, o, sys, n, b
+			m, err := procstat.ReadMemory(target.proc.Pid)
+			keep(err)
+			mem = m
 		}
 	}
 	res, err := load.Run(ctx, lc, mark)
@@ -337,10 +557,14 @@ func measure(ctx context.Context, cfg Config, conns, round int, target *instance
 		return nil, fmt.Errorf("sampling %s: %w", target.meta.Name, sampleErr)
 	}
 
+	hist := res.Latency
 	run := &report.Run{
-		Conns:           conns,
+		Suite:           suite,
+		Conns:           st.conns,
+		Rate:            st.rate,
 		Round:           round,
 		Server:          target.meta.Name,
+		Status:          target.status,
 		RPS:             res.RPS(),
 		Accepted:        res.Accepted,
 		Errors:          res.Errors(),
@@ -348,9 +572,13 @@ func measure(ctx context.Context, cfg Config, conns, round int, target *instance
 		TransportErrors: res.TransportErrors,
 		FirstError:      res.FirstError,
 		ElapsedS:        res.Elapsed.Seconds(),
-		P50us:           micros(res.Latency.Quantile(0.50)),
-		P99us:           micros(res.Latency.Quantile(0.99)),
-		MaxUs:           micros(res.Latency.Max()),
+		P50us:           micros(hist.Quantile(0.50)),
+		P99us:           micros(hist.Quantile(0.99)),
+		P999us:          micros(hist.Quantile(0.999)),
+		MaxUs:           micros(hist.Max()),
+		Unfinished:      res.Unfinished,
+		BacklogStart:    backlog[0],
+		BacklogEnd:      backlog[1],
 		Dials:           res.Dials,
 		MinConnAccepted: res.MinConnAccepted,
 		MaxConnAccepted: res.MaxConnAccepted,
@@ -362,6 +590,19 @@ func measure(ctx context.Context, cfg Config, conns, round int, target *instance
 		OthersCPUs:      (others1 - others0).Seconds(),
 		IdleCPUs:        (sys1.Idle - sys0.Idle).Seconds(),
 		Settled:         settled,
+		Latency:         &hist,
+	}
+	run.Throughput = run.RPS
+	if counter != nil {
+		run.Delivered = count1 - count0
+		if run.ElapsedS > 0 {
+			run.DeliveredPerS = float64(run.Delivered) / run.ElapsedS
+		}
+		run.Throughput = run.DeliveredPerS
+	}
+	if st.rate > 0 {
+		run.ServiceP50us = micros(res.Service.Quantile(0.50))
+		run.ServiceP99us = micros(res.Service.Quantile(0.99))
 	}
 	// Whatever the machine was busy with besides the harness and the servers:
 	// other tenants, hypervisor steal, kernel threads. Tick resolution makes
@@ -375,6 +616,72 @@ func measure(ctx context.Context, cfg Config, conns, round int, target *instance
 		run.Rejected = nil
 	}
 	return run, nil
+}
+
+// postCount asks a bare server how many POSTs it answered.
+func postCount(addr string) (uint64, error) {
+	code, body, err := fasthttp.GetTimeout(nil, "http://"+addr+bare.CountPath, 2*time.Second)
+	if err == nil && code != fasthttp.StatusOK {
+		err = fmt.Errorf("status %d", code)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading the POST count of %s: %w", addr, err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(body)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("reading the POST count of %s: %w", addr, err)
+	}
+	return n, nil
+}
+
+// sluiceBacklog reads the log's backlog from Sluice's GET /v1/stats, or nil
+// if it cannot.
+func sluiceBacklog(addr string) *int {
+	code, body, err := fasthttp.GetTimeout(nil, "http://"+addr+"/v1/stats", 2*time.Second)
+	if err != nil || code != fasthttp.StatusOK {
+		return nil
+	}
+	return parseBacklog(body)
+}
+
+// parseBacklog extracts log.backlog from a /v1/stats document.
+func parseBacklog(body []byte) *int {
+	var st struct {
+		Log struct {
+			Backlog *int `json:"backlog"`
+		} `json:"log"`
+	}
+	if json.Unmarshal(body, &st) != nil {
+		return nil
+	}
+	return st.Log.Backlog
+}
+
+// probeFsync measures the disk under the data dirs as a log sees it: append
+// size bytes to a temp file in dir and fdatasync, samples times.
+func probeFsync(ctx context.Context, dir string, samples, size int) (report.FsyncProbe, error) {
+	f, err := os.CreateTemp(dir, "fsync-probe-*")
+	if err != nil {
+		return report.FsyncProbe{}, fmt.Errorf("probing fsync: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, max(size, 1))
+	var h latency.Histogram
+	for i := 0; i < samples && ctx.Err() == nil; i++ {
+		t := time.Now()
+		if _, err := f.Write(buf); err != nil {
+			return report.FsyncProbe{}, fmt.Errorf("probing fsync: %w", err)
+		}
+		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+			return report.FsyncProbe{}, fmt.Errorf("probing fsync: %w", err)
+		}
+		h.Record(time.Since(t))
+	}
+	if err := ctx.Err(); err != nil {
+		return report.FsyncProbe{}, err
+	}
+	return report.FsyncProbe{Samples: samples, P50us: micros(h.Quantile(0.5)), P99us: micros(h.Quantile(0.99))}, nil
 }
 
 // settleWindow and settleTicks define "idle": all servers together used at
@@ -497,6 +804,27 @@ func dirSize(dir string) int64 {
 }
 
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+func dur(us float64) string {
+	if us >= 1000 {
+		return fmt.Sprintf("%6.2f ms", us/1000)
+	}
+	return fmt.Sprintf("%6.0f µs", us)
+}
+
+func loadText(run *report.Run) string {
+	if run.Rate > 0 {
+		return fmt.Sprintf("%.0f/s", run.Rate)
+	}
+	return fmt.Sprintf("%d conns", run.Conns)
+}
+
+func unitText(st step) string {
+	if st.deliveries != "" {
+		return "delivered/s"
+	}
+	return "rps"
+}
 
 func flagNote(run *report.Run) string {
 	if f := run.Flags(); len(f) > 0 {

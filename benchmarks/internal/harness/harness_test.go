@@ -1,12 +1,15 @@
 package harness
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/benchmarks/internal/report"
 )
 
 func validConfig() Config {
@@ -26,8 +29,14 @@ func TestValidate(t *testing.T) {
 		{"self-test needs no repo", func(c *Config) { c.RepoDir = ""; c.SelfTest = true }, ""},
 		{"no repo", func(c *Config) { c.RepoDir = "" }, "repo_dir"},
 		{"no self", func(c *Config) { c.Self = "" }, "self"},
+		{"no suites", func(c *Config) { c.Suites = nil }, "suites"},
+		{"unknown suite", func(c *Config) { c.Suites = []string{"ingest", "bogus"} }, "suites"},
+		{"repeated suite", func(c *Config) { c.Suites = []string{"sync", "sync"} }, "suites"},
 		{"no conns", func(c *Config) { c.Conns = nil }, "conns"},
+		{"no conns needed without ingest", func(c *Config) { c.Conns = nil; c.Suites = []string{"sync"} }, ""},
 		{"zero conns", func(c *Config) { c.Conns = []int{64, 0} }, "conns"},
+		{"bad rate", func(c *Config) { c.Rates = []float64{5000, 0} }, "rates"},
+		{"no fsync samples", func(c *Config) { c.FsyncSamples = 0 }, "fsync_samples"},
 		{"no rounds", func(c *Config) { c.Rounds = 0 }, "rounds"},
 		{"no measure", func(c *Config) { c.Measure = 0 }, "measure"},
 		{"negative body", func(c *Config) { c.BodyBytes = -1 }, "body_bytes"},
@@ -52,18 +61,63 @@ func TestValidate(t *testing.T) {
 
 func TestDefaultRunFitsBudget(t *testing.T) {
 	c := validConfig()
-	c.DurabilityNone = true
-	// Three servers, five rounds, 7 s each, plus build, startup and settling.
-	if d := c.Duration(); d > 2*time.Minute {
-		t.Errorf("default measurements take %v; the whole run must stay under ~3 min", d)
+	// The whole default run must stay under 10 minutes on 2 cores; build,
+	// startup, settling between runs and the fsync probe take about 1 more.
+	if d := c.Duration(); d > 7*time.Minute {
+		t.Errorf("default measurements take %v; the whole run must stay under 10 min", d)
+	}
+	if c.Rounds < 5 {
+		t.Errorf("default rounds %d, the issue asks for ≥ 5", c.Rounds)
+	}
+}
+
+func TestGroups(t *testing.T) {
+	c := validConfig()
+	c.Conns = []int{64, 256}
+	steps := func(g group) []string {
+		var s []string
+		for _, st := range g.steps {
+			s = append(s, st.server)
+		}
+		return s
+	}
+	ingest := groups(c, report.SuiteIngest)
+	if len(ingest) != 2 || ingest[1].conns != 256 ||
+		!slices.Equal(steps(ingest[0]), []string{"bare", "sluice-fsync", "sluice-none", "by-hand"}) {
+		t.Errorf("ingest groups %+v", ingest)
+	}
+	e2e := groups(c, report.SuiteE2E)
+	if len(e2e) != 1 || e2e[0].steps[1].deliveries != report.NameSink || e2e[0].steps[0].deliveries != "" {
+		t.Errorf("e2e groups %+v", e2e)
+	}
+	sync := groups(c, report.SuiteSync)
+	if len(sync) != 2 || sync[0].conns != 1 || !sync[0].fsync || sync[1].fsync || sync[1].conns != 64 {
+		t.Errorf("sync groups %+v", sync)
+	}
+	open := groups(c, report.SuiteOpenLoop)
+	if len(open) != 2 || open[1].rate != 10000 || open[1].steps[2].rate != 10000 {
+		t.Errorf("openloop groups %+v", open)
+	}
+	// Every step's server is one of its suite's roles.
+	for _, s := range report.AllSuites {
+		var names []string
+		for _, r := range roles(s) {
+			names = append(names, r.name)
+		}
+		for _, g := range groups(c, s) {
+			for _, st := range g.steps {
+				if !slices.Contains(names, st.server) {
+					t.Errorf("%s: step on %s, not a role", s, st.server)
+				}
+			}
+		}
 	}
 }
 
 func TestPlan(t *testing.T) {
 	tmp := t.TempDir()
 	c := validConfig()
-	c.DurabilityNone = true
-	insts, err := plan(c, tmp, "/bin/sluice")
+	insts, err := plan(c, report.SuiteIngest, tmp, "/bin/sluice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,15 +127,20 @@ func TestPlan(t *testing.T) {
 		names = append(names, in.meta.Name)
 		addrs[in.spec.Addr] = true
 	}
-	if want := []string{NameBare, NameSluiceFsync, NameSluiceNone}; !slices.Equal(names, want) {
+	if want := []string{"bare", "sluice-fsync", "sluice-none", "by-hand"}; !slices.Equal(names, want) {
 		t.Fatalf("servers %v, want %v", names, want)
 	}
-	if len(addrs) != 3 {
+	if len(addrs) != 4 {
 		t.Errorf("servers share addresses: %v", addrs)
 	}
-	bare, fsync := insts[0], insts[1]
-	if bare.spec.Path != c.Self || bare.spec.Args[0] != BareServerCommand {
+	bare, fsync, byHand := insts[0], insts[1], insts[3]
+	if bare.spec.Path != c.Self || !slices.Equal(bare.spec.Args[:1], []string{BareServerCommand}) ||
+		!slices.Contains(bare.spec.Args, "202") {
 		t.Errorf("bare command = %s %v", bare.spec.Path, bare.spec.Args)
+	}
+	if byHand.spec.Path != c.Self || byHand.spec.Args[0] != ByHandServerCommand ||
+		!slices.Contains(byHand.spec.Args, filepath.Join("/repo", TransformModule)) {
+		t.Errorf("by-hand command = %s %v", byHand.spec.Path, byHand.spec.Args)
 	}
 	if fsync.spec.Path != "/bin/sluice" || !slices.Equal(fsync.spec.Args[:2], []string{"serve", "--config"}) {
 		t.Errorf("sluice command = %s %v", fsync.spec.Path, fsync.spec.Args)
@@ -91,23 +150,74 @@ func TestPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"listen: " + fsync.spec.Addr, "durability: fsync", "mode: async",
-		"data_dir: " + filepath.Join(tmp, NameSluiceFsync, "data")} {
+		"data_dir: " + filepath.Join(tmp, "ingest", "sluice-fsync", "data")} {
 		if !strings.Contains(string(yml), want) {
 			t.Errorf("config lacks %q:\n%s", want, yml)
 		}
 	}
 }
 
+func TestPlanRoutesDeliverToTheSink(t *testing.T) {
+	for _, suite := range []string{report.SuiteE2E, report.SuiteSync} {
+		t.Run(suite, func(t *testing.T) {
+			insts, err := plan(validConfig(), suite, t.TempDir(), "/bin/sluice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sink, sl := insts[0], insts[1]
+			if sink.meta.Name != report.NameSink || sink.status != 200 || !slices.Contains(sink.spec.Args, "200") {
+				t.Errorf("sink %+v", sink.spec)
+			}
+			yml, err := os.ReadFile(sl.spec.Args[2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"url: http://" + sink.spec.Addr + "/sink", "- upper", "path: /repo/" + TransformModule} {
+				if !strings.Contains(string(yml), want) {
+					t.Errorf("config lacks %q:\n%s", want, yml)
+				}
+			}
+			wantStatus := map[string]int{report.SuiteE2E: 202, report.SuiteSync: 200}[suite]
+			if sl.status != wantStatus || sl.path != "/in/"+suite {
+				t.Errorf("%s: POST %s expecting %d", sl.meta.Name, sl.path, sl.status)
+			}
+		})
+	}
+}
+
 func TestPlanSelfTestUsesBareEverywhere(t *testing.T) {
 	c := validConfig()
 	c.SelfTest = true
-	insts, err := plan(c, t.TempDir(), "")
+	for _, suite := range report.AllSuites {
+		insts, err := plan(c, suite, t.TempDir(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range insts {
+			if in.spec.Path != c.Self || in.spec.Args[0] != BareServerCommand || in.dataDir != "" {
+				t.Errorf("%s in self-test runs %s %v", in.meta.Name, in.spec.Path, in.spec.Args)
+			}
+		}
+	}
+}
+
+func TestParseBacklog(t *testing.T) {
+	if b := parseBacklog([]byte(`{"log":{"batches":3,"backlog":128}}` + "\n")); b == nil || *b != 128 {
+		t.Errorf("backlog %v", b)
+	}
+	for _, bad := range []string{``, `{}`, `{"log":{}}`, `not json`} {
+		if b := parseBacklog([]byte(bad)); b != nil {
+			t.Errorf("parseBacklog(%q) = %d", bad, *b)
+		}
+	}
+}
+
+func TestProbeFsync(t *testing.T) {
+	p, err := probeFsync(context.Background(), t.TempDir(), 5, 1024)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, in := range insts {
-		if in.spec.Path != c.Self || in.meta.Kind != "bare" || in.dataDir != "" {
-			t.Errorf("%s in self-test runs %s (%s)", in.meta.Name, in.spec.Path, in.meta.Kind)
-		}
+	if p.Samples != 5 || p.P50us <= 0 || p.P99us < p.P50us {
+		t.Errorf("probe %+v", p)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
@@ -21,9 +22,11 @@ var (
 	errBadBody    = errors.New("load: body_bytes must be ≥ 0")
 	errBadWindow  = errors.New("load: warmup must be ≥ 0 and measure > 0")
 	errBadTimeout = errors.New("load: timeout must be > 0")
+	errBadRate    = errors.New("load: rate must be ≥ 0 and ≤ 1e6")
+	errBadStatus  = errors.New("load: status must be 0 or 100..599")
 )
 
-// Config describes one closed-loop run against one server.
+// Config describes one run against one server.
 type Config struct {
 	Addr      string        // host:port of the server
 	Path      string        // request path, e.g. "/in/bench"
@@ -32,10 +35,18 @@ type Config struct {
 	Warmup    time.Duration // load before measuring; not counted
 	Measure   time.Duration // measured window
 	Timeout   time.Duration // per-request read and write timeout
+	// Status is the answer that counts as success; 0 means 202.
+	Status int
+	// Rate, if > 0, makes the run open loop: requests are due at fixed
+	// intervals of 1/Rate, whatever the answers do, and the first free
+	// connection sends the oldest due request. Latency then runs from the
+	// request's intended send time (coordinated-omission corrected).
+	// 0: closed loop, every connection sends back to back.
+	Rate float64
 }
 
 // Default returns the configuration: 64 connections, 1 KiB bodies,
-// 2 s warmup and 5 s measurement. Addr must still be set.
+// 2 s warmup and 5 s measurement, closed loop. Addr must still be set.
 func Default() Config {
 	return Config{
 		Path:      "/in/bench",
@@ -60,8 +71,19 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w (got %v, %v)", errBadWindow, c.Warmup, c.Measure)
 	case c.Timeout <= 0:
 		return errBadTimeout
+	case c.Rate < 0 || c.Rate > 1e6:
+		return fmt.Errorf("%w (got %v)", errBadRate, c.Rate)
+	case c.Status != 0 && (c.Status < 100 || c.Status > 599):
+		return fmt.Errorf("%w (got %d)", errBadStatus, c.Status)
 	}
 	return nil
+}
+
+func (c Config) status() int {
+	if c.Status == 0 {
+		return fasthttp.StatusAccepted
+	}
+	return c.Status
 }
 
 // Phase is a point in a run at which Run calls the Marker.
@@ -75,14 +97,16 @@ const (
 )
 
 // Marker is called synchronously at MeasureStart and MeasureEnd so the
-// caller can sample the server (CPU time, memory) at the window's edges.
+// caller can sample the server (CPU time, memory, counters) at the window's
+// edges.
 type Marker func(Phase)
 
 // Result is what one run measured. Counts cover the measured window only.
 type Result struct {
 	Conns    int
+	Rate     float64       // requests per second intended; 0 for closed loop
 	Elapsed  time.Duration // actual length of the measured window
-	Accepted uint64        // 202 answers
+	Accepted uint64        // answers with Config.Status (202 by default)
 	// Rejected counts answers with any other status, by status code
 	// (e.g. 503 when Sluice's backlog is full).
 	Rejected        map[int]uint64
@@ -91,15 +115,29 @@ type Result struct {
 	// Dials is the number of connections opened during the whole run; it
 	// equals Conns when every connection stayed alive.
 	Dials uint64
-	// MinConnAccepted and MaxConnAccepted are the fewest and most 202s one
-	// connection got: a large spread means unfair scheduling.
+	// MinConnAccepted and MaxConnAccepted are the fewest and most successes
+	// one connection got: a large spread means unfair scheduling.
 	MinConnAccepted, MaxConnAccepted uint64
-	Latency                          latency.Histogram // of 202 answers
-	ClientCPU                        time.Duration     // CPU time of this whole process in the window
-	ClientAllocs                     uint64            // heap objects this whole process allocated in the window
+	// Latency holds the successes. Closed loop: from send to answer. Open
+	// loop: from the intended send time to the answer, plus, for every
+	// request due before the window ended and not answered by then, the time
+	// from its intended send to the end of the window (a lower bound).
+	Latency latency.Histogram
+	// Service is, for open loop, the latency of the successes from their
+	// actual send: Latency minus the wait for a free connection and the
+	// generator's own lag. Empty for closed loop.
+	Service latency.Histogram
+	// Unfinished counts open-loop requests due before the window ended that
+	// had no answer by then (in flight or still waiting for a connection):
+	// more than a handful means the server did not keep up with Rate.
+	Unfinished uint64
+	// Dropped counts open-loop requests the generator could not even queue.
+	Dropped      uint64
+	ClientCPU    time.Duration // CPU time of this whole process in the window
+	ClientAllocs uint64        // heap objects this whole process allocated in the window
 }
 
-// RPS is the rate of 202 answers in the measured window.
+// RPS is the rate of successes in the measured window.
 func (r *Result) RPS() float64 {
 	if r.Elapsed <= 0 {
 		return 0
@@ -107,9 +145,9 @@ func (r *Result) RPS() float64 {
 	return float64(r.Accepted) / r.Elapsed.Seconds()
 }
 
-// Errors is the number of requests in the window that did not get a 202.
+// Errors is the number of requests in the window that did not succeed.
 func (r *Result) Errors() uint64 {
-	n := r.TransportErrors
+	n := r.TransportErrors + r.Dropped
 	for _, c := range r.Rejected {
 		n += c
 	}
@@ -135,8 +173,11 @@ const (
 // spinning and starving the server of CPU.
 const errorBackoff = 10 * time.Millisecond
 
-// Run drives one closed-loop run and returns what it measured. mark may be
-// nil. If ctx ends first, Run stops the load and returns ctx's error.
+// maxQueued bounds the open-loop queue of due requests (8 bytes each).
+const maxQueued = 1 << 20
+
+// Run drives one run and returns what it measured. mark may be nil. If ctx
+// ends first, Run stops the load and returns ctx's error.
 func Run(ctx context.Context, cfg Config, mark Marker) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -148,16 +189,57 @@ func Run(ctx context.Context, cfg Config, mark Marker) (*Result, error) {
 		phase atomic.Int32
 		dials atomic.Uint64
 		wg    sync.WaitGroup
+		done  = make(chan struct{})
+		p     *pacer
 	)
 	workers := make([]*worker, cfg.Conns)
 	for i := range workers {
 		workers[i] = newWorker(cfg, &dials)
 	}
-	for _, w := range workers {
-		wg.Go(func() { w.loop(&phase) })
+	t0 := time.Now()
+	if cfg.Rate > 0 {
+		// Room for every request of the run and a second more (the Marker
+		// calls take time too), so requests queue rather than drop.
+		queue := min(maxQueued, int(cfg.Rate*(cfg.Warmup+cfg.Measure+time.Second).Seconds())+1)
+		p = &pacer{t0: t0, rate: cfg.Rate, due: make(chan int64, queue)}
+		for _, w := range workers {
+			wg.Go(func() { w.openLoop(&phase, p, done) })
+		}
+		wg.Go(func() { p.run(&phase, done) })
+	} else {
+		for _, w := range workers {
+			wg.Go(func() { w.closedLoop(&phase) })
+		}
 	}
-	stop := func() {
+	var unfinished latency.Histogram
+	var nUnfinished uint64
+	// closeWindow ends the measured window; wait then lets the requests on
+	// the wire finish (they no longer count) and closes the connections.
+	closeWindow := func() {
 		phase.Store(phaseStop)
+		if p == nil {
+			return
+		}
+		// Everything due and unanswered now waited at least until now.
+		end := time.Since(t0)
+		for _, w := range workers {
+			if v := w.inflight.Swap(0); v != 0 {
+				unfinished.Record(end - time.Duration(v-1))
+				nUnfinished++
+			}
+		}
+		for drained := false; !drained; {
+			select {
+			case v := <-p.due:
+				unfinished.Record(end - time.Duration(v))
+				nUnfinished++
+			default:
+				drained = true
+			}
+		}
+	}
+	wait := func() {
+		close(done)
 		wg.Wait()
 		for _, w := range workers {
 			w.close()
@@ -165,31 +247,38 @@ func Run(ctx context.Context, cfg Config, mark Marker) (*Result, error) {
 	}
 
 	if !sleep(ctx, cfg.Warmup) {
-		stop()
+		closeWindow()
+		wait()
 		return nil, ctx.Err()
 	}
 	mark(MeasureStart)
 	cpu0, allocs0 := processCPU(), processAllocs()
-	t0 := time.Now()
+	tStart := time.Now()
 	phase.Store(phaseMeasure)
 	ok := sleep(ctx, cfg.Measure)
-	phase.Store(phaseStop)
-	elapsed := time.Since(t0)
+	closeWindow()
+	elapsed := time.Since(tStart)
 	cpu1, allocs1 := processCPU(), processAllocs()
 	mark(MeasureEnd)
-	stop()
+	wait()
 	if !ok {
 		return nil, ctx.Err()
 	}
 
 	res := &Result{
 		Conns:           cfg.Conns,
+		Rate:            cfg.Rate,
 		Elapsed:         elapsed,
 		Rejected:        map[int]uint64{},
 		Dials:           dials.Load(),
 		ClientCPU:       cpu1 - cpu0,
 		ClientAllocs:    allocs1 - allocs0,
 		MinConnAccepted: ^uint64(0),
+		Unfinished:      nUnfinished,
+	}
+	if p != nil {
+		res.Dropped = p.dropped.Load()
+		res.Latency.Merge(&unfinished)
 	}
 	for _, w := range workers {
 		res.Accepted += w.accepted
@@ -205,21 +294,80 @@ func Run(ctx context.Context, cfg Config, mark Marker) (*Result, error) {
 		res.MinConnAccepted = min(res.MinConnAccepted, w.accepted)
 		res.MaxConnAccepted = max(res.MaxConnAccepted, w.accepted)
 		res.Latency.Merge(&w.hist)
+		res.Service.Merge(&w.service)
 	}
 	return res, nil
 }
 
+// pacer releases open-loop requests at their intended times: it puts the
+// intended send time (nanoseconds since t0) of every due request into due,
+// where the first free connection takes the oldest.
+type pacer struct {
+	t0      time.Time
+	rate    float64
+	due     chan int64
+	dropped atomic.Uint64 // requests due while due was full (the generator overloaded)
+}
+
+func (p *pacer) run(phase *atomic.Int32, done <-chan struct{}) {
+	// A locked thread sleeping in nanosleep wakes within ~0.1 ms; the Go
+	// timer would round a short sleep up to the next millisecond when the
+	// process is otherwise idle, and that lag would count as latency.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	interval := float64(time.Second) / p.rate
+	for n := int64(0); ; {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if phase.Load() == phaseStop {
+			return
+		}
+		now := time.Since(p.t0)
+		for ; time.Duration(float64(n)*interval) <= now; n++ {
+			select {
+			case p.due <- int64(float64(n) * interval):
+			default:
+				p.dropped.Add(1)
+			}
+		}
+		preciseSleep(time.Duration(float64(n)*interval) - time.Since(p.t0))
+	}
+}
+
+// preciseSleep sleeps for d with ~0.1 ms precision, long waits mostly on the
+// Go timer so a stop is noticed.
+func preciseSleep(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	if d > 3*time.Millisecond {
+		time.Sleep(d - 2*time.Millisecond)
+		return // the caller loops and computes the rest
+	}
+	ts := syscall.NsecToTimespec(int64(d))
+	_ = syscall.Nanosleep(&ts, nil) // EINTR: wake early, the caller loops
+}
+
 // worker owns one connection and everything its request loop touches. It
-// is used by one goroutine only.
+// is used by one goroutine only, except inflight.
 type worker struct {
 	client          *fasthttp.HostClient
 	req             *fasthttp.Request
 	resp            *fasthttp.Response
+	status          int
 	accepted        uint64
 	transportErrors uint64
-	statuses        [600]uint64 // non-202 answers by status code; codes ≥ 600 count as 599
+	statuses        [600]uint64 // failed answers by status code; codes ≥ 600 count as 599
 	firstErr        error
 	hist            latency.Histogram
+	service         latency.Histogram
+	// inflight is 1 + the intended send time of the open-loop request on
+	// the wire, 0 if none. Whoever swaps it to 0 (the worker when the
+	// answer comes, Run when the window ends) records that request.
+	inflight atomic.Int64
 }
 
 func newWorker(cfg Config, dials *atomic.Uint64) *worker {
@@ -246,10 +394,25 @@ func newWorker(cfg Config, dials *atomic.Uint64) *worker {
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/octet-stream")
 	req.SetBodyRaw(body)
-	return &worker{client: client, req: req, resp: fasthttp.AcquireResponse()}
+	return &worker{client: client, req: req, resp: fasthttp.AcquireResponse(),
+		status: cfg.status()}
 }
 
-func (w *worker) loop(phase *atomic.Int32) {
+// count books one answer; it reports whether it was a success.
+func (w *worker) count(err error) bool {
+	switch code := w.resp.StatusCode(); {
+	case err != nil:
+		w.transportErrors++
+	case code == w.status:
+		w.accepted++
+		return true
+	default:
+		w.statuses[min(max(code, 0), len(w.statuses)-1)]++
+	}
+	return false
+}
+
+func (w *worker) closedLoop(phase *atomic.Int32) {
 	for {
 		p := phase.Load()
 		if p == phaseStop {
@@ -263,15 +426,37 @@ func (w *worker) loop(phase *atomic.Int32) {
 		}
 		// Count only requests that completed inside the window; a request
 		// that straddles its start still counts, its latency is real.
+		if phase.Load() == phaseMeasure && w.count(err) {
+			w.hist.Record(took)
+		}
+		if err != nil {
+			time.Sleep(errorBackoff)
+		}
+	}
+}
+
+func (w *worker) openLoop(phase *atomic.Int32, p *pacer, done <-chan struct{}) {
+	for {
+		var intended int64
+		select {
+		case <-done:
+			return
+		case intended = <-p.due:
+		}
+		w.inflight.Store(intended + 1)
+		start := time.Now()
+		err := w.client.Do(w.req, w.resp)
+		end := time.Now()
+		if err != nil && w.firstErr == nil {
+			w.firstErr = err
+		}
+		if !w.inflight.CompareAndSwap(intended+1, 0) {
+			return // the window closed first and Run recorded this request
+		}
 		if phase.Load() == phaseMeasure {
-			switch code := w.resp.StatusCode(); {
-			case err != nil:
-				w.transportErrors++
-			case code == fasthttp.StatusAccepted:
-				w.accepted++
-				w.hist.Record(took)
-			default:
-				w.statuses[min(max(code, 0), len(w.statuses)-1)]++
+			if w.count(err) {
+				w.hist.Record(end.Sub(p.t0) - time.Duration(intended))
+				w.service.Record(end.Sub(start))
 			}
 		}
 		if err != nil {

@@ -1,9 +1,13 @@
 package load
 
 import (
+	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 func TestValidate(t *testing.T) {
@@ -20,6 +24,8 @@ func TestValidate(t *testing.T) {
 		{"negative body", func(c *Config) { c.BodyBytes = -1 }, "body_bytes"},
 		{"no measure", func(c *Config) { c.Measure = 0 }, "measure"},
 		{"no timeout", func(c *Config) { c.Timeout = 0 }, "timeout"},
+		{"negative rate", func(c *Config) { c.Rate = -1 }, "rate"},
+		{"bad status", func(c *Config) { c.Status = 42 }, "status"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,5 +65,91 @@ func TestResultMath(t *testing.T) {
 	var empty Result
 	if empty.RPS() != 0 || empty.AllocsPerRequest() != 0 {
 		t.Error("empty result must report zeros")
+	}
+}
+
+// serve starts an in-process server on loopback for the duration of the test.
+func serve(t *testing.T, h fasthttp.RequestHandler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown() })
+	return ln.Addr().String()
+}
+
+func quick(addr string) Config {
+	c := Default()
+	c.Addr = addr
+	c.Conns = 2
+	c.Warmup = 50 * time.Millisecond
+	c.Measure = 300 * time.Millisecond
+	c.Timeout = 2 * time.Second
+	return c
+}
+
+func TestClosedLoopCountsStatus(t *testing.T) {
+	addr := serve(t, func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(fasthttp.StatusOK) })
+	c := quick(addr)
+	c.Status = fasthttp.StatusOK
+	res, err := Run(context.Background(), c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted == 0 || res.Errors() != 0 || res.Latency.Count() != res.Accepted {
+		t.Errorf("accepted %d, errors %d, latencies %d", res.Accepted, res.Errors(), res.Latency.Count())
+	}
+	c.Status = 0 // 202 expected: every 200 is an error
+	res, err = Run(context.Background(), c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 0 || res.Rejected[fasthttp.StatusOK] == 0 {
+		t.Errorf("accepted %d, rejected %v", res.Accepted, res.Rejected)
+	}
+}
+
+func TestOpenLoopKeepsItsRate(t *testing.T) {
+	addr := serve(t, func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(fasthttp.StatusAccepted) })
+	c := quick(addr)
+	c.Rate = 1000
+	marks := 0
+	res, err := Run(context.Background(), c, func(Phase) { marks++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 300 requests are due in the window; a loaded machine may lag a little.
+	if res.Accepted < 150 || res.Accepted > 330 {
+		t.Errorf("accepted %d in %v at 1000/s", res.Accepted, res.Elapsed)
+	}
+	if marks != 2 || res.Service.Count() != res.Accepted || res.Latency.Count() < res.Accepted {
+		t.Errorf("marks %d, service %d, latency %d, accepted %d", marks, res.Service.Count(), res.Latency.Count(), res.Accepted)
+	}
+}
+
+func TestOpenLoopChargesQueueingToTheServer(t *testing.T) {
+	// One connection, 20 ms per answer: at most 50/s get through, 200/s are
+	// due. A closed loop would report ~20 ms; the open loop must report the
+	// growing wait for the connection, and the backlog left at the end.
+	addr := serve(t, func(ctx *fasthttp.RequestCtx) {
+		time.Sleep(20 * time.Millisecond)
+		ctx.SetStatusCode(fasthttp.StatusAccepted)
+	})
+	c := quick(addr)
+	c.Conns = 1
+	c.Rate = 200
+	res, err := Run(context.Background(), c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Unfinished < 10 {
+		t.Errorf("unfinished %d, want the backlog of an overloaded server", res.Unfinished)
+	}
+	service, corrected := res.Service.Quantile(0.5), res.Latency.Quantile(0.99)
+	if corrected < 4*service || service < 20*time.Millisecond {
+		t.Errorf("service p50 %v, corrected p99 %v: no coordinated-omission correction", service, corrected)
 	}
 }

@@ -4,21 +4,50 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"time"
 
+	"github.com/sluicehq/sluice/benchmarks/internal/latency"
 	"github.com/sluicehq/sluice/benchmarks/internal/procstat"
 )
 
-// Schema identifies the JSON layout of a Report.
-const Schema = "sluice-bench-ingest/v1"
+// Schema identifies the JSON layout of a Report. v1 (files named
+// <date>-ingest.json) had the ingest suite only.
+const Schema = "sluice-bench/v2"
 
-// Goals from the issue: the async durable ingest should reach at least this
-// fraction of the bare server's rate at 64 connections.
+// Suite names.
 const (
-	Goal        = 0.5
-	ProjectGoal = 0.7
-	GoalConns   = 64
+	SuiteIngest   = "ingest"   // async durable ingest vs the bare handler, closed loop
+	SuiteE2E      = "e2e"      // async ingest → log → WASM → delivery to a sink, closed loop
+	SuiteSync     = "sync"     // sync route to a sink vs the sink directly, closed loop
+	SuiteOpenLoop = "openloop" // fixed request rates, coordinated-omission corrected latency
+)
+
+// AllSuites lists the suites in the order a run measures them.
+var AllSuites = []string{SuiteIngest, SuiteE2E, SuiteSync, SuiteOpenLoop}
+
+// Server names used in reports.
+const (
+	NameBare        = "bare"         // fasthttp answering 202: the ingest ceiling
+	NameSluiceFsync = "sluice-fsync" // async route, durability fsync
+	NameSluiceNone  = "sluice-none"  // async route, durability none
+	NameByHand      = "by-hand"      // baseline: net/http + Badger txn per message + fresh wazero instance
+	NameSink        = "sink"         // fasthttp answering 200: the destination, loaded directly
+	NameSluiceE2E   = "sluice-e2e"   // async route delivering to the sink
+	NameSluiceSync  = "sluice-sync"  // sync route delivering to the sink
+)
+
+// Targets of the goals.
+const (
+	GoalIngest        = 0.5 // G1, the issue's goal
+	ProjectGoalIngest = 0.7 // G1, the project's goal
+	GoalE2E           = 0.4 // G4
+	GoalSyncOverUs    = 100 // G9: sync p50 − direct p50 ≤ fsync p50 + this
+	GoalSyncP99       = 2.0 // G10
+	GoalAsyncP99      = 2.0 // G11
+	GoalConns         = 64  // connection count the goals are stated for
+	SyncLatencyConns  = 1   // G9's connection count
 )
 
 // NoisyCores is how much CPU (in cores) the rest of the machine may use
@@ -38,47 +67,72 @@ type Report struct {
 	Settings   Settings         `json:"settings"`
 	Servers    []Server         `json:"servers"`
 	Runs       []Run            `json:"runs"`
+	Fsync      []FsyncProbe     `json:"fsync,omitempty"` // sync suite: one per round
 	Summary    []Summary        `json:"summary"`
+	Goals      []Goal           `json:"goals"`
 }
 
 // Settings are the harness parameters of the invocation.
 type Settings struct {
-	Rounds     int     `json:"rounds"`
-	WarmupS    float64 `json:"warmup_s"`
-	MeasureS   float64 `json:"measure_s"`
-	BodyBytes  int     `json:"body_bytes"`
-	Conns      []int   `json:"conns"`
-	Baseline   string  `json:"baseline"`    // server every ratio divides by
-	GoalServer string  `json:"goal_server"` // server the goal applies to
-	LoadModel  string  `json:"load_model"`  // "closed"
+	Suites       []string          `json:"suites"`
+	Rounds       int               `json:"rounds"`
+	WarmupS      float64           `json:"warmup_s"`
+	MeasureS     float64           `json:"measure_s"`
+	BodyBytes    int               `json:"body_bytes"`
+	Conns        []int             `json:"conns"`          // ingest suite
+	Rates        []float64         `json:"rates"`          // open-loop suite, requests/s
+	OpenConns    int               `json:"openloop_conns"` // open-loop suite
+	Transform    string            `json:"transform"`      // WASM module of the e2e and sync routes; "" none
+	FsyncSamples int               `json:"fsync_samples"`  // per round of the sync suite
+	Baselines    map[string]string `json:"baselines"`      // suite → server every ratio divides by
 }
 
-// Server describes one configuration under test.
+// Server describes one configuration under test in one suite.
 type Server struct {
+	Suite      string   `json:"suite"`
 	Name       string   `json:"name"`
-	Kind       string   `json:"kind"`                 // "bare" or "sluice"
+	Kind       string   `json:"kind"`                 // "bare", "sink", "sluice" or "by-hand"
 	Durability string   `json:"durability,omitempty"` // sluice only
 	Command    []string `json:"command"`
 	DataBytes  int64    `json:"data_dir_bytes,omitempty"` // size of its data dir at the end
 }
 
-// Run is one measured window of one server at one connection count.
+// Run is one measured window of one server.
 type Run struct {
-	Conns  int    `json:"conns"`
-	Round  int    `json:"round"` // 1-based
-	Server string `json:"server"`
+	Suite  string  `json:"suite"`
+	Conns  int     `json:"conns"`
+	Rate   float64 `json:"rate,omitempty"` // open loop: requests/s intended; 0: closed loop
+	Round  int     `json:"round"`          // 1-based
+	Server string  `json:"server"`
+	Status int     `json:"status"` // the answer that counts as success
 
-	RPS             float64        `json:"rps"` // 202 answers per second
+	// Throughput is the suite's headline rate: DeliveredPerS for a Sluice
+	// route that delivers (e2e), else RPS.
+	Throughput      float64        `json:"throughput"`
+	RPS             float64        `json:"rps"` // successful answers per second
 	Accepted        uint64         `json:"accepted"`
-	Errors          uint64         `json:"errors"`             // everything that was not a 202
-	Rejected        map[int]uint64 `json:"rejected,omitempty"` // non-202 answers by status
+	Errors          uint64         `json:"errors"`             // everything that was not a success
+	Rejected        map[int]uint64 `json:"rejected,omitempty"` // other answers by status
 	TransportErrors uint64         `json:"transport_errors"`
 	FirstError      string         `json:"first_error,omitempty"`
 	ElapsedS        float64        `json:"elapsed_s"`
 
-	P50us float64 `json:"p50_us"`
-	P99us float64 `json:"p99_us"`
-	MaxUs float64 `json:"max_us"`
+	P50us  float64 `json:"p50_us"` // open loop: from the intended send time
+	P99us  float64 `json:"p99_us"`
+	P999us float64 `json:"p999_us"`
+	MaxUs  float64 `json:"max_us"`
+	// Open loop only: from the actual send, and the requests due but not
+	// answered when the window closed.
+	ServiceP50us float64 `json:"service_p50_us,omitempty"`
+	ServiceP99us float64 `json:"service_p99_us,omitempty"`
+	Unfinished   uint64  `json:"unfinished,omitempty"`
+
+	// e2e only: POSTs the sink answered in the window, and Sluice's backlog
+	// (GET /v1/stats) at the window's edges; nil when unknown.
+	Delivered     uint64  `json:"delivered,omitempty"`
+	DeliveredPerS float64 `json:"delivered_per_s,omitempty"`
+	BacklogStart  *int    `json:"backlog_start,omitempty"`
+	BacklogEnd    *int    `json:"backlog_end,omitempty"`
 
 	Dials           uint64 `json:"dials"` // connections opened; == conns when all stayed up
 	MinConnAccepted uint64 `json:"min_conn_accepted"`
@@ -90,10 +144,14 @@ type Run struct {
 	ServerPeakKiB   uint64  `json:"server_peak_kib"` // VmHWM since start
 	ClientCPUs      float64 `json:"client_cpu_s"`    // CPU time of the harness in the window
 	ClientAllocsReq float64 `json:"client_allocs_per_req"`
-	OthersCPUs      float64 `json:"others_cpu_s"`  // CPU of the idle servers in the window
+	OthersCPUs      float64 `json:"others_cpu_s"`  // CPU of the suite's other servers in the window
 	ForeignCPUs     float64 `json:"foreign_cpu_s"` // CPU of everything else on the machine (incl. steal)
 	IdleCPUs        float64 `json:"idle_cpu_s"`    // machine idle time in the window, all CPUs
 	Settled         bool    `json:"settled"`       // all servers were idle before the run
+
+	// Latency is the run's histogram, merged into the summary's CDF; it is
+	// not written to the JSON (the quantiles above are).
+	Latency *latency.Histogram `json:"-"`
 }
 
 // Flags lists what makes a run's numbers suspect; empty means clean.
@@ -111,17 +169,57 @@ func (r *Run) Flags() []string {
 	if r.ElapsedS > 0 && r.ForeignCPUs/r.ElapsedS > NoisyCores {
 		f = append(f, "noisy")
 	}
+	if r.BacklogGrew() {
+		f = append(f, "backlog-growing")
+	}
+	if r.Overloaded() {
+		f = append(f, "overloaded")
+	}
 	return f
 }
 
-// Summary aggregates one server's rounds at one connection count.
-type Summary struct {
-	Conns  int    `json:"conns"`
-	Server string `json:"server"`
+// BacklogGrew reports whether Sluice's backlog grew during the window by
+// more than 100 messages and 5% of what it delivered: then delivered/s is
+// not a steady state.
+func (r *Run) BacklogGrew() bool {
+	if r.BacklogStart == nil || r.BacklogEnd == nil {
+		return false
+	}
+	grew := *r.BacklogEnd - *r.BacklogStart
+	return grew > 100 && float64(grew) > 0.05*float64(r.Delivered)
+}
 
+// Overloaded reports whether an open-loop run ended with more unanswered
+// requests than connections plus 1% of those due: the server did not keep
+// up with the rate, so its latencies grow with the window's length.
+func (r *Run) Overloaded() bool {
+	return r.Rate > 0 && float64(r.Unfinished) > float64(r.Conns)+0.01*r.Rate*r.ElapsedS
+}
+
+// FsyncProbe is one round's sample of the disk: write 1 KiB + fdatasync on a
+// temp file next to the Sluice data dir.
+type FsyncProbe struct {
+	Round   int     `json:"round"`
+	Samples int     `json:"samples"`
+	P50us   float64 `json:"p50_us"`
+	P99us   float64 `json:"p99_us"`
+}
+
+// Summary aggregates one server's rounds at one load (suite, conns, rate).
+type Summary struct {
+	Suite  string  `json:"suite"`
+	Conns  int     `json:"conns"`
+	Rate   float64 `json:"rate,omitempty"`
+	Server string  `json:"server"`
+
+	MedianThroughput   float64 `json:"median_throughput"`
 	MedianRPS          float64 `json:"median_rps"`
 	MedianP50us        float64 `json:"median_p50_us"`
 	MedianP99us        float64 `json:"median_p99_us"`
+	MedianP999us       float64 `json:"median_p999_us"`
+	MedianServiceP99us float64 `json:"median_service_p99_us,omitempty"`
+	Unfinished         uint64  `json:"unfinished,omitempty"` // all rounds
+	MedianBacklogEnd   *int    `json:"median_backlog_end,omitempty"`
 	MedianServerCores  float64 `json:"median_server_cores"`
 	MedianUsPerReq     float64 `json:"median_server_cpu_us_per_req"`
 	MedianClientCores  float64 `json:"median_client_cores"`
@@ -130,84 +228,140 @@ type Summary struct {
 	MaxRSSKiB          uint64  `json:"max_rss_kib"`
 	Errors             uint64  `json:"errors"`
 
-	// Ratios are this server's rps divided by the baseline's rps of the same
-	// round, in round order; MedianRatio is their median. Both are absent
-	// for the baseline itself.
+	// Ratios are this server's throughput divided by the suite baseline's
+	// throughput of the same round, in round order; MedianRatio is their
+	// median. Both are absent for the baseline itself.
 	Ratios      []float64 `json:"ratios,omitempty"`
 	MedianRatio float64   `json:"median_ratio,omitempty"`
 
 	Flags []string `json:"flags,omitempty"` // union of the runs' flags
+
+	// Percentiles describe the latency distribution of all rounds together
+	// (the CDF charts), at CurveQuantiles.
+	Percentiles []Percentile `json:"percentiles,omitempty"`
 }
 
-// Summarize fills r.Summary from r.Runs: one entry per connection count and
-// server, in the order of Settings.Conns and Servers.
+// Percentile says that a fraction Q of the latencies were at most Us µs.
+type Percentile struct {
+	Q  float64 `json:"q"`
+	Us float64 `json:"us"`
+}
+
+// CurveQuantiles are the quantiles a Summary keeps: evenly spaced in
+// -log10(1-q) from 0 to 4 (0, 0.21, 0.37, …, 0.5, …, 0.9, …, 0.99, …,
+// 0.9999), then 1 (the maximum).
+func CurveQuantiles() []float64 {
+	var qs []float64
+	for i := 0; i <= 40; i++ {
+		qs = append(qs, 1-math.Pow(10, -float64(i)/10))
+	}
+	return append(qs, 1)
+}
+
+// Key identifies the load a run or summary belongs to.
+type Key struct {
+	Suite  string
+	Conns  int
+	Rate   float64
+	Server string
+}
+
+func (r *Run) key() Key     { return Key{r.Suite, r.Conns, r.Rate, r.Server} }
+func (s *Summary) key() Key { return Key{s.Suite, s.Conns, s.Rate, s.Server} }
+
+// Summarize fills r.Summary from r.Runs, one entry per Key in the order the
+// keys first appear among the runs, and then r.Goals.
 func (r *Report) Summarize() {
 	r.Summary = r.Summary[:0]
-	for _, conns := range r.Settings.Conns {
-		base := r.rpsByRound(conns, r.Settings.Baseline)
-		for _, srv := range r.Servers {
-			s := Summary{Conns: conns, Server: srv.Name}
-			var rps, p50, p99, cores, usReq, clientCores, foreign, idle []float64
-			for i := range r.Runs {
-				run := &r.Runs[i]
-				if run.Conns != conns || run.Server != srv.Name {
-					continue
-				}
-				rps = append(rps, run.RPS)
-				p50 = append(p50, run.P50us)
-				p99 = append(p99, run.P99us)
-				cores = append(cores, perSecond(run.ServerCPUs, run.ElapsedS))
-				usReq = append(usReq, run.ServerUsPerReq)
-				clientCores = append(clientCores, perSecond(run.ClientCPUs, run.ElapsedS))
-				foreign = append(foreign, perSecond(run.ForeignCPUs, run.ElapsedS))
-				idle = append(idle, perSecond(run.IdleCPUs, run.ElapsedS))
-				s.MaxRSSKiB = max(s.MaxRSSKiB, run.ServerRSSKiB)
-				s.Errors += run.Errors
-				for _, f := range run.Flags() {
-					if !slices.Contains(s.Flags, f) {
-						s.Flags = append(s.Flags, f)
-					}
-				}
-				if srv.Name != r.Settings.Baseline {
-					if b, ok := base[run.Round]; ok {
-						if ratio, ok := Ratio(run.RPS, b); ok {
-							s.Ratios = append(s.Ratios, ratio)
-						}
-					}
-				}
-			}
-			if len(rps) == 0 {
-				continue
-			}
-			s.MedianRPS = Median(rps)
-			s.MedianP50us = Median(p50)
-			s.MedianP99us = Median(p99)
-			s.MedianServerCores = Median(cores)
-			s.MedianUsPerReq = Median(usReq)
-			s.MedianClientCores = Median(clientCores)
-			s.MedianForeignCores = Median(foreign)
-			s.MedianIdleCores = Median(idle)
-			s.MedianRatio = Median(s.Ratios)
-			r.Summary = append(r.Summary, s)
+	var keys []Key
+	for i := range r.Runs {
+		if k := r.Runs[i].key(); !slices.Contains(keys, k) {
+			keys = append(keys, k)
 		}
 	}
+	for _, k := range keys {
+		base := r.byRound(Key{k.Suite, k.Conns, k.Rate, r.Settings.Baselines[k.Suite]})
+		s := Summary{Suite: k.Suite, Conns: k.Conns, Rate: k.Rate, Server: k.Server}
+		var thr, rps, p50, p99, p999, svc99, backlog, cores, usReq, clientCores, foreign, idle []float64
+		var hist latency.Histogram
+		for i := range r.Runs {
+			run := &r.Runs[i]
+			if run.key() != k {
+				continue
+			}
+			thr = append(thr, run.Throughput)
+			rps = append(rps, run.RPS)
+			p50 = append(p50, run.P50us)
+			p99 = append(p99, run.P99us)
+			p999 = append(p999, run.P999us)
+			svc99 = append(svc99, run.ServiceP99us)
+			if run.BacklogEnd != nil {
+				backlog = append(backlog, float64(*run.BacklogEnd))
+			}
+			cores = append(cores, perSecond(run.ServerCPUs, run.ElapsedS))
+			usReq = append(usReq, run.ServerUsPerReq)
+			clientCores = append(clientCores, perSecond(run.ClientCPUs, run.ElapsedS))
+			foreign = append(foreign, perSecond(run.ForeignCPUs, run.ElapsedS))
+			idle = append(idle, perSecond(run.IdleCPUs, run.ElapsedS))
+			s.MaxRSSKiB = max(s.MaxRSSKiB, run.ServerRSSKiB)
+			s.Errors += run.Errors
+			s.Unfinished += run.Unfinished
+			for _, f := range run.Flags() {
+				if !slices.Contains(s.Flags, f) {
+					s.Flags = append(s.Flags, f)
+				}
+			}
+			if b, ok := base[run.Round]; ok && k.Server != r.Settings.Baselines[k.Suite] {
+				if ratio, ok := Ratio(run.Throughput, b.Throughput); ok {
+					s.Ratios = append(s.Ratios, ratio)
+				}
+			}
+			if run.Latency != nil {
+				hist.Merge(run.Latency)
+			}
+		}
+		s.MedianThroughput = Median(thr)
+		s.MedianRPS = Median(rps)
+		s.MedianP50us = Median(p50)
+		s.MedianP99us = Median(p99)
+		s.MedianP999us = Median(p999)
+		s.MedianServiceP99us = Median(svc99)
+		if len(backlog) > 0 {
+			b := int(Median(backlog))
+			s.MedianBacklogEnd = &b
+		}
+		s.MedianServerCores = Median(cores)
+		s.MedianUsPerReq = Median(usReq)
+		s.MedianClientCores = Median(clientCores)
+		s.MedianForeignCores = Median(foreign)
+		s.MedianIdleCores = Median(idle)
+		s.MedianRatio = Median(s.Ratios)
+		if hist.Count() > 0 {
+			for _, q := range CurveQuantiles() {
+				s.Percentiles = append(s.Percentiles, Percentile{Q: q, Us: toMicros(hist.Quantile(q))})
+			}
+		}
+		r.Summary = append(r.Summary, s)
+	}
+	r.Goals = r.goals()
 }
 
-// Find returns the summary of server at conns, if any.
-func (r *Report) Find(conns int, server string) (Summary, bool) {
+// Find returns the summary of the key, if any.
+func (r *Report) Find(k Key) (Summary, bool) {
 	for _, s := range r.Summary {
-		if s.Conns == conns && s.Server == server {
+		if s.key() == k {
 			return s, true
 		}
 	}
 	return Summary{}, false
 }
 
-func (r *Report) rpsByRound(conns int, server string) map[int]float64 {
-	m := map[int]float64{}
-	for _, run := range r.Runs {
-		if run.Conns == conns && run.Server == server {
-			m[run.Round] = run.RPS
+// byRound indexes the runs of one key by round.
+func (r *Report) byRound(k Key) map[int]*Run {
+	m := map[int]*Run{}
+	for i := range r.Runs {
+		if run := &r.Runs[i]; run.key() == k {
+			m[run.Round] = run
 		}
 	}
 	return m
@@ -243,6 +397,8 @@ func perSecond(v, seconds float64) float64 {
 	}
 	return v / seconds
 }
+
+func toMicros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // WriteJSON writes r as indented JSON.
 func (r *Report) WriteJSON(w io.Writer) error {

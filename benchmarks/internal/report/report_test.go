@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/benchmarks/internal/latency"
 	"github.com/sluicehq/sluice/benchmarks/internal/procstat"
 )
 
@@ -50,42 +51,71 @@ func TestRatio(t *testing.T) {
 	}
 }
 
-// sample builds a report whose median of per-round ratios (0.5) differs from
-// the ratio of its median rates (40/60 ≈ 0.67).
+func intp(v int) *int { return &v }
+
+// sample builds a report with every suite. In the ingest suite the median
+// of per-round ratios (0.5) differs from the ratio of the median rates
+// (40/60 ≈ 0.67).
 func sample() *Report {
 	r := &Report{
-		Schema:    Schema,
-		StartedAt: time.Date(2025, 11, 25, 22, 30, 0, 0, time.UTC),
-		Machine:   procstat.Machine{NumCPU: 2, CPUModel: "Test CPU", GoVersion: "go1.26.8", Kernel: "6.8.0"},
-		LoadAvg:   [2]float64{0.5, 1.75},
-		Revision:  "abc1234",
-		Settings: Settings{Rounds: 3, WarmupS: 2, MeasureS: 5, BodyBytes: 1024, Conns: []int{64},
-			Baseline: "bare", GoalServer: "sluice-fsync", LoadModel: "closed"},
-		Servers: []Server{
-			{Name: "bare", Kind: "bare", Command: []string{"ingest", "bare-server"}},
-			{Name: "sluice-fsync", Kind: "sluice", Durability: "fsync", Command: []string{"sluice", "serve"}},
-		},
+		Schema:     Schema,
+		StartedAt:  time.Date(2025, 11, 25, 22, 30, 0, 0, time.UTC),
+		FinishedAt: time.Date(2025, 11, 25, 22, 37, 12, 0, time.UTC),
+		Machine:    procstat.Machine{NumCPU: 2, CPUModel: "Test CPU", GoVersion: "go1.26.8", Kernel: "6.8.0"},
+		LoadAvg:    [2]float64{0.5, 1.75},
+		Revision:   "abc1234",
+		Settings: Settings{Suites: AllSuites, Rounds: 3, WarmupS: 1, MeasureS: 3, BodyBytes: 1024,
+			Conns: []int{64}, Rates: []float64{5000}, OpenConns: 64, Transform: "upper.wasm", FsyncSamples: 200,
+			Baselines: map[string]string{SuiteIngest: NameBare, SuiteE2E: NameSink, SuiteSync: NameSink, SuiteOpenLoop: NameBare}},
 	}
-	add := func(round int, server string, rps float64) {
-		r.Runs = append(r.Runs, Run{Conns: 64, Round: round, Server: server, RPS: rps,
-			Accepted: uint64(rps * 5), ElapsedS: 5, P50us: 800, P99us: 2500, Dials: 64,
-			ServerCPUs: 5, ServerUsPerReq: 1e6 / rps, ServerRSSKiB: 20480, ClientCPUs: 4, Settled: true})
+	for _, s := range []struct{ suite, name, kind string }{
+		{SuiteIngest, NameBare, "bare"}, {SuiteIngest, NameSluiceFsync, "sluice"},
+		{SuiteIngest, NameSluiceNone, "sluice"}, {SuiteIngest, NameByHand, "by-hand"},
+		{SuiteE2E, NameSink, "sink"}, {SuiteE2E, NameSluiceE2E, "sluice"},
+		{SuiteSync, NameSink, "sink"}, {SuiteSync, NameSluiceSync, "sluice"},
+		{SuiteOpenLoop, NameBare, "bare"}, {SuiteOpenLoop, NameSluiceFsync, "sluice"},
+	} {
+		r.Servers = append(r.Servers, Server{Suite: s.suite, Name: s.name, Kind: s.kind, Command: []string{s.name}})
 	}
-	// bare:   100, 60, 50   → median 60
-	// sluice:  50, 30, 40   → median 40; ratios 0.5, 0.5, 0.8 → median 0.5
-	add(1, "bare", 100)
-	add(1, "sluice-fsync", 50)
-	add(2, "bare", 60)
-	add(2, "sluice-fsync", 30)
-	add(3, "bare", 50)
-	add(3, "sluice-fsync", 40)
+	add := func(suite string, conns int, rate float64, round int, server string, rps, p50, p99 float64) *Run {
+		h := &latency.Histogram{}
+		h.Record(time.Duration(p50 * 1000))
+		r.Runs = append(r.Runs, Run{Suite: suite, Conns: conns, Rate: rate, Round: round, Server: server,
+			Throughput: rps, RPS: rps, Accepted: uint64(rps * 3), ElapsedS: 3, P50us: p50, P99us: p99,
+			P999us: 2 * p99, Dials: uint64(conns), ServerCPUs: 3, ServerUsPerReq: 1e6 / rps,
+			ServerRSSKiB: 20480, ClientCPUs: 2.4, Settled: true, Latency: h})
+		return &r.Runs[len(r.Runs)-1]
+	}
+	// ingest: bare 100, 60, 50 (median 60); sluice 50, 30, 40 (median 40):
+	// ratios 0.5, 0.5, 0.8 → 0.5. p99 ratios 2, 2, 2.
+	for i, v := range []struct{ bare, fsync, none, byHand float64 }{{100, 50, 60, 20}, {60, 30, 40, 15}, {50, 40, 45, 10}} {
+		round := i + 1
+		add(SuiteIngest, 64, 0, round, NameBare, v.bare, 800, 2500)
+		add(SuiteIngest, 64, 0, round, NameSluiceFsync, v.fsync, 1600, 5000)
+		add(SuiteIngest, 64, 0, round, NameSluiceNone, v.none, 1500, 4000)
+		add(SuiteIngest, 64, 0, round, NameByHand, v.byHand, 5000, 9000)
+	}
+	for round := 1; round <= 3; round++ {
+		add(SuiteE2E, 64, 0, round, NameSink, 1000, 500, 2000)
+		e := add(SuiteE2E, 64, 0, round, NameSluiceE2E, 300, 9000, 30000)
+		e.RPS, e.Delivered, e.DeliveredPerS, e.Throughput = 310, 900, 300, 300
+		e.BacklogStart, e.BacklogEnd = intp(128), intp(128+round)
+		r.Fsync = append(r.Fsync, FsyncProbe{Round: round, Samples: 200, P50us: 400 + 100*float64(round), P99us: 900})
+		add(SuiteSync, 1, 0, round, NameSink, 30000, 20, 60)
+		add(SuiteSync, 1, 0, round, NameSluiceSync, 1000, 500+100*float64(round), 1500) // diffs 580, 680, 780
+		add(SuiteSync, 64, 0, round, NameSink, 40000, 1200, 3000)
+		add(SuiteSync, 64, 0, round, NameSluiceSync, 6000, 9000, 7500) // ratio 2.5
+		add(SuiteOpenLoop, 64, 5000, round, NameBare, 5000, 90, 300)
+		o := add(SuiteOpenLoop, 64, 5000, round, NameSluiceFsync, 4000, 900, 4e6)
+		o.ServiceP99us, o.Unfinished = 20000, 500
+	}
 	return r
 }
 
 func TestSummarizeUsesMedianOfPerRoundRatios(t *testing.T) {
 	r := sample()
 	r.Summarize()
-	s, ok := r.Find(64, "sluice-fsync")
+	s, ok := r.Find(Key{SuiteIngest, 64, 0, NameSluiceFsync})
 	if !ok {
 		t.Fatal("no summary for sluice-fsync")
 	}
@@ -101,19 +131,93 @@ func TestSummarizeUsesMedianOfPerRoundRatios(t *testing.T) {
 	if math.Abs(s.MedianServerCores-1) > 1e-9 {
 		t.Errorf("MedianServerCores = %v, want 1", s.MedianServerCores)
 	}
-	b, _ := r.Find(64, "bare")
+	b, _ := r.Find(Key{SuiteIngest, 64, 0, NameBare})
 	if b.Ratios != nil || b.MedianRatio != 0 {
 		t.Errorf("baseline has ratios: %+v", b)
+	}
+	if n := len(b.Percentiles); n != len(CurveQuantiles()) || b.Percentiles[n-1].Q != 1 {
+		t.Errorf("percentiles: %v", b.Percentiles)
 	}
 }
 
 func TestSummarizeSkipsRoundsWithoutBaseline(t *testing.T) {
 	r := sample()
-	r.Runs[4].RPS = 0 // round 3 baseline served nothing
+	r.Runs[8].Throughput = 0 // round 3 baseline served nothing
 	r.Summarize()
-	s, _ := r.Find(64, "sluice-fsync")
+	s, _ := r.Find(Key{SuiteIngest, 64, 0, NameSluiceFsync})
 	if want := []float64{0.5, 0.5}; !slices.Equal(s.Ratios, want) {
 		t.Errorf("Ratios = %v, want %v", s.Ratios, want)
+	}
+}
+
+func TestGoals(t *testing.T) {
+	r := sample()
+	r.Summarize()
+	type want struct {
+		median float64
+		pass   string // "pass", "fail" or "" (no target)
+	}
+	wants := map[string]want{
+		"G1":  {0.5, "pass"},
+		"G2":  {0.8333333333333334, ""},
+		"G11": {2, "pass"},
+		"B1":  {0.2, ""},
+		"B2":  {2.5, ""},
+		"G4":  {0.3, "fail"},
+		"G9":  {680, "pass"}, // limit: fsync p50 median 600 + 100 µs
+		"G10": {2.5, "fail"},
+	}
+	var ids []string
+	for _, g := range r.Goals {
+		ids = append(ids, g.ID)
+		w, ok := wants[g.ID]
+		if !ok {
+			t.Errorf("unexpected goal %s", g.ID)
+			continue
+		}
+		if math.Abs(g.Median-w.median) > 1e-9 {
+			t.Errorf("%s median = %v, want %v (rounds %v)", g.ID, g.Median, w.median, g.Rounds)
+		}
+		got := ""
+		if g.Pass != nil {
+			got = map[bool]string{true: "pass", false: "fail"}[*g.Pass]
+		}
+		if got != w.pass {
+			t.Errorf("%s verdict %q, want %q", g.ID, got, w.pass)
+		}
+	}
+	if want := []string{"G1", "G2", "G11", "B1", "B2", "G4", "G9", "G10"}; !slices.Equal(ids, want) {
+		t.Errorf("goals %v, want %v", ids, want)
+	}
+}
+
+func TestGoalsAtOtherConnectionCounts(t *testing.T) {
+	r := sample()
+	for _, run := range slices.Clone(r.Runs) {
+		if run.Suite == SuiteIngest {
+			run.Conns = 256
+			r.Runs = append(r.Runs, run)
+		}
+	}
+	r.Settings.Conns = []int{64, 256}
+	r.Summarize()
+	var ids []string
+	for _, g := range r.Goals {
+		ids = append(ids, g.ID)
+	}
+	want := []string{"G1", "G2", "G11", "B1", "B2", "G1@256", "B1@256", "B2@256", "G4", "G9", "G10"}
+	if !slices.Equal(ids, want) {
+		t.Errorf("goals %v, want %v", ids, want)
+	}
+}
+
+func TestGoalsSkipSuitesNotRun(t *testing.T) {
+	r := sample()
+	r.Runs = slices.DeleteFunc(r.Runs, func(run Run) bool { return run.Suite != SuiteE2E })
+	r.Fsync = nil
+	r.Summarize()
+	if len(r.Goals) != 1 || r.Goals[0].ID != "G4" {
+		t.Errorf("goals %+v, want only G4", r.Goals)
 	}
 }
 
@@ -122,25 +226,27 @@ func TestRunFlags(t *testing.T) {
 	if f := run.Flags(); len(f) != 0 {
 		t.Errorf("clean run flagged %v", f)
 	}
-	run = Run{Conns: 64, Dials: 70, Errors: 3, ElapsedS: 5, ForeignCPUs: 2.5}
-	if f := run.Flags(); !slices.Equal(f, []string{"errors", "reconnects", "unsettled", "noisy"}) {
-		t.Errorf("flags = %v", f)
+	run = Run{Conns: 64, Dials: 70, Errors: 3, ElapsedS: 5, ForeignCPUs: 2.5,
+		BacklogStart: intp(100), BacklogEnd: intp(5000), Delivered: 1000, Rate: 1000, Unfinished: 200}
+	want := []string{"errors", "reconnects", "unsettled", "noisy", "backlog-growing", "overloaded"}
+	if f := run.Flags(); !slices.Equal(f, want) {
+		t.Errorf("flags = %v, want %v", f, want)
 	}
 }
 
 func TestMarkdownGolden(t *testing.T) {
 	r := sample()
 	// One flagged run to exercise the error listing.
-	r.Runs[3].Errors = 12
-	r.Runs[3].Rejected = map[int]uint64{503: 10}
-	r.Runs[3].TransportErrors = 2
-	r.Runs[3].FirstError = "timeout"
+	r.Runs[5].Errors = 12
+	r.Runs[5].Rejected = map[int]uint64{503: 10}
+	r.Runs[5].TransportErrors = 2
+	r.Runs[5].FirstError = "timeout"
 	r.Summarize()
 	var buf bytes.Buffer
 	if err := r.WriteMarkdown(&buf); err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "ingest.md.golden")
+	golden := filepath.Join("testdata", "report.md.golden")
 	if *update {
 		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
@@ -166,8 +272,10 @@ func TestJSONRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.Schema != Schema || len(back.Runs) != len(r.Runs) || len(back.Summary) != 2 {
-		t.Errorf("round trip lost data: schema %q, %d runs, %d summaries", back.Schema, len(back.Runs), len(back.Summary))
+	if back.Schema != Schema || len(back.Runs) != len(r.Runs) || len(back.Summary) != len(r.Summary) ||
+		len(back.Goals) != len(r.Goals) || len(back.Fsync) != 3 {
+		t.Errorf("round trip lost data: schema %q, %d runs, %d summaries, %d goals", back.Schema,
+			len(back.Runs), len(back.Summary), len(back.Goals))
 	}
 }
 

@@ -20,25 +20,53 @@ const (
 // writes. It mirrors the documented file format; it is not Sluice's own
 // config type, so the harness does not import the server it measures.
 type SluiceConfig struct {
-	Listen      string  `yaml:"listen"`
-	AdminListen string  `yaml:"admin_listen"` // "off": two servers run side by side
-	DataDir     string  `yaml:"data_dir"`
-	Durability  string  `yaml:"durability"`
-	Routes      []Route `yaml:"routes"`
+	Listen      string   `yaml:"listen"`
+	AdminListen string   `yaml:"admin_listen"` // "off": two servers run side by side
+	DataDir     string   `yaml:"data_dir"`
+	Durability  string   `yaml:"durability"`
+	Plugins     []Plugin `yaml:"plugins,omitempty"`
+	Routes      []Route  `yaml:"routes"`
 }
 
-// Route is one ingest route. The benchmark's route has no transforms and no
-// destination: the worker only records a result.
+// Plugin is a WASM transform module, referenced by name from routes.
+type Plugin struct {
+	Name string `yaml:"name"`
+	Path string `yaml:"path"`
+}
+
+// Route is one ingest route.
 type Route struct {
-	Name    string `yaml:"name"`
-	Mode    string `yaml:"mode"`     // "async": 202 once durable
-	OrderBy string `yaml:"order_by"` // "none": no per-key ordering
+	Name        string       `yaml:"name"`
+	Mode        string       `yaml:"mode"`               // "async": 202 once durable; "sync": the destination's answer
+	OrderBy     string       `yaml:"order_by,omitempty"` // "none": no per-key ordering (async only)
+	Transforms  []string     `yaml:"transforms,omitempty"`
+	Destination *Destination `yaml:"destination,omitempty"`
+	Backlog     *Backlog     `yaml:"backlog,omitempty"`
 }
 
-// BenchRoute is the route name the load generator posts to (/in/<name>).
-const BenchRoute = "bench"
+// Destination is where a route delivers the transformed message.
+type Destination struct {
+	URL string `yaml:"url"`
+}
 
-// BenchConfig returns the configuration for the async ingest benchmark.
+// Backlog is a route's share of the backlog; past it Sluice answers 429.
+type Backlog struct {
+	MaxMessages int `yaml:"max_messages"`
+}
+
+// Route names the load generator posts to (/in/<name>).
+const (
+	BenchRoute = "bench" // async, no destination: the ingest benchmark
+	E2ERoute   = "e2e"   // async, destination: the end-to-end benchmark
+	SyncRoute  = "sync"  // sync, destination: the sync latency benchmark
+)
+
+// UpperPlugin is the name of the transform plugin in the configs below.
+const UpperPlugin = "upper"
+
+// BenchConfig returns the configuration for the async ingest benchmark: one
+// route without transforms or destination (the worker only records a
+// result).
 func BenchConfig(listen, dataDir, durability string) SluiceConfig {
 	return SluiceConfig{
 		Listen:      listen,
@@ -47,6 +75,37 @@ func BenchConfig(listen, dataDir, durability string) SluiceConfig {
 		Durability:  durability,
 		Routes:      []Route{{Name: BenchRoute, Mode: "async", OrderBy: "none"}},
 	}
+}
+
+// E2EConfig returns the configuration for the end-to-end benchmark: an
+// async route without ordering that delivers to destURL, through the
+// transform module at wasmPath if it is not empty. backlog > 0 caps the
+// route's backlog (Sluice answers 429 past it).
+func E2EConfig(listen, dataDir, destURL, wasmPath string, backlog int) SluiceConfig {
+	c := BenchConfig(listen, dataDir, DurabilityFsync)
+	r := Route{Name: E2ERoute, Mode: "async", OrderBy: "none", Destination: &Destination{URL: destURL}}
+	if backlog > 0 {
+		r.Backlog = &Backlog{MaxMessages: backlog}
+	}
+	c.Routes = []Route{withTransform(&c, r, wasmPath)}
+	return c
+}
+
+// SyncConfig returns the configuration for the sync benchmark: a sync route
+// that delivers to destURL, through the transform at wasmPath if not empty.
+func SyncConfig(listen, dataDir, destURL, wasmPath string) SluiceConfig {
+	c := BenchConfig(listen, dataDir, DurabilityFsync)
+	r := Route{Name: SyncRoute, Mode: "sync", Destination: &Destination{URL: destURL}}
+	c.Routes = []Route{withTransform(&c, r, wasmPath)}
+	return c
+}
+
+func withTransform(c *SluiceConfig, r Route, wasmPath string) Route {
+	if wasmPath != "" {
+		c.Plugins = []Plugin{{Name: UpperPlugin, Path: wasmPath}}
+		r.Transforms = []string{UpperPlugin}
+	}
+	return r
 }
 
 // Validate reports the first key that would make Sluice refuse the file or
@@ -66,6 +125,17 @@ func (c SluiceConfig) Validate() error {
 	for i, r := range c.Routes {
 		if r.Name == "" {
 			return fmt.Errorf("%w: routes[%d].name is empty", errBadSluiceConfig, i)
+		}
+		if r.Mode != "sync" && r.Mode != "async" {
+			return fmt.Errorf("%w: routes[%d].mode %q (want sync or async)", errBadSluiceConfig, i, r.Mode)
+		}
+		if r.Destination != nil && r.Destination.URL == "" {
+			return fmt.Errorf("%w: routes[%d].destination.url is empty", errBadSluiceConfig, i)
+		}
+	}
+	for i, p := range c.Plugins {
+		if p.Name == "" || p.Path == "" {
+			return fmt.Errorf("%w: plugins[%d] needs a name and a path", errBadSluiceConfig, i)
 		}
 	}
 	return nil

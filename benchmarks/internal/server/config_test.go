@@ -55,6 +55,9 @@ func TestValidate(t *testing.T) {
 		{"bad durability", func(c *SluiceConfig) { c.Durability = "sometimes" }, "durability"},
 		{"no routes", func(c *SluiceConfig) { c.Routes = nil }, "routes"},
 		{"unnamed route", func(c *SluiceConfig) { c.Routes = []Route{{Mode: "async"}} }, "routes[0].name"},
+		{"bad mode", func(c *SluiceConfig) { c.Routes[0].Mode = "later" }, "routes[0].mode"},
+		{"empty destination", func(c *SluiceConfig) { c.Routes[0].Destination = &Destination{} }, "destination.url"},
+		{"plugin without path", func(c *SluiceConfig) { c.Plugins = []Plugin{{Name: "x"}} }, "plugins[0]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,5 +93,53 @@ func TestTailLines(t *testing.T) {
 		if got := TailLines([]byte(tt.in), tt.n); got != tt.want {
 			t.Errorf("TailLines(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
 		}
+	}
+}
+
+func TestRenderE2EAndSyncConfigs(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  SluiceConfig
+		want string
+	}{
+		{"e2e", E2EConfig("127.0.0.1:1", "/d", "http://127.0.0.1:2/sink", "/w/upper.wasm", 2000), `listen: 127.0.0.1:1
+admin_listen: "off"
+data_dir: /d
+durability: fsync
+plugins:
+  - name: upper
+    path: /w/upper.wasm
+routes:
+  - name: e2e
+    mode: async
+    order_by: none
+    transforms:
+      - upper
+    destination:
+      url: http://127.0.0.1:2/sink
+    backlog:
+      max_messages: 2000
+`},
+		{"sync without transform", SyncConfig("127.0.0.1:1", "/d", "http://127.0.0.1:2/sink", ""), `listen: 127.0.0.1:1
+admin_listen: "off"
+data_dir: /d
+durability: fsync
+routes:
+  - name: sync
+    mode: sync
+    destination:
+      url: http://127.0.0.1:2/sink
+`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.cfg.Render()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("rendered:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
 	}
 }

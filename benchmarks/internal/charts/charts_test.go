@@ -1,0 +1,63 @@
+package charts
+
+import (
+	"bytes"
+	"encoding/xml"
+	"slices"
+	"testing"
+
+	"github.com/sluicehq/sluice/benchmarks/internal/report"
+)
+
+func sample() *report.Report {
+	r := &report.Report{Settings: report.Settings{
+		Suites: []string{report.SuiteIngest, report.SuiteOpenLoop, report.SuiteSync},
+		Rounds: 1,
+		Baselines: map[string]string{report.SuiteIngest: report.NameBare, report.SuiteOpenLoop: report.NameBare,
+			report.SuiteSync: report.NameSink},
+	}}
+	curve := []report.Percentile{{Q: 0, Us: 0}, {Q: 0.5, Us: 100}, {Q: 0.99, Us: 900}, {Q: 1, Us: 5000}}
+	r.Summary = []report.Summary{
+		{Suite: report.SuiteIngest, Conns: 64, Server: report.NameBare, MedianThroughput: 60000, Percentiles: curve},
+		{Suite: report.SuiteIngest, Conns: 64, Server: report.NameSluiceFsync, MedianThroughput: 15000, MedianRatio: 0.25, Percentiles: curve},
+		{Suite: report.SuiteIngest, Conns: 64, Server: report.NameByHand, MedianThroughput: 5000, MedianRatio: 0.08, Percentiles: curve},
+		{Suite: report.SuiteOpenLoop, Conns: 64, Rate: 5000, Server: report.NameBare, MedianThroughput: 5000, Percentiles: curve},
+	}
+	return r
+}
+
+func TestRender(t *testing.T) {
+	charts, err := Render(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range charts {
+		names = append(names, c.Name)
+		if !bytes.Contains(c.SVG, []byte("<svg")) {
+			t.Errorf("%s is not an SVG: %.80q", c.Name, c.SVG)
+		}
+		// Well-formed XML, so browsers and GitHub render it.
+		d := xml.NewDecoder(bytes.NewReader(c.SVG))
+		for {
+			if _, err := d.Token(); err != nil {
+				if err.Error() != "EOF" {
+					t.Errorf("%s: %v", c.Name, err)
+				}
+				break
+			}
+		}
+	}
+	// No sync summaries: no sync chart.
+	if want := []string{"throughput", "ingest-latency", "openloop-latency"}; !slices.Equal(names, want) {
+		t.Errorf("charts %v, want %v", names, want)
+	}
+}
+
+func TestPercentileX(t *testing.T) {
+	for q, want := range map[float64]float64{0: 0, 0.9: 1, 0.99: 2, 1: maxX} {
+		if got := percentileX(q); got < want-1e-9 || got > want+1e-9 {
+			t.Errorf("percentileX(%v) = %v, want %v", q, got, want)
+		}
+	}
+}

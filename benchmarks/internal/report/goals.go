@@ -1,0 +1,139 @@
+package report
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Goal is one line of the goals table: a quantity computed per round from
+// paired runs of the same round, its median, and the verdict.
+type Goal struct {
+	ID     string    `json:"id"`   // "G1", ...; "B1", ... for the informational baseline comparisons
+	What   string    `json:"what"` // what is divided by (or subtracted from) what
+	Unit   string    `json:"unit"` // "×" (a ratio) or "µs"
+	Rounds []float64 `json:"rounds"`
+	Median float64   `json:"median"`
+	// Op and Limit state the target: Median Op Limit passes. Op is "" when
+	// there is no target (informational lines).
+	Op     string   `json:"op,omitempty"` // ">=" or "<="
+	Limit  float64  `json:"limit,omitempty"`
+	Target string   `json:"target"`         // the target for humans, e.g. "≥ 0.50"
+	Pass   *bool    `json:"pass,omitempty"` // nil: no target or no data
+	Note   string   `json:"note,omitempty"`
+	Flags  []string `json:"flags,omitempty"` // union of the flags of the runs it uses
+}
+
+// goals derives every goal the runs allow; goals whose runs are missing
+// (a suite not run) are left out.
+func (r *Report) goals() []Goal {
+	var out []Goal
+	add := func(g Goal) {
+		if len(g.Rounds) == 0 {
+			return
+		}
+		g.Median = Median(g.Rounds)
+		if g.Op != "" {
+			pass := g.Op == ">=" && g.Median >= g.Limit || g.Op == "<=" && g.Median <= g.Limit
+			g.Pass = &pass
+		}
+		out = append(out, g)
+	}
+	tput := func(run *Run) float64 { return run.Throughput }
+	p99 := func(run *Run) float64 { return run.P99us }
+	p50 := func(run *Run) float64 { return run.P50us }
+
+	for _, conns := range r.Settings.Conns {
+		ingest := func(server string) Key { return Key{SuiteIngest, conns, 0, server} }
+		at, id := "", ""
+		if conns != GoalConns {
+			at, id = fmt.Sprintf(" (goal stated for %d)", GoalConns), fmt.Sprintf("@%d", conns)
+		}
+		g := r.ratio("G1"+id, ingest(NameSluiceFsync), ingest(NameBare), tput,
+			fmt.Sprintf("async durable ingest rps ÷ bare fasthttp 202, %d conns", conns))
+		g.Op, g.Limit = ">=", GoalIngest
+		g.Target = fmt.Sprintf("≥ %.2f (project ≥ %.2f)", GoalIngest, ProjectGoalIngest)
+		g.Note = "project goal " + atLeast(g.Rounds, ProjectGoalIngest) + at
+		add(g)
+		if conns == GoalConns {
+			add(r.ratio("G2", ingest(NameSluiceFsync), ingest(NameSluiceNone), tput,
+				fmt.Sprintf("durable (fsync) rps ÷ same Sluice with durability none, %d conns", conns)))
+			g := r.ratio("G11", ingest(NameSluiceFsync), ingest(NameBare), p99,
+				fmt.Sprintf("async 202 p99 ÷ bare p99, %d conns", conns))
+			g.Op, g.Limit, g.Target = "<=", GoalAsyncP99, fmt.Sprintf("≤ %.2f", GoalAsyncP99)
+			add(g)
+		}
+		add(r.ratio("B1"+id, ingest(NameByHand), ingest(NameBare), tput,
+			fmt.Sprintf("by-hand baseline rps ÷ bare, %d conns", conns)))
+		add(r.ratio("B2"+id, ingest(NameSluiceFsync), ingest(NameByHand), tput,
+			fmt.Sprintf("Sluice async rps ÷ by-hand baseline, %d conns", conns)))
+	}
+
+	g := r.ratio("G4", Key{SuiteE2E, GoalConns, 0, NameSluiceE2E}, Key{SuiteE2E, GoalConns, 0, NameSink}, tput,
+		fmt.Sprintf("end-to-end async delivered/s ÷ sink's own rps, %d conns", GoalConns))
+	g.Op, g.Limit, g.Target = ">=", GoalE2E, fmt.Sprintf("≥ %.2f", GoalE2E)
+	if s, ok := r.Find(Key{SuiteE2E, GoalConns, 0, NameSluiceE2E}); ok && s.MedianBacklogEnd != nil {
+		g.Note = fmt.Sprintf("Sluice backlog at the window's end: %d messages (median)", *s.MedianBacklogEnd)
+	}
+	add(g)
+
+	sync1 := func(server string) Key { return Key{SuiteSync, SyncLatencyConns, 0, server} }
+	g = r.diff("G9", sync1(NameSluiceSync), sync1(NameSink), p50,
+		fmt.Sprintf("sync p50 − destination-direct p50, %d conn", SyncLatencyConns))
+	if len(r.Fsync) > 0 {
+		var fs []float64
+		for _, f := range r.Fsync {
+			fs = append(fs, f.P50us)
+		}
+		fsync := Median(fs)
+		g.Op, g.Limit = "<=", fsync+GoalSyncOverUs
+		g.Target = fmt.Sprintf("≤ %.0f µs (fsync p50 %.0f µs + %d µs)", g.Limit, fsync, GoalSyncOverUs)
+	}
+	add(g)
+
+	sync64 := func(server string) Key { return Key{SuiteSync, GoalConns, 0, server} }
+	g = r.ratio("G10", sync64(NameSluiceSync), sync64(NameSink), p99,
+		fmt.Sprintf("sync p99 ÷ destination-direct p99, %d conns", GoalConns))
+	g.Op, g.Limit, g.Target = "<=", GoalSyncP99, fmt.Sprintf("≤ %.2f", GoalSyncP99)
+	add(g)
+	return out
+}
+
+// ratio pairs the runs of num and den by round and divides metric.
+func (r *Report) ratio(id string, num, den Key, metric func(*Run) float64, what string) Goal {
+	return r.pair(id, num, den, what, "×", func(a, b *Run) (float64, bool) { return Ratio(metric(a), metric(b)) })
+}
+
+// diff pairs the runs of a and b by round and subtracts metric.
+func (r *Report) diff(id string, a, b Key, metric func(*Run) float64, what string) Goal {
+	return r.pair(id, a, b, what, "µs", func(x, y *Run) (float64, bool) { return metric(x) - metric(y), true })
+}
+
+func (r *Report) pair(id string, a, b Key, what, unit string, f func(a, b *Run) (float64, bool)) Goal {
+	g := Goal{ID: id, What: what, Unit: unit, Target: "–"}
+	as, bs := r.byRound(a), r.byRound(b)
+	for round := 1; round <= r.Settings.Rounds; round++ {
+		x, y := as[round], bs[round]
+		if x == nil || y == nil {
+			continue
+		}
+		if v, ok := f(x, y); ok {
+			g.Rounds = append(g.Rounds, v)
+		}
+		for _, run := range []*Run{x, y} {
+			for _, fl := range run.Flags() {
+				if !slices.Contains(g.Flags, fl) {
+					g.Flags = append(g.Flags, fl)
+				}
+			}
+		}
+	}
+	return g
+}
+
+// atLeast says whether the median of rounds reaches limit.
+func atLeast(rounds []float64, limit float64) string {
+	if Median(rounds) >= limit {
+		return fmt.Sprintf("≥ %.2f met", limit)
+	}
+	return fmt.Sprintf("≥ %.2f not met", limit)
+}

@@ -14,6 +14,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -61,6 +64,14 @@ func serveCmd(args []string, stderr io.Writer) int {
 		return 1
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	if path := os.Getenv("SLUICE_CPUPROFILE"); path != "" {
+		stopProfile, err := startCPUProfile(path)
+		if err != nil {
+			log.Error("starting the CPU profile", "err", err)
+			return 1
+		}
+		defer stopProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s, err := start(ctx, cfg, log)
@@ -75,6 +86,21 @@ func serveCmd(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// startCPUProfile profiles the whole process until the returned function runs
+// (at shutdown): SLUICE_CPUPROFILE=/tmp/sluice-%d.prof, %d becoming the pid so
+// that several servers can be profiled at once (the benchmarks do that).
+func startCPUProfile(pattern string) (func(), error) {
+	f, err := os.Create(strings.ReplaceAll(pattern, "%d", strconv.Itoa(os.Getpid())))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func loadConfig(path string) (config.Config, error) {

@@ -341,12 +341,19 @@ func (s *Server) deadReplayAll(w http.ResponseWriter, r *http.Request) {
 		if len(letters) == 0 {
 			break
 		}
+		before := replayed
 		for _, d := range letters {
-			if err := s.Queue.Replay(d.Message.ID); err != nil && !errors.Is(err, queue.ErrNotDead) {
+			err := s.Queue.Replay(d.Message.ID)
+			switch {
+			case err == nil:
+				replayed++
+			case !errors.Is(err, queue.ErrNotDead) && !errors.Is(err, queue.ErrNotFound):
 				writeError(w, http.StatusInternalServerError, "internal_error", fmt.Sprintf("after %d replayed: %v", replayed, err))
 				return
 			}
-			replayed++
+		}
+		if replayed == before { // nothing on the page could be replayed (replayed or discarded meanwhile)
+			break
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"replayed": replayed})

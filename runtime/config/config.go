@@ -400,6 +400,13 @@ func (c *Config) Validate() error {
 	if c.Retention != nil && *c.Retention < 0 {
 		bad("retention", "must be >= 0 (0 keeps results forever)")
 	}
+	idem := c.IdempotencyTTL.D()
+	if idem == 0 {
+		idem = 24 * time.Hour
+	}
+	if r := c.RetentionPeriod(); r > 0 && r < idem {
+		bad("retention", "is shorter than idempotency_ttl (%s): replaying an Idempotency-Key needs its result", idem)
+	}
 	if c.IdempotencyTTL < 0 {
 		bad("idempotency_ttl", "must be positive")
 	}

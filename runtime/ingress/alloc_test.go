@@ -72,3 +72,20 @@ func TestWriteAllocs(t *testing.T) {
 		})
 	}
 }
+
+func TestKeepHeaderAllocs(t *testing.T) {
+	names := [][]byte{[]byte("Content-Length"), []byte("X-Customer-Id"), []byte("Connection"), []byte("Content-Type")}
+	want := []bool{false, true, false, true}
+	for i, n := range names {
+		if keepHeader(n) != want[i] {
+			t.Fatalf("keepHeader(%s) = %v", n, !want[i])
+		}
+	}
+	if allocs := testing.AllocsPerRun(1000, func() {
+		for _, n := range names {
+			keepHeader(n)
+		}
+	}); allocs != 0 {
+		t.Fatalf("keepHeader: %v allocs, want 0", allocs)
+	}
+}

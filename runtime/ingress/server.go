@@ -492,10 +492,16 @@ func (s *Server) result(ctx *fasthttp.RequestCtx, raw []byte) {
 }
 
 // keepHeader drops headers that describe the connection, not the message.
+// It runs for every header of every message, so it compares without
+// allocating.
 func keepHeader(k []byte) bool {
-	switch strings.ToLower(string(k)) {
-	case "content-length", "connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection", "expect":
-		return false
+	for _, h := range hopHeaders {
+		if len(k) == len(h) && bytes.EqualFold(k, h) {
+			return false
+		}
 	}
 	return true
 }
+
+var hopHeaders = [][]byte{[]byte("content-length"), []byte("connection"), []byte("keep-alive"),
+	[]byte("transfer-encoding"), []byte("te"), []byte("upgrade"), []byte("proxy-connection"), []byte("expect")}

@@ -68,6 +68,31 @@ type op struct {
 
 var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
 
+// newOp takes an op from the pool.
+func newOp(m *Message) *op {
+	o := opPool.Get().(*op)
+	o.msg = m
+	return o
+}
+
+// free clears o (keeping its done channel) and returns it to the pool.
+func (o *op) free() {
+	o.msg, o.rec, o.retry, o.dead, o.park, o.onDone = nil, nil, false, false, false, nil
+	opPool.Put(o)
+}
+
+// send hands o to the committer, or frees it and reports errClosed.
+func (l *Log) send(o *op) error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		o.free()
+		return errClosed
+	}
+	l.ops <- o
+	return nil
+}
+
 // Stats are counters for tests and metrics.
 type Stats struct {
 	Batches      uint64 `json:"batches"`       // committer cycles
@@ -209,34 +234,16 @@ func (l *Log) Complete(m *Message, rec *Record, done func(error)) error {
 	if rec.Created.IsZero() {
 		rec.Created = m.Received
 	}
-	o := opPool.Get().(*op)
-	o.msg, o.rec, o.onDone = m, rec, done
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
-		o.msg, o.rec, o.onDone = nil, nil, nil
-		opPool.Put(o)
-		return errClosed
-	}
-	l.ops <- o
-	l.mu.RUnlock()
-	return nil
+	o := newOp(m)
+	o.rec, o.onDone = rec, done
+	return l.send(o)
 }
 
 // Retry implements [Queue].
 func (l *Log) Retry(m *Message, done func(error)) error {
-	o := opPool.Get().(*op)
-	o.msg, o.retry, o.onDone = m, true, done
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
-		o.msg, o.retry, o.onDone = nil, false, nil
-		opPool.Put(o)
-		return errClosed
-	}
-	l.ops <- o
-	l.mu.RUnlock()
-	return nil
+	o := newOp(m)
+	o.retry, o.onDone = true, done
+	return l.send(o)
 }
 
 // Dead implements [Queue].
@@ -245,18 +252,9 @@ func (l *Log) Dead(m *Message, rec *Record, park bool, done func(error)) error {
 	if rec.Created.IsZero() {
 		rec.Created = m.Received
 	}
-	o := opPool.Get().(*op)
-	o.msg, o.rec, o.dead, o.park, o.onDone = m, rec, true, park, done
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
-		o.msg, o.rec, o.dead, o.park, o.onDone = nil, nil, false, false, nil
-		opPool.Put(o)
-		return errClosed
-	}
-	l.ops <- o
-	l.mu.RUnlock()
-	return nil
+	o := newOp(m)
+	o.rec, o.dead, o.park, o.onDone = rec, true, park, done
+	return l.send(o)
 }
 
 // DeadLetters implements [Queue].
@@ -374,21 +372,13 @@ func deadErr(what string, err error) error {
 
 // submit queues an append and waits until the committer released it.
 func (l *Log) submit(m *Message) error {
-	o := opPool.Get().(*op)
-	o.msg = m
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
-		o.msg = nil
-		opPool.Put(o)
+	o := newOp(m)
+	if err := l.send(o); err != nil {
 		l.sched.unreserve(m)
-		return errClosed
+		return err
 	}
-	l.ops <- o
-	l.mu.RUnlock()
 	err := <-o.done
-	o.msg = nil
-	opPool.Put(o)
+	o.free()
 	return err
 }
 
@@ -660,8 +650,7 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 			if o.onDone != nil {
 				o.onDone(err)
 			}
-			o.msg, o.rec, o.dead, o.park, o.onDone = nil, nil, false, false, nil
-			opPool.Put(o)
+			o.free()
 			continue
 		}
 		if o.retry {
@@ -671,8 +660,7 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 			if o.onDone != nil {
 				o.onDone(err)
 			}
-			o.msg, o.retry, o.onDone = nil, false, nil
-			opPool.Put(o)
+			o.free()
 			continue
 		}
 		if o.rec == nil {
@@ -691,8 +679,7 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		if o.onDone != nil {
 			o.onDone(err)
 		}
-		o.msg, o.rec, o.onDone = nil, nil, nil
-		opPool.Put(o)
+		o.free()
 	}
 	return arena, appended
 }

@@ -8,25 +8,17 @@ import (
 	"testing"
 )
 
-const orderSchema = `{
-  "$schema": "https://json-schema.org/draft/2020-12/schema",
-  "type": "object",
-  "required": ["id", "items"],
-  "properties": {
-    "id": {"type": "string", "minLength": 1},
-    "items": {"type": "array", "minItems": 1, "items": {
-      "type": "object", "required": ["sku", "qty"],
-      "properties": {"sku": {"type": "string"}, "qty": {"type": "integer", "minimum": 1}}}}
-  }
-}`
-
 // TestValidateBeforeAccepting: a schema, validator plugins and accepted
 // media types are checked before a message is stored; an invalid message gets
 // 422 with every violation (or 415) and never reaches the log or the
 // destination.
 func TestValidateBeforeAccepting(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "order.schema.json"), []byte(orderSchema), 0o644)
+	schema, err := os.ReadFile(repoPath("runtime/validate/testdata/order.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "order.schema.json"), schema, 0o644)
 	dest := newDestination(t, nil)
 	ts := startServerIn(t, dir, withRepo(`
 plugins:

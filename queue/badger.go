@@ -46,12 +46,14 @@ type Log struct {
 	exited chan struct{}
 	gcDone chan struct{} // closed when gcLoop returned
 
-	nextSeq uint64 // owned by the committer
+	nextSeq  uint64 // owned by the committer
+	maxBytes int64  // a batch's size cap: it must fit one Badger transaction
 
 	stats struct {
 		batches, syncs, appends, completes atomic.Uint64
 		writeNanos, syncNanos              atomic.Uint64
 		syncedSeq                          atomic.Uint64 // every message with Seq <= this is synced
+		largestBatch                       atomic.Int64  // estimated bytes of the largest batch (tests)
 	}
 }
 
@@ -140,6 +142,12 @@ func Open(opts Options) (*Log, error) {
 		ops:    make(chan *op, opts.MaxBatch),
 		exited: make(chan struct{}),
 		gcDone: make(chan struct{}),
+		// A WriteBatch larger than one transaction is committed as several
+		// requests, and Badger may switch memtables between them; db.Sync
+		// then syncs only the newest memtable's WAL. Keeping every batch
+		// within one transaction keeps it in one memtable, which the sync
+		// after it covers. Half the limit leaves room for the estimate.
+		maxBytes: db.MaxBatchSize() / 2,
 	}
 	n, err := l.recover()
 	if err != nil {
@@ -519,19 +527,26 @@ func (l *Log) Close() error {
 }
 
 // commitLoop is the only writer. Each cycle takes everything queued (up to
-// MaxBatch), writes it as one batch, syncs once if the batch holds appends
-// and durability asks for it, and only then schedules and releases the ops.
+// MaxBatch ops and maxBytes), writes it as one batch, syncs once if the batch
+// holds appends and durability asks for it, and only then schedules and
+// releases the ops.
 func (l *Log) commitLoop() {
 	defer close(l.exited)
 	batch := make([]*op, 0, l.opts.MaxBatch)
 	var arena []byte
 	var appended []*Message
+	var carry *op // taken from ops but left for the next cycle (byte cap)
 	for {
-		o, ok := <-l.ops
-		if !ok {
-			return
+		if carry != nil {
+			batch, carry = append(batch[:0], carry), nil
+		} else {
+			o, ok := <-l.ops
+			if !ok {
+				return
+			}
+			batch = append(batch[:0], o)
 		}
-		batch = append(batch[:0], o)
+		size := batch[0].size()
 	drain:
 		for len(batch) < cap(batch) {
 			select {
@@ -539,14 +554,34 @@ func (l *Log) commitLoop() {
 				if !ok {
 					break drain
 				}
+				if size += o.size(); size > l.maxBytes {
+					carry = o
+					break drain
+				}
 				batch = append(batch, o)
 			default:
 				break drain
 			}
 		}
+		if size > l.maxBytes && carry != nil {
+			size -= carry.size()
+		}
+		if size > l.stats.largestBatch.Load() {
+			l.stats.largestBatch.Store(size)
+		}
 		arena, appended = l.commit(batch, arena[:0], appended[:0])
 		clear(appended)
 	}
+}
+
+// size estimates what o adds to Badger's transaction: key, value and the
+// per-entry overhead, for the message and the record it writes.
+func (o *op) size() int64 {
+	n := o.msg.Size() + 64
+	if o.rec != nil {
+		n += int64(len(o.rec.Payload)+len(o.rec.Route)) + 64
+	}
+	return n
 }
 
 func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []*Message) {

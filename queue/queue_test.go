@@ -421,3 +421,56 @@ func TestRetentionExpiresFinalRecords(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A batch must fit one Badger transaction: a WriteBatch that spills into a
+// second one may straddle a memtable switch, and db.Sync covers only the
+// newest memtable. Many large appends at once must be split into batches
+// under the cap, and every one of them must be in the log.
+func TestBatchesFitOneTransaction(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, Options{})
+	const n, size = 96, 512 << 10 // 48 MiB in all: ten times Badger's limit of one transaction
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := msg(i, "")
+			m.Body = bytes.Repeat([]byte{'a' + byte(i%26)}, size)
+			errs <- l.Append(m)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := l.stats.largestBatch.Load(); got > l.db.MaxBatchSize() {
+		t.Fatalf("largest batch %d bytes, over Badger's limit of one transaction (%d)", got, l.db.MaxBatchSize())
+	}
+	if st := l.Stats(); st.Batches < n*size/uint64(l.db.MaxBatchSize()) {
+		t.Fatalf("%d appends of %d KiB went in %d batches; Badger's transaction limit is %d bytes",
+			n, size>>10, st.Batches, l.db.MaxBatchSize())
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir, Options{})
+	defer l.Close()
+	seen := 0
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for seen < n {
+		m, err := l.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %d of %d recovered messages: %v", seen, n, err)
+		}
+		if len(m.Body) != size || m.Body[0] != 'a'+byte(int(m.ID[2])%26) {
+			t.Fatalf("message %v: body of %d bytes starting %q", m.ID, len(m.Body), m.Body[:1])
+		}
+		seen++
+	}
+}

@@ -474,3 +474,58 @@ func TestBatchesFitOneTransaction(t *testing.T) {
 		seen++
 	}
 }
+
+// Fifos of idle keys are reused, but only up to maxSpare of them and never
+// with a large array: a burst on one key must not pin its memory. A reused
+// fifo must start empty, so order per key holds across reuse.
+func TestSchedulerSpareFifos(t *testing.T) {
+	s := newScheduler(Limits{})
+	ctx := context.Background()
+	run := func(ms []*Message) {
+		t.Helper()
+		for _, m := range ms {
+			if err := s.reserve(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.push(ms, false)
+		// Per key, messages must come out in push order: the first of each
+		// key is ready at once, the rest wait behind it.
+		last := map[string]int{}
+		for range ms {
+			m, err := s.next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := int(m.ID[0])<<16 | int(m.ID[1])<<8 | int(m.ID[2])
+			if p, ok := last[m.Key]; ok && p > n {
+				t.Fatalf("key %q: message %d ran after %d", m.Key, n, p)
+			}
+			last[m.Key] = n
+			s.done(m)
+		}
+	}
+	// One key with a burst of 1000: its fifo grows past spareCap.
+	burst := make([]*Message, 1000)
+	for i := range burst {
+		burst[i] = msg(i, "hot")
+	}
+	run(burst)
+	if len(s.spare) != 1 || cap(s.spare[0].items) > spareCap {
+		t.Fatalf("after a burst: %d spares, the first holding %d slots", len(s.spare), cap(s.spare[0].items))
+	}
+	// 3000 keys busy at once, two messages each: at most maxSpare fifos stay.
+	var many []*Message
+	for i := range 6000 {
+		many = append(many, msg(i, fmt.Sprint("k", i%3000)))
+	}
+	run(many)
+	if len(s.spare) != maxSpare || len(s.keys) != 0 {
+		t.Fatalf("after 3000 keys went idle: %d spares (max %d), %d busy keys", len(s.spare), maxSpare, len(s.keys))
+	}
+	for _, f := range s.spare {
+		if f.len() != 0 {
+			t.Fatalf("spare fifo holds %d messages", f.len())
+		}
+	}
+}

@@ -35,6 +35,7 @@ type scheduler struct {
 	mu       sync.Mutex
 	ready    fifo              // may run now
 	keys     map[string]*fifo  // key -> messages waiting behind the running one; present while the key is busy
+	spare    []*fifo           // fifos of keys that went idle, for the next busy key
 	inflight map[ID]struct{}   // claimed by Next, not yet done
 	reserved int               // messages counted against the limit
 	waiting  int               // messages waiting for a retry's NotBefore
@@ -117,7 +118,7 @@ func (s *scheduler) push(ms []*Message, force bool) {
 			s.countLocked(m, -1)
 			if m.Parked && m.Key != "" {
 				if _, busy := s.keys[m.Key]; !busy {
-					s.keys[m.Key] = &fifo{}
+					s.keys[m.Key] = s.newFifoLocked()
 				}
 			}
 			continue
@@ -128,7 +129,7 @@ func (s *scheduler) push(ms []*Message, force bool) {
 					q.push(m)
 					continue
 				}
-				s.keys[m.Key] = &fifo{}
+				s.keys[m.Key] = s.newFifoLocked()
 			}
 			s.delayLocked(m)
 			continue
@@ -141,7 +142,7 @@ func (s *scheduler) push(ms []*Message, force bool) {
 			q.push(m)
 			continue
 		}
-		s.keys[m.Key] = &fifo{}
+		s.keys[m.Key] = s.newFifoLocked()
 		s.ready.push(m)
 	}
 	s.mu.Unlock()
@@ -207,8 +208,37 @@ func (s *scheduler) releaseKeyLocked(key string) bool {
 		s.ready.push(n)
 		return true
 	}
+	s.freeFifoLocked(q)
 	delete(s.keys, key)
 	return false
+}
+
+// maxSpare bounds the idle fifos kept for reuse, and spareCap the array a
+// kept fifo may hold on to: a burst on one key must not pin its memory.
+const maxSpare, spareCap = 1024, 64
+
+// newFifoLocked returns an empty fifo for a key that becomes busy, reusing
+// one whose key went idle (a keyed message then costs no allocation).
+func (s *scheduler) newFifoLocked() *fifo {
+	if n := len(s.spare); n > 0 {
+		f := s.spare[n-1]
+		s.spare[n-1] = nil
+		s.spare = s.spare[:n-1]
+		return f
+	}
+	return &fifo{}
+}
+
+// freeFifoLocked keeps f, which must be empty, for newFifoLocked.
+func (s *scheduler) freeFifoLocked(f *fifo) {
+	if f == nil || len(s.spare) >= maxSpare {
+		return
+	}
+	if cap(f.items) > spareCap {
+		f.items = nil
+	}
+	f.items, f.head = f.items[:0], 0
+	s.spare = append(s.spare, f)
 }
 
 // park releases m's reservation but keeps its key held (a parked dead letter).

@@ -45,14 +45,15 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-## bench: the ingest benchmark (sluice vs a bare fasthttp handler, same load generator)
+## bench: the load benchmarks (sluice vs a bare fasthttp handler, a sink and a by-hand baseline; body sizes, ordering modes, restart time), ~9 min
 bench:
 	$(GO) run ./benchmarks/cmd/ingest
 
-## bench-plugins: plugin call cost, bare wazero vs Sluice vs the Extism Go SDK (own module), and metering cost
+## bench-plugins: plugin call cost, bare wazero vs Sluice vs the Extism Go SDK (own module), metering cost, memory per instance
 bench-plugins:
 	cd benchmarks/plugincall && $(GO) test -run '^$$' -bench . -count 6
 	$(GO) test -run '^$$' -bench BenchmarkMetering -count 6 ./runtime/wasm/wasmbin
+	$(GO) test -run '^$$' -bench BenchmarkInstanceMemory -benchtime 5x -count 3 ./runtime/wasm
 
 ## fuzz: bounded fuzzing of the decoders and the JSON pointer parser
 fuzz:

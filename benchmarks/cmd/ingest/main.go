@@ -1,7 +1,8 @@
 // Command ingest runs Sluice's benchmark suites (async ingest, end-to-end
-// delivery, sync latency, open loop) against their ceilings (a bare fasthttp
-// server, a sink) and a by-hand baseline, with one load generator in one
-// run, and reports every goal's median ratio.
+// delivery, sync latency, open loop, body sizes, ordering modes, restart
+// time) against their ceilings (a bare fasthttp server, a sink) and a
+// by-hand baseline, with one load generator in one run, and reports every
+// goal's median ratio.
 //
 // Run it from the repository root:
 //
@@ -95,9 +96,17 @@ func runBench(args []string) error {
 	fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "rounds; each round measures every server of a load once, interleaved")
 	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "load before each measurement, not counted")
 	fs.DurationVar(&cfg.Measure, "measure", cfg.Measure, "measured window of each run")
-	fs.IntVar(&cfg.BodyBytes, "body", cfg.BodyBytes, "POST body size in bytes")
-	fs.BoolVar(&cfg.Transform, "transform", cfg.Transform, "e2e and sync routes run "+harness.TransformModule)
+	fs.IntVar(&cfg.BodyBytes, "body", cfg.BodyBytes, "POST body size in bytes (every suite but payload)")
+	fs.BoolVar(&cfg.Transform, "transform", cfg.Transform, "e2e, sync and ordering routes run "+harness.TransformModule)
 	fs.IntVar(&cfg.FsyncSamples, "fsync-samples", cfg.FsyncSamples, "sync suite: write+fdatasync samples per round")
+	extra := strings.Join(report.ExtraSuites, ", ")
+	fs.IntVar(&cfg.ExtraRounds, "extra-rounds", cfg.ExtraRounds, extra+" suites: rounds (at most -rounds)")
+	fs.DurationVar(&cfg.ExtraWarmup, "extra-warmup", cfg.ExtraWarmup, "payload and ordering suites: warmup of each run (at most -warmup)")
+	fs.DurationVar(&cfg.ExtraMeasure, "extra-measure", cfg.ExtraMeasure, "payload and ordering suites: measured window of each run (at most -measure)")
+	payloads := intList(cfg.Payloads)
+	fs.Var(&payloads, "payloads", "payload suite: comma-separated JSON body sizes in bytes, each measured for all its rounds")
+	fs.IntVar(&cfg.OrderKeys, "order-keys", cfg.OrderKeys, "ordering suite: distinct "+harness.OrderHeader+" values of the per-key route")
+	fs.IntVar(&cfg.OrderBacklog, "order-backlog", cfg.OrderBacklog, "ordering suite: backlog cap of each route in messages (429 past it)")
 	out := fs.String("out", "benchmarks/results", "directory for the results (JSON, Markdown, SVG), relative to the repo root; empty: do not write")
 	fs.StringVar(&cfg.SluiceBin, "sluice-bin", "", "use this Sluice binary instead of building ./cmd/sluice")
 	fs.BoolVar(&cfg.SelfTest, "self-test", false, "harness check: run the bare server in place of every Sluice and by-hand server")
@@ -110,7 +119,7 @@ func runBench(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	cfg.Suites, cfg.Conns, cfg.Rates = suites, conns, rates
+	cfg.Suites, cfg.Conns, cfg.Rates, cfg.Payloads = suites, conns, rates, payloads
 
 	repo, err := repoRoot()
 	if err != nil {

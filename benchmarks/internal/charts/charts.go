@@ -190,7 +190,7 @@ func latencyCurves(r *report.Report, suite string) *plot.Plot {
 		if !slices.Contains(servers, s.Server) {
 			servers = append(servers, s.Server)
 		}
-		if load := (report.Key{Conns: s.Conns, Rate: s.Rate}); !slices.Contains(loads, load) {
+		if load := (report.Key{Conns: s.Conns, Rate: s.Rate, Body: s.BodyBytes}); !slices.Contains(loads, load) {
 			loads = append(loads, load)
 		}
 		xys := make(plotter.XYs, len(s.Percentiles))
@@ -202,7 +202,7 @@ func latencyCurves(r *report.Report, suite string) *plot.Plot {
 			continue
 		}
 		l.Color = plotutil.Color(slices.Index(servers, s.Server))
-		l.Dashes = plotutil.Dashes(slices.Index(loads, report.Key{Conns: s.Conns, Rate: s.Rate}))
+		l.Dashes = plotutil.Dashes(slices.Index(loads, report.Key{Conns: s.Conns, Rate: s.Rate, Body: s.BodyBytes}))
 		l.Width = vg.Points(1.5)
 		p.Add(l)
 		p.Legend.Add(curveLabel(s), l)
@@ -238,6 +238,9 @@ func curveLabel(s report.Summary) string {
 		if s.Conns != 1 {
 			b.WriteString("s")
 		}
+	}
+	if s.BodyBytes > 0 {
+		b.WriteString(", " + report.Bytes(s.BodyBytes))
 	}
 	return b.String()
 }

@@ -61,3 +61,20 @@ func TestPercentileX(t *testing.T) {
 		}
 	}
 }
+
+func TestCurveLabel(t *testing.T) {
+	tests := []struct {
+		s    report.Summary
+		want string
+	}{
+		{report.Summary{Server: "bare", Conns: 64}, "bare @ 64 conns"},
+		{report.Summary{Server: "sink", Conns: 1}, "sink @ 1 conn"},
+		{report.Summary{Server: "bare", Conns: 64, Rate: 5000}, "bare @ 5000/s"},
+		{report.Summary{Server: "sluice-fsync", Conns: 64, BodyBytes: 65536}, "sluice-fsync @ 64 conns, 64 KiB"},
+	}
+	for _, tt := range tests {
+		if got := curveLabel(tt.s); got != tt.want {
+			t.Errorf("curveLabel(%+v) = %q, want %q", tt.s, got, tt.want)
+		}
+	}
+}

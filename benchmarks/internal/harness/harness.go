@@ -39,9 +39,29 @@ const (
 	ByHandServerCommand = "by-hand-server"
 )
 
-// TransformModule is the transform of the e2e and sync routes and of the
-// by-hand baseline, relative to the repo root.
+// TransformModule is the transform of the e2e, sync and ordering routes and
+// of the by-hand baseline, relative to the repo root.
 const TransformModule = "runtime/wasm/testdata/upper.wasm"
+
+// RestartModules are the plugins the restart suite's Sluice loads, relative
+// to the repo root: a Go guest (~2.6 MB; compiling it takes about a second)
+// and a small hand-written one.
+var RestartModules = []string{"plugins/order-to-invoice/go/order-to-invoice.wasm", TransformModule}
+
+// OrderHeader carries the ordering key of the ordering suite's per-key route.
+const OrderHeader = "X-Order-Key"
+
+const (
+	// orderRejectBackoff is how long a connection of the ordering suite
+	// pauses after a 429 of the capped backlog.
+	orderRejectBackoff = 10 * time.Millisecond
+	// restartPoll is how often the restart suite asks GET /healthz: the
+	// resolution of its start times.
+	restartPoll = 2 * time.Millisecond
+	// restartRoundEstimate is what one round of the restart suite takes
+	// (a cold and a warm start and their stops) for Config.Duration.
+	restartRoundEstimate = 2500 * time.Millisecond
+)
 
 // Config is everything one benchmark invocation needs.
 type Config struct {
@@ -54,12 +74,24 @@ type Config struct {
 	BodyBytes int           // POST body size
 	Timeout   time.Duration // per-request timeout of the load generator
 
+	// The payload, ordering and restart suites (report.ExtraSuites) have a
+	// budget of their own so that the default run stays under 10 minutes:
+	// ExtraRounds rounds of ExtraWarmup + ExtraMeasure, each capped by
+	// Rounds, Warmup and Measure (a short run stays short).
+	ExtraRounds  int
+	ExtraWarmup  time.Duration
+	ExtraMeasure time.Duration
+
 	Conns     []int     // ingest suite: connection counts, each measured for all rounds
 	Rates     []float64 // open-loop suite: request rates, each measured for all rounds
 	OpenConns int       // open-loop suite: connections of the generator
 	// Transform runs TransformModule on the e2e and sync routes.
 	Transform    bool
 	FsyncSamples int // sync suite: write+fdatasync samples per round
+
+	Payloads     []int // payload suite: JSON body sizes in bytes, each measured for all its rounds
+	OrderKeys    int   // ordering suite: distinct OrderHeader values of the per-key route
+	OrderBacklog int   // ordering suite: every route's backlog cap in messages (429 past it)
 
 	SluiceBin string // use this Sluice binary instead of building one
 	// SelfTest replaces every Sluice and by-hand server with another bare
@@ -77,14 +109,23 @@ type Config struct {
 // Default returns the configuration of `make bench`: every suite, 5 rounds
 // of 1 s warmup + 3 s measurement, 1 KiB bodies, ingest at 64 and 256
 // connections, the other closed-loop suites at 64 (sync also at 1), open
-// loop at 5k and 10k requests/s over 64 connections. It takes about 8
-// minutes on 2 cores, build included. RepoDir and Self must be set.
+// loop at 5k and 10k requests/s over 64 connections; then the payload
+// (256 B, 4 KiB, 64 KiB), ordering (256 keys, backlog capped at 1,000) and
+// restart suites with 3 rounds of 0.5 s warmup + 1.5 s measurement. It
+// takes about 9¼ minutes on 2 cores, build included (Duration: 7 min 42 s).
+// RepoDir and Self must be set.
 func Default() Config {
 	return Config{
 		Suites:        report.AllSuites,
 		Rounds:        5,
 		Warmup:        time.Second,
 		Measure:       3 * time.Second,
+		ExtraRounds:   3,
+		ExtraWarmup:   500 * time.Millisecond,
+		ExtraMeasure:  1500 * time.Millisecond,
+		Payloads:      []int{256, 4096, 65536},
+		OrderKeys:     256,
+		OrderBacklog:  1000,
 		BodyBytes:     1024,
 		Timeout:       10 * time.Second,
 		Conns:         []int{report.GoalConns, 256},
@@ -128,6 +169,16 @@ func (c Config) Validate() error {
 		return bad("fsync_samples", c.FsyncSamples)
 	case c.OpenConns < 1 && slices.Contains(c.Suites, report.SuiteOpenLoop):
 		return bad("openloop_conns", c.OpenConns)
+	case c.ExtraRounds < 1 && c.hasExtra():
+		return bad("extra_rounds", c.ExtraRounds)
+	case c.ExtraWarmup < 0 && c.hasExtra():
+		return bad("extra_warmup", c.ExtraWarmup)
+	case c.ExtraMeasure <= 0 && c.hasExtra():
+		return bad("extra_measure", c.ExtraMeasure)
+	case c.OrderKeys < 1 && slices.Contains(c.Suites, report.SuiteOrdering):
+		return bad("order_keys", c.OrderKeys)
+	case c.OrderBacklog < 1 && slices.Contains(c.Suites, report.SuiteOrdering):
+		return bad("order_backlog", c.OrderBacklog)
 	}
 	for i, s := range c.Suites {
 		if !slices.Contains(report.AllSuites, s) || slices.Contains(c.Suites[:i], s) {
@@ -144,26 +195,60 @@ func (c Config) Validate() error {
 			return bad("rates", c.Rates)
 		}
 	}
+	if slices.Contains(c.Suites, report.SuitePayload) {
+		// A JSON body needs 1 byte; Sluice refuses bodies over its default
+		// max_body_size (16 MiB).
+		if len(c.Payloads) == 0 || slices.ContainsFunc(c.Payloads, func(n int) bool { return n < 1 || n > 16<<20 }) {
+			return bad("payloads", c.Payloads)
+		}
+	}
 	return nil
+}
+
+// hasExtra reports whether c runs any of report.ExtraSuites.
+func (c Config) hasExtra() bool {
+	return slices.ContainsFunc(c.Suites, func(s string) bool { return slices.Contains(report.ExtraSuites, s) })
+}
+
+// rounds is the number of rounds of a suite.
+func (c Config) rounds(suite string) int {
+	if slices.Contains(report.ExtraSuites, suite) {
+		return min(c.ExtraRounds, c.Rounds)
+	}
+	return c.Rounds
+}
+
+// window is the warmup and the measured window of a suite's runs.
+func (c Config) window(suite string) (warmup, measure time.Duration) {
+	if slices.Contains(report.ExtraSuites, suite) {
+		return min(c.ExtraWarmup, c.Warmup), min(c.ExtraMeasure, c.Measure)
+	}
+	return c.Warmup, c.Measure
 }
 
 // Duration estimates how long the measurements take, without build,
 // startup, settling and the fsync probe.
 func (c Config) Duration() time.Duration {
-	runs := 0
+	var d time.Duration
 	for _, s := range c.Suites {
+		runs := 0
 		for _, g := range groups(c, s) {
 			runs += len(g.steps)
 		}
+		warmup, measure := c.window(s)
+		d += time.Duration(runs*c.rounds(s)) * (warmup + measure)
+		if s == report.SuiteRestart {
+			d += time.Duration(c.rounds(s)) * restartRoundEstimate
+		}
 	}
-	return time.Duration(runs*c.Rounds) * (c.Warmup + c.Measure)
+	return d
 }
 
 // role is one server a suite starts.
 type role struct {
 	name   string // report.Name*
 	kind   string // "bare", "sink", "sluice", "by-hand"
-	config func(listen, dataDir, sinkURL, wasm string) server.SluiceConfig
+	config func(c Config, listen, dataDir, sinkURL, wasm string) server.SluiceConfig
 }
 
 // step is one measurement of a round: the load generator against one
@@ -172,6 +257,11 @@ type step struct {
 	server string  // the role loaded
 	conns  int     //
 	rate   float64 // 0: closed loop
+	body   int     // payload suite: JSON body of this size; 0: Config.BodyBytes of letters
+	keys   int     // > 0: send OrderHeader with this many keys
+	// shed: 429s are the capped backlog at work, not errors (Run.Shed); the
+	// connection pauses orderRejectBackoff after each.
+	shed bool
 	// deliveries names the server whose POST count is the throughput (the
 	// sink of an e2e route); "" means the answers are.
 	deliveries string
@@ -191,16 +281,47 @@ var (
 	roleSink        = role{name: report.NameSink, kind: "sink"}
 	roleByHand      = role{name: report.NameByHand, kind: "by-hand"}
 	roleSluiceFsync = role{name: report.NameSluiceFsync, kind: "sluice",
-		config: func(l, d, _, _ string) server.SluiceConfig { return server.BenchConfig(l, d, server.DurabilityFsync) }}
+		config: func(_ Config, l, d, _, _ string) server.SluiceConfig {
+			return server.BenchConfig(l, d, server.DurabilityFsync)
+		}}
 	roleSluiceNone = role{name: report.NameSluiceNone, kind: "sluice",
-		config: func(l, d, _, _ string) server.SluiceConfig { return server.BenchConfig(l, d, server.DurabilityNone) }}
+		config: func(_ Config, l, d, _, _ string) server.SluiceConfig {
+			return server.BenchConfig(l, d, server.DurabilityNone)
+		}}
 	roleSluiceE2E = role{name: report.NameSluiceE2E, kind: "sluice",
-		config: func(l, d, sink, wasm string) server.SluiceConfig { return server.E2EConfig(l, d, sink, wasm, 0) }}
+		config: func(_ Config, l, d, sink, wasm string) server.SluiceConfig {
+			return server.E2EConfig(l, d, sink, wasm, 0)
+		}}
 	roleSluiceSync = role{name: report.NameSluiceSync, kind: "sluice",
-		config: func(l, d, sink, wasm string) server.SluiceConfig { return server.SyncConfig(l, d, sink, wasm) }}
+		config: func(_ Config, l, d, sink, wasm string) server.SluiceConfig {
+			return server.SyncConfig(l, d, sink, wasm)
+		}}
+	roleOrderNone = orderRole(report.NameOrderNone, server.OrderNone)
+	roleOrderKey  = orderRole(report.NameOrderKey, server.OrderByHeader(OrderHeader))
+	roleOrderFIFO = orderRole(report.NameOrderFIFO, server.OrderRoute)
 )
 
-// roles lists the servers of a suite; the first is its baseline.
+// orderRole is the ordering suite's e2e route with the given order_by.
+func orderRole(name, orderBy string) role {
+	return role{name: name, kind: "sluice", config: func(c Config, l, d, sink, wasm string) server.SluiceConfig {
+		return server.OrderingConfig(l, d, sink, wasm, orderBy, c.OrderBacklog)
+	}}
+}
+
+// baseline names the server every ratio of a suite divides by.
+func baseline(suite string) string {
+	switch suite {
+	case report.SuiteOrdering:
+		return report.NameOrderNone
+	case report.SuiteRestart:
+		return "" // no throughput: cold and warm starts of one server
+	}
+	return roles(suite)[0].name
+}
+
+// roles lists the servers a suite starts, in start order: a sink first,
+// since the routes that deliver to it need its address. The restart suite
+// starts its servers itself (runRestart).
 func roles(suite string) []role {
 	switch suite {
 	case report.SuiteIngest:
@@ -211,6 +332,10 @@ func roles(suite string) []role {
 		return []role{roleSink, roleSluiceSync}
 	case report.SuiteOpenLoop:
 		return []role{roleBare, roleSluiceFsync, roleByHand}
+	case report.SuitePayload:
+		return []role{roleBare, roleSluiceFsync}
+	case report.SuiteOrdering:
+		return []role{roleSink, roleOrderNone, roleOrderKey, roleOrderFIFO}
 	}
 	return nil
 }
@@ -244,6 +369,21 @@ func groups(c Config, suite string) []group {
 			out = append(out, group{conns: c.OpenConns, rate: r, steps: each(c.OpenConns, r,
 				report.NameBare, report.NameSluiceFsync, report.NameByHand)})
 		}
+	case report.SuitePayload:
+		for _, n := range c.Payloads {
+			steps := each(report.GoalConns, 0, report.NameBare, report.NameSluiceFsync)
+			for i := range steps {
+				steps[i].body = n
+			}
+			out = append(out, group{conns: report.GoalConns, steps: steps})
+		}
+	case report.SuiteOrdering:
+		steps := each(report.GoalConns, 0, report.NameOrderNone, report.NameOrderKey, report.NameOrderFIFO)
+		for i := range steps {
+			steps[i].deliveries, steps[i].shed = report.NameSink, true
+		}
+		steps[1].keys = c.OrderKeys
+		out = append(out, group{conns: report.GoalConns, steps: steps})
 	}
 	return out
 }
@@ -283,7 +423,9 @@ func Run(ctx context.Context, cfg Config) (_ *report.Report, err error) {
 
 	baselines := map[string]string{}
 	for _, s := range cfg.Suites {
-		baselines[s] = roles(s)[0].name
+		if b := baseline(s); b != "" {
+			baselines[s] = b
+		}
 	}
 	rep := &report.Report{
 		Schema:    report.Schema,
@@ -309,8 +451,27 @@ func Run(ctx context.Context, cfg Config) (_ *report.Report, err error) {
 	if slices.Contains(cfg.Suites, report.SuiteSync) {
 		rep.Settings.FsyncSamples = cfg.FsyncSamples
 	}
-	if cfg.Transform && (slices.Contains(cfg.Suites, report.SuiteE2E) || slices.Contains(cfg.Suites, report.SuiteSync)) {
+	if cfg.Transform && slices.ContainsFunc(cfg.Suites, func(s string) bool {
+		return s == report.SuiteE2E || s == report.SuiteSync || s == report.SuiteOrdering
+	}) {
 		rep.Settings.Transform = TransformModule
+	}
+	if cfg.hasExtra() {
+		st := &rep.Settings
+		st.ExtraRounds = cfg.rounds(report.SuitePayload)
+		warmup, measure := cfg.window(report.SuitePayload)
+		st.ExtraWarmupS, st.ExtraMeasureS = warmup.Seconds(), measure.Seconds()
+	}
+	if slices.Contains(cfg.Suites, report.SuitePayload) {
+		rep.Settings.Payloads = cfg.Payloads
+	}
+	if slices.Contains(cfg.Suites, report.SuiteOrdering) {
+		st := &rep.Settings
+		st.OrderConns, st.OrderKeys, st.OrderHeader = report.GoalConns, cfg.OrderKeys, OrderHeader
+		st.OrderBacklog, st.OrderRejectBackoffMs = cfg.OrderBacklog, float64(orderRejectBackoff)/float64(time.Millisecond)
+	}
+	if slices.Contains(cfg.Suites, report.SuiteRestart) {
+		rep.Settings.RestartPlugins = RestartModules
 	}
 	rep.LoadAvg[0] = procstat.LoadAvg()
 
@@ -325,7 +486,11 @@ func Run(ctx context.Context, cfg Config) (_ *report.Report, err error) {
 	logf("measuring about %v (plus settling between runs)", cfg.Duration().Round(time.Second))
 
 	for _, suite := range cfg.Suites {
-		if err := runSuite(ctx, cfg, suite, tmp, sluiceBin, rep, logf); err != nil {
+		run := runSuite
+		if suite == report.SuiteRestart {
+			run = runRestart
+		}
+		if err := run(ctx, cfg, suite, tmp, sluiceBin, rep, logf); err != nil {
 			return nil, err
 		}
 	}
@@ -370,8 +535,9 @@ func runSuite(ctx context.Context, cfg Config, suite, tmp, sluiceBin string, rep
 		byName[in.meta.Name] = in
 	}
 
+	rounds := cfg.rounds(suite)
 	for _, g := range groups(cfg, suite) {
-		for round := 1; round <= cfg.Rounds; round++ {
+		for round := 1; round <= rounds; round++ {
 			if g.fsync {
 				probe, err := probeFsync(ctx, byName[report.NameSluiceSync].dir, cfg.FsyncSamples, cfg.BodyBytes)
 				if err != nil {
@@ -379,7 +545,7 @@ func runSuite(ctx context.Context, cfg Config, suite, tmp, sluiceBin string, rep
 				}
 				probe.Round = round
 				rep.Fsync = append(rep.Fsync, probe)
-				logf("[%s, round %d/%d] fsync probe: p50 %.0f µs, p99 %.0f µs", suite, round, cfg.Rounds, probe.P50us, probe.P99us)
+				logf("[%s, round %d/%d] fsync probe: p50 %.0f µs, p99 %.0f µs", suite, round, rounds, probe.P50us, probe.P99us)
 			}
 			for _, st := range g.steps {
 				run, err := measure(ctx, cfg, suite, round, st, byName, insts)
@@ -387,9 +553,9 @@ func runSuite(ctx context.Context, cfg Config, suite, tmp, sluiceBin string, rep
 					return err
 				}
 				rep.Runs = append(rep.Runs, *run)
-				logf("[%s, %s, round %d/%d] %-12s %9.0f %s  p50 %s  p99 %s  server %.2f cores  errors %d%s",
-					suite, loadText(run), round, cfg.Rounds, run.Server, run.Throughput, unitText(st),
-					dur(run.P50us), dur(run.P99us), run.ServerCPUs/run.ElapsedS, run.Errors, flagNote(run))
+				logf("[%s, %s, round %d/%d] %-12s %9.0f %s  p50 %s  p99 %s  server %.2f cores  errors %d%s%s",
+					suite, loadText(run), round, rounds, run.Server, run.Throughput, unitText(st),
+					dur(run.P50us), dur(run.P99us), run.ServerCPUs/run.ElapsedS, run.Errors, shedNote(run), flagNote(run))
 			}
 		}
 	}
@@ -454,7 +620,7 @@ func plan(cfg Config, suite, tmp, sluiceBin string) ([]*instance, error) {
 			if cfg.Transform {
 				routeWasm = wasm
 			}
-			sc := r.config(addr, in.dataDir, sinkURL, routeWasm)
+			sc := r.config(cfg, addr, in.dataDir, sinkURL, routeWasm)
 			yml, err := sc.Render()
 			if err != nil {
 				return nil, err
@@ -466,6 +632,9 @@ func plan(cfg Config, suite, tmp, sluiceBin string) ([]*instance, error) {
 			in.spec.Path = sluiceBin
 			in.spec.Args = []string{"serve", "--config", cfgPath}
 			in.meta.Durability = sc.Durability
+			if suite == report.SuiteOrdering {
+				in.meta.OrderBy = sc.Routes[0].OrderBy
+			}
 			in.path = "/in/" + sc.Routes[0].Name
 			if sc.Routes[0].Mode == "sync" {
 				in.status = fasthttp.StatusOK
@@ -495,16 +664,26 @@ func measure(ctx context.Context, cfg Config, suite string, round int, st step,
 		counter = target
 	}
 
+	warmup, window := cfg.window(suite)
 	lc := load.Config{
 		Addr:      target.spec.Addr,
 		Path:      target.path,
 		Conns:     st.conns,
 		BodyBytes: cfg.BodyBytes,
-		Warmup:    cfg.Warmup,
-		Measure:   cfg.Measure,
+		Warmup:    warmup,
+		Measure:   window,
 		Timeout:   cfg.Timeout,
 		Status:    target.status,
 		Rate:      st.rate,
+	}
+	if st.body > 0 {
+		lc.BodyBytes, lc.JSONBody = st.body, true
+	}
+	if st.keys > 0 {
+		lc.KeyHeader, lc.Keys = OrderHeader, st.keys
+	}
+	if st.shed {
+		lc.RejectBackoff = orderRejectBackoff
 	}
 	var (
 		cpu0, cpu1       time.Duration // target
@@ -565,6 +744,7 @@ func measure(ctx context.Context, cfg Config, suite string, round int, st step,
 		Round:           round,
 		Server:          target.meta.Name,
 		Status:          target.status,
+		BodyBytes:       st.body,
 		RPS:             res.RPS(),
 		Accepted:        res.Accepted,
 		Errors:          res.Errors(),
@@ -611,6 +791,11 @@ func measure(ctx context.Context, cfg Config, suite string, round int, st step,
 	run.ForeignCPUs = max(foreign, 0).Seconds()
 	if res.Accepted > 0 {
 		run.ServerUsPerReq = float64((cpu1 - cpu0).Microseconds()) / float64(res.Accepted)
+	}
+	if n := run.Rejected[fasthttp.StatusTooManyRequests]; st.shed && n > 0 {
+		run.Shed = n
+		run.Errors -= n
+		delete(run.Rejected, fasthttp.StatusTooManyRequests)
 	}
 	if len(run.Rejected) == 0 {
 		run.Rejected = nil
@@ -816,6 +1001,9 @@ func loadText(run *report.Run) string {
 	if run.Rate > 0 {
 		return fmt.Sprintf("%.0f/s", run.Rate)
 	}
+	if run.BodyBytes > 0 {
+		return fmt.Sprintf("%d conns, %s", run.Conns, report.Bytes(run.BodyBytes))
+	}
 	return fmt.Sprintf("%d conns", run.Conns)
 }
 
@@ -824,6 +1012,13 @@ func unitText(st step) string {
 		return "delivered/s"
 	}
 	return "rps"
+}
+
+func shedNote(run *report.Run) string {
+	if run.Shed == 0 {
+		return ""
+	}
+	return fmt.Sprintf("  shed %.0f/s", float64(run.Shed)/run.ElapsedS)
 }
 
 func flagNote(run *report.Run) string {

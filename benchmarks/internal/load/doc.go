@@ -23,6 +23,13 @@
 // actual send. The pacer wakes within ~0.1 ms (nanosleep), so the corrected
 // latency includes up to about that much lag of the generator itself.
 //
+// The body is BodyBytes of letters, or with Config.JSONBody a JSON document
+// of exactly that size. With Config.KeyHeader every request carries an
+// ordering key: each connection cycles through Config.Keys values from its
+// own starting point, so the keys interleave across connections. With
+// Config.RejectBackoff a closed-loop connection pauses after an answer it
+// did not expect (a 429 of a full backlog) instead of retrying at once.
+//
 // The load generator shares the machine with the server under test, so the
 // request loop is kept lean: each goroutine owns its fasthttp.HostClient
 // (MaxConns 1, so exactly Conns connections exist), Request, Response and

@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"runtime/metrics"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -24,6 +25,8 @@ var (
 	errBadTimeout = errors.New("load: timeout must be > 0")
 	errBadRate    = errors.New("load: rate must be ≥ 0 and ≤ 1e6")
 	errBadStatus  = errors.New("load: status must be 0 or 100..599")
+	errBadKeys    = errors.New("load: keys must be ≥ 0, and > 0 with a key header")
+	errBadBackoff = errors.New("load: reject_backoff must be ≥ 0")
 )
 
 // Config describes one run against one server.
@@ -43,6 +46,21 @@ type Config struct {
 	// request's intended send time (coordinated-omission corrected).
 	// 0: closed loop, every connection sends back to back.
 	Rate float64
+	// JSONBody sends a JSON document of exactly BodyBytes bytes
+	// (application/json, see JSONBody) instead of letters
+	// (application/octet-stream).
+	JSONBody bool
+	// KeyHeader, if set, is a header every request carries with one of Keys
+	// values ("k0", "k1", ...). Each connection cycles through all of them,
+	// starting at its own offset (StartKey), so consecutive messages of one
+	// key come from different connections.
+	KeyHeader string
+	Keys      int
+	// RejectBackoff is how long a closed-loop connection waits after an
+	// answer with another status than Status before it sends again (a client
+	// honouring Retry-After, so a server shedding load with 429s is not
+	// flooded with retries); 0 sends again at once.
+	RejectBackoff time.Duration
 }
 
 // Default returns the issue's configuration: 64 connections, 1 KiB bodies,
@@ -75,6 +93,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w (got %v)", errBadRate, c.Rate)
 	case c.Status != 0 && (c.Status < 100 || c.Status > 599):
 		return fmt.Errorf("%w (got %d)", errBadStatus, c.Status)
+	case c.Keys < 0 || (c.KeyHeader != "" && c.Keys == 0):
+		return fmt.Errorf("%w (got %d)", errBadKeys, c.Keys)
+	case c.RejectBackoff < 0:
+		return fmt.Errorf("%w (got %v)", errBadBackoff, c.RejectBackoff)
 	}
 	return nil
 }
@@ -192,9 +214,20 @@ func Run(ctx context.Context, cfg Config, mark Marker) (*Result, error) {
 		done  = make(chan struct{})
 		p     *pacer
 	)
+	body := letterBody(cfg.BodyBytes)
+	if cfg.JSONBody {
+		body = JSONBody(cfg.BodyBytes)
+	}
+	var keys [][]byte
+	if cfg.KeyHeader != "" {
+		keys = make([][]byte, cfg.Keys)
+		for i := range keys {
+			keys[i] = []byte("k" + strconv.Itoa(i))
+		}
+	}
 	workers := make([]*worker, cfg.Conns)
 	for i := range workers {
-		workers[i] = newWorker(cfg, &dials)
+		workers[i] = newWorker(cfg, body, keys, StartKey(i, cfg.Conns, len(keys)), &dials)
 	}
 	t0 := time.Now()
 	if cfg.Rate > 0 {
@@ -362,15 +395,21 @@ type worker struct {
 	transportErrors uint64
 	statuses        [600]uint64 // failed answers by status code; codes ≥ 600 count as 599
 	firstErr        error
-	hist            latency.Histogram
-	service         latency.Histogram
+	rejectBackoff   time.Duration // Config.RejectBackoff
+	// keyHeader and keys are Config.KeyHeader and its values, shared
+	// read-only by all workers; key indexes the next request's value.
+	keyHeader []byte
+	keys      [][]byte
+	key       int
+	hist      latency.Histogram
+	service   latency.Histogram
 	// inflight is 1 + the intended send time of the open-loop request on
 	// the wire, 0 if none. Whoever swaps it to 0 (the worker when the
 	// answer comes, Run when the window ends) records that request.
 	inflight atomic.Int64
 }
 
-func newWorker(cfg Config, dials *atomic.Uint64) *worker {
+func newWorker(cfg Config, body []byte, keys [][]byte, firstKey int, dials *atomic.Uint64) *worker {
 	timeout := cfg.Timeout
 	client := &fasthttp.HostClient{
 		Addr:                     cfg.Addr,
@@ -385,17 +424,72 @@ func newWorker(cfg Config, dials *atomic.Uint64) *worker {
 			return net.DialTimeout("tcp", addr, timeout)
 		},
 	}
-	body := make([]byte, cfg.BodyBytes)
-	for i := range body {
-		body[i] = 'a' + byte(i%26)
-	}
 	req := fasthttp.AcquireRequest()
 	req.SetRequestURI("http://" + cfg.Addr + cfg.Path)
 	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.SetContentType("application/octet-stream")
+	if cfg.JSONBody {
+		req.Header.SetContentType("application/json")
+	} else {
+		req.Header.SetContentType("application/octet-stream")
+	}
 	req.SetBodyRaw(body)
-	return &worker{client: client, req: req, resp: fasthttp.AcquireResponse(),
-		status: cfg.status()}
+	w := &worker{client: client, req: req, resp: fasthttp.AcquireResponse(),
+		status: cfg.status(), rejectBackoff: cfg.RejectBackoff}
+	if len(keys) > 0 {
+		w.keyHeader, w.keys, w.key = []byte(cfg.KeyHeader), keys, firstKey
+	}
+	return w
+}
+
+// letterBody is n bytes of "abc…xyzabc…".
+func letterBody(n int) []byte {
+	body := make([]byte, n)
+	for i := range body {
+		body[i] = 'a' + byte(i%26)
+	}
+	return body
+}
+
+// JSONBody returns a JSON document of exactly n bytes: {"data":"abc…"} for
+// n ≥ 11, a JSON string "abc…" for 2 ≤ n < 11, the number 0 for n = 1, and
+// nothing for n ≤ 0.
+func JSONBody(n int) []byte {
+	const head, tail = `{"data":"`, `"}`
+	switch {
+	case n <= 0:
+		return []byte{}
+	case n == 1:
+		return []byte("0")
+	case n < len(head)+len(tail):
+		return fmt.Appendf(nil, "%q", letterBody(n-2))
+	}
+	b := make([]byte, 0, n)
+	b = append(b, head...)
+	b = append(b, letterBody(n-len(head)-len(tail))...)
+	return append(b, tail...)
+}
+
+// StartKey is the key index a connection starts at: the connections spread
+// evenly over the keys (conn × keys / conns), so that at any moment they
+// send different keys.
+func StartKey(conn, conns, keys int) int {
+	if keys <= 0 || conns <= 0 {
+		return 0
+	}
+	return conn * keys / conns % keys
+}
+
+// nextKey sets the key header of the next request and advances the
+// worker's key round-robin.
+func (w *worker) nextKey() {
+	if w.keys == nil {
+		return
+	}
+	w.req.Header.SetCanonical(w.keyHeader, w.keys[w.key])
+	w.key++
+	if w.key == len(w.keys) {
+		w.key = 0
+	}
 }
 
 // count books one answer; it reports whether it was a success.
@@ -418,6 +512,7 @@ func (w *worker) closedLoop(phase *atomic.Int32) {
 		if p == phaseStop {
 			return
 		}
+		w.nextKey()
 		start := time.Now()
 		err := w.client.Do(w.req, w.resp)
 		took := time.Since(start)
@@ -429,8 +524,11 @@ func (w *worker) closedLoop(phase *atomic.Int32) {
 		if phase.Load() == phaseMeasure && w.count(err) {
 			w.hist.Record(took)
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			time.Sleep(errorBackoff)
+		case w.rejectBackoff > 0 && w.resp.StatusCode() != w.status:
+			time.Sleep(w.rejectBackoff)
 		}
 	}
 }
@@ -444,6 +542,7 @@ func (w *worker) openLoop(phase *atomic.Int32, p *pacer, done <-chan struct{}) {
 		case intended = <-p.due:
 		}
 		w.inflight.Store(intended + 1)
+		w.nextKey()
 		start := time.Now()
 		err := w.client.Do(w.req, w.resp)
 		end := time.Now()

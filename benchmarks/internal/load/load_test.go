@@ -2,8 +2,10 @@ package load
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +28,8 @@ func TestValidate(t *testing.T) {
 		{"no timeout", func(c *Config) { c.Timeout = 0 }, "timeout"},
 		{"negative rate", func(c *Config) { c.Rate = -1 }, "rate"},
 		{"bad status", func(c *Config) { c.Status = 42 }, "status"},
+		{"key header without keys", func(c *Config) { c.KeyHeader = "X-K" }, "keys"},
+		{"negative backoff", func(c *Config) { c.RejectBackoff = -1 }, "reject_backoff"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,5 +155,81 @@ func TestOpenLoopChargesQueueingToTheServer(t *testing.T) {
 	service, corrected := res.Service.Quantile(0.5), res.Latency.Quantile(0.99)
 	if corrected < 4*service || service < 20*time.Millisecond {
 		t.Errorf("service p50 %v, corrected p99 %v: no coordinated-omission correction", service, corrected)
+	}
+}
+
+func TestJSONBody(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 10, 11, 12, 100, 256, 1024, 4096, 65536} {
+		b := JSONBody(n)
+		if len(b) != n || !json.Valid(b) {
+			t.Errorf("JSONBody(%d) = %d bytes %.40q, valid %v", n, len(b), b, json.Valid(b))
+		}
+	}
+	if b := JSONBody(0); len(b) != 0 {
+		t.Errorf("JSONBody(0) = %q", b)
+	}
+}
+
+func TestStartKey(t *testing.T) {
+	tests := []struct{ conn, conns, keys, want int }{
+		{0, 64, 256, 0},
+		{1, 64, 256, 4},
+		{63, 64, 256, 252},
+		{5, 64, 16, 1}, // more connections than keys: four share a start
+		{3, 4, 3, 2},
+		{0, 1, 256, 0},
+		{2, 4, 0, 0}, // no keys
+	}
+	for _, tt := range tests {
+		if got := StartKey(tt.conn, tt.conns, tt.keys); got != tt.want {
+			t.Errorf("StartKey(%d, %d, %d) = %d, want %d", tt.conn, tt.conns, tt.keys, got, tt.want)
+		}
+	}
+}
+
+func TestKeysRotatePerConnection(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	addr := serve(t, func(ctx *fasthttp.RequestCtx) {
+		mu.Lock()
+		seen[string(ctx.Request.Header.Peek("X-Order-Key"))]++
+		mu.Unlock()
+		ctx.SetStatusCode(fasthttp.StatusAccepted)
+	})
+	c := quick(addr)
+	c.KeyHeader, c.Keys = "X-Order-Key", 8
+	res, err := Run(context.Background(), c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if res.Accepted < 16 || len(seen) != 8 {
+		t.Fatalf("accepted %d, keys seen %v", res.Accepted, seen)
+	}
+	// Round-robin: every key gets its share, give or take a cycle per connection.
+	var total int
+	for _, n := range seen {
+		total += n
+	}
+	for k, n := range seen {
+		if n < total/8-c.Conns || n > total/8+c.Conns {
+			t.Errorf("key %s sent %d times of %d", k, n, total)
+		}
+	}
+}
+
+func TestRejectBackoff(t *testing.T) {
+	addr := serve(t, func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(fasthttp.StatusTooManyRequests) })
+	c := quick(addr)
+	c.Conns = 1
+	c.RejectBackoff = 50 * time.Millisecond
+	res, err := Run(context.Background(), c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 300 ms at one request per 50 ms: about 6 answers, not thousands.
+	if n := res.Rejected[fasthttp.StatusTooManyRequests]; n < 2 || n > 10 {
+		t.Errorf("%d rejections in %v with a 50 ms backoff", n, res.Elapsed)
 	}
 }

@@ -27,8 +27,17 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	p("- machine: %d × %s, %s, linux %s, load avg %.2f → %.2f\n",
 		m.NumCPU, orDash(m.CPUModel), m.GoVersion, orDash(m.Kernel), r.LoadAvg[0], r.LoadAvg[1])
 	p("- revision: %s\n", orDash(r.Revision))
-	p("- run: suites %s; %d rounds × (%s warmup + %s measure) per server and load, servers interleaved within each round; %d B POST; load generator on the same cores",
-		strings.Join(st.Suites, ", "), st.Rounds, seconds(st.WarmupS), seconds(st.MeasureS), st.BodyBytes)
+	extra := func(s string) bool { return slices.Contains(ExtraSuites, s) }
+	if !slices.ContainsFunc(st.Suites, func(s string) bool { return !extra(s) }) {
+		p("- run: suites %s; servers interleaved within each round; load generator on the same cores", strings.Join(st.Suites, ", "))
+	} else {
+		p("- run: suites %s; %d rounds × (%s warmup + %s measure) per server and load, servers interleaved within each round; %d B POST; load generator on the same cores",
+			strings.Join(st.Suites, ", "), st.Rounds, seconds(st.WarmupS), seconds(st.MeasureS), st.BodyBytes)
+	}
+	if slices.ContainsFunc(st.Suites, extra) {
+		p("; %s: %d rounds × (%s warmup + %s measure)", strings.Join(ExtraSuites, ", "),
+			st.ExtraRounds, seconds(st.ExtraWarmupS), seconds(st.ExtraMeasureS))
+	}
 	if !r.FinishedAt.IsZero() {
 		p("; took %s", r.FinishedAt.Sub(r.StartedAt).Round(time.Second))
 	}
@@ -45,6 +54,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			r.writeSync(p)
 		case SuiteOpenLoop:
 			r.writeOpenLoop(p)
+		case SuitePayload:
+			r.writePayload(p)
+		case SuiteOrdering:
+			r.writeOrdering(p)
+		case SuiteRestart:
+			r.writeRestart(p)
 		}
 	}
 	r.writeFlagged(p)
@@ -58,7 +73,7 @@ func (r *Report) writeGoals(p printer) {
 		return
 	}
 	p("\n### Goals\n\n")
-	p("Median of the per-round values; each round pairs runs measured back to back. B-lines compare with the by-hand baseline and have no target.\n\n")
+	p("Median of the per-round values; each round pairs runs measured back to back. B-lines (the by-hand baseline), P-lines (body sizes), O-lines (ordering modes) and R-lines (restart) have no target.\n\n")
 	p("| goal | measures | median | per round | target | result |\n|---|---|---:|---|---|---|\n")
 	var notes []string
 	for _, g := range r.Goals {
@@ -125,8 +140,9 @@ func (r *Report) writeIngest(p printer) {
 		r.serverList(SuiteIngest), base, NameByHand)
 	for _, conns := range st.Conns {
 		p("\n#### %d connections\n\n", conns)
-		r.roundTable(p, SuiteIngest, conns, 0, "rps")
-		r.serverTable(p, SuiteIngest, conns, 0, "rps")
+		k := Key{Suite: SuiteIngest, Conns: conns}
+		r.roundTable(p, k, "rps")
+		r.serverTable(p, k, "rps")
 	}
 }
 
@@ -138,8 +154,9 @@ func (r *Report) writeE2E(p printer) {
 		p(" The route runs `%s`.", r.Settings.Transform)
 	}
 	p("\n\n")
-	r.roundTable(p, SuiteE2E, GoalConns, 0, "/s")
-	runs := r.byRound(Key{SuiteE2E, GoalConns, 0, NameSluiceE2E})
+	k := Key{Suite: SuiteE2E, Conns: GoalConns}
+	r.roundTable(p, k, "/s")
+	runs := r.byRound(k.with(NameSluiceE2E))
 	if len(runs) > 0 {
 		p("| round | %s accepted/s | delivered/s | backlog start → end |\n|---:|---:|---:|---|\n", NameSluiceE2E)
 		for _, round := range slices.Sorted(maps.Keys(runs)) {
@@ -149,7 +166,7 @@ func (r *Report) writeE2E(p printer) {
 		}
 		p("\n")
 	}
-	r.serverTable(p, SuiteE2E, GoalConns, 0, "/s")
+	r.serverTable(p, k, "/s")
 }
 
 func (r *Report) writeSync(p printer) {
@@ -166,7 +183,7 @@ func (r *Report) writeSync(p printer) {
 	}
 	for _, conns := range r.suiteConns(SuiteSync) {
 		p("\n#### %d connection%s\n\n", conns, plural(conns))
-		a, b := r.byRound(Key{SuiteSync, conns, 0, NameSink}), r.byRound(Key{SuiteSync, conns, 0, NameSluiceSync})
+		a, b := r.byRound(Key{SuiteSync, conns, 0, NameSink, 0}), r.byRound(Key{SuiteSync, conns, 0, NameSluiceSync, 0})
 		p("| round | %[1]s p50 | %[2]s p50 | difference | %[1]s p99 | %[2]s p99 | ratio | %[1]s rps | %[2]s rps |\n", NameSink, NameSluiceSync)
 		p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for round := 1; round <= r.Settings.Rounds; round++ {
@@ -182,7 +199,7 @@ func (r *Report) writeSync(p printer) {
 				micros(y.P50us-x.P50us), micros(x.P99us), micros(y.P99us), ratio, rpsCell(x), rpsCell(y))
 		}
 		p("\n")
-		r.serverTable(p, SuiteSync, conns, 0, "rps")
+		r.serverTable(p, Key{Suite: SuiteSync, Conns: conns}, "rps")
 	}
 }
 
@@ -202,6 +219,120 @@ func (r *Report) writeOpenLoop(p printer) {
 	}
 }
 
+// hasSummaries reports whether any server of suite has a summary.
+func (r *Report) hasSummaries(suite string) bool {
+	return slices.ContainsFunc(r.Summary, func(s Summary) bool { return s.Suite == suite })
+}
+
+func (r *Report) writePayload(p printer) {
+	st := r.Settings
+	if !r.hasSummaries(SuitePayload) {
+		return
+	}
+	p("\n### payload: async durable ingest by body size, closed loop, %d connections\n\n", GoalConns)
+	p("Bodies are JSON documents of exactly the size (`{\"data\":\"abc…\"}`, `application/json`); `%s` is the ingest suite's route. Ratios to `%s` of the same round; MB/s counts the bodies only (10⁶ bytes).\n\n",
+		NameSluiceFsync, NameBare)
+	p("| body | %[1]s rps | %[1]s MB/s | %[2]s rps | %[2]s MB/s | ratio | per round | %[2]s p99 | %[2]s CPU/req | flags |\n", NameBare, NameSluiceFsync)
+	p("|---:|---:|---:|---:|---:|---:|---|---:|---:|---|\n")
+	for _, body := range st.Payloads {
+		k := Key{Suite: SuitePayload, Conns: GoalConns, Body: body}
+		b, okB := r.Find(k.with(NameBare))
+		s, okS := r.Find(k.with(NameSluiceFsync))
+		if !okB && !okS {
+			continue
+		}
+		flags := slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(b.Flags), s.Flags...))))
+		p("| %s | %s | %.1f | %s | %.1f | **%.2f** | %s | %s | %.1f µs | %s |\n", Bytes(body),
+			num(b.MedianRPS), b.MedianMBps, num(s.MedianRPS), s.MedianMBps, s.MedianRatio,
+			ratioList(s.Ratios), micros(s.MedianP99us), s.MedianUsPerReq, orDash(strings.Join(flags, ", ")))
+	}
+	for _, body := range st.Payloads {
+		p("\n#### %s\n\n", Bytes(body))
+		r.serverTable(p, Key{Suite: SuitePayload, Conns: GoalConns, Body: body}, "rps")
+	}
+}
+
+func (r *Report) writeOrdering(p printer) {
+	st := r.Settings
+	if !r.hasSummaries(SuiteOrdering) {
+		return
+	}
+	k := Key{Suite: SuiteOrdering, Conns: st.OrderConns}
+	p("\n### ordering: e2e delivery by ordering mode, closed loop, %d connections\n\n", st.OrderConns)
+	p("The e2e route (async")
+	if st.Transform != "" {
+		p(", `%s`", st.Transform)
+	}
+	p(", destination the sink) three times: `order_by: none` (`%s`, the baseline), per key `order_by: header:%s` (`%s`; every connection cycles through %d keys from its own offset, so the keys interleave) and strict FIFO `order_by: route` (`%s`). Throughput is what the sink counted in the window (delivered/s). Each route's backlog is capped at %d messages: past it Sluice answers 429, which the generator counts as shed (not as errors) and answers by pausing that connection for %g ms, so every mode is measured with a full backlog and leaves at most the cap to drain.\n\n",
+		NameOrderNone, st.OrderHeader, NameOrderKey, st.OrderKeys, NameOrderFIFO, st.OrderBacklog, st.OrderRejectBackoffMs)
+	r.roundTable(p, k, "/s")
+	p("| server | order_by | median delivered/s | ratio | accepted/s | shed (429)/s | backlog at end | server CPU | server CPU/delivered | errors | flags |\n")
+	p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, srv := range r.Servers {
+		s, ok := r.Find(k.with(srv.Name))
+		if srv.Suite != SuiteOrdering || !ok {
+			continue
+		}
+		ratio := "–"
+		if len(s.Ratios) > 0 {
+			ratio = fmt.Sprintf("**%.2f**", s.MedianRatio)
+		}
+		perDelivery := 0.0
+		if s.MedianThroughput > 0 {
+			perDelivery = s.MedianServerCores * 1e6 / s.MedianThroughput
+		}
+		p("| %s | %s | %s | %s | %s | %s | %s | %.2f cores | %.1f µs | %d | %s |\n", s.Server, orDash(code(srv.OrderBy)),
+			num(s.MedianThroughput), ratio, num(s.MedianRPS), num(s.MedianShedPerS), intPtr(s.MedianBacklogEnd),
+			s.MedianServerCores, perDelivery, s.Errors, orDash(strings.Join(s.Flags, ", ")))
+	}
+}
+
+func (r *Report) writeRestart(p printer) {
+	rs := r.RestartSummary
+	if rs == nil {
+		return
+	}
+	p("\n### restart: exec of `sluice serve` to its first 200 on GET /healthz\n\n")
+	p("One async route per plugin (%s). cold: a fresh data dir, every plugin compiled; warm: the same data dir again, compiled code from wazero's cache in `<data_dir>/wasm-cache`. /healthz polled every 2 ms; each start stopped with SIGTERM before the next.\n\n",
+		"`"+strings.Join(r.Settings.RestartPlugins, "`, `")+"`")
+	p("| round | cold | warm | warm ÷ cold | cache size | cold stop | warm stop |\n|---:|---:|---:|---:|---:|---:|---:|\n")
+	byRound := map[int]map[string]Restart{}
+	for _, s := range r.Restarts {
+		if byRound[s.Round] == nil {
+			byRound[s.Round] = map[string]Restart{}
+		}
+		byRound[s.Round][s.Cache] = s
+	}
+	for _, round := range slices.Sorted(maps.Keys(byRound)) {
+		c, okC := byRound[round][CacheCold]
+		w, okW := byRound[round][CacheWarm]
+		ratio := "–"
+		if v, ok := Ratio(w.ReadyMs, c.ReadyMs); ok && okC && okW {
+			ratio = fmt.Sprintf("%.2f", v)
+		}
+		p("| %d | %s | %s | %s | %s | %s | %s |\n", round, msCell(c.ReadyMs, okC), msCell(w.ReadyMs, okW), ratio,
+			mib(c.CacheBytes), msCell(c.StopMs, okC), msCell(w.StopMs, okW))
+	}
+	p("| **median** | %.0f ms | %.0f ms | **%.2f** | | | |\n", rs.MedianColdMs, rs.MedianWarmMs, rs.MedianRatio)
+}
+
+func msCell(ms float64, ok bool) string {
+	if !ok {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f ms", ms)
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func ratioList(vs []float64) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = fmt.Sprintf("%.2f", v)
+	}
+	return orDash(strings.Join(s, ", "))
+}
+
 // suiteConns lists the connection counts of a suite's runs, in order.
 func (r *Report) suiteConns(suite string) []int {
 	var out []int
@@ -214,10 +345,15 @@ func (r *Report) suiteConns(suite string) []int {
 }
 
 // roundTable prints, per round, the baseline's throughput and every other
-// server's throughput and ratio to it.
-func (r *Report) roundTable(p printer, suite string, conns int, rate float64, unit string) {
+// server's throughput and ratio to it, at the load k (its Server is
+// ignored). Servers without runs at k (a destination sink) are left out.
+func (r *Report) roundTable(p printer, k Key, unit string) {
+	suite := k.Suite
 	base := r.Settings.Baselines[suite]
-	others := slices.DeleteFunc(r.servers(suite), func(s string) bool { return s == base })
+	others := slices.DeleteFunc(r.servers(suite), func(s string) bool {
+		_, measured := r.Find(k.with(s))
+		return s == base || !measured
+	})
 	p("| round | %s %s |", base, unit)
 	sep := "|---:|---:|"
 	for _, s := range others {
@@ -225,12 +361,12 @@ func (r *Report) roundTable(p printer, suite string, conns int, rate float64, un
 		sep += "---:|---:|"
 	}
 	p("\n%s\n", sep)
-	baseRuns := r.byRound(Key{suite, conns, rate, base})
+	baseRuns := r.byRound(k.with(base))
 	otherRuns := make([]map[int]*Run, len(others))
 	for i, s := range others {
-		otherRuns[i] = r.byRound(Key{suite, conns, rate, s})
+		otherRuns[i] = r.byRound(k.with(s))
 	}
-	for round := 1; round <= r.Settings.Rounds; round++ {
+	for _, round := range roundsOf(append([]map[int]*Run{baseRuns}, otherRuns...)...) {
 		b := baseRuns[round]
 		cells := fmt.Sprintf("| %d | %s |", round, rpsCell(b))
 		seen := b != nil
@@ -249,21 +385,23 @@ func (r *Report) roundTable(p printer, suite string, conns int, rate float64, un
 			p("%s\n", cells)
 		}
 	}
-	bs, _ := r.Find(Key{suite, conns, rate, base})
+	bs, _ := r.Find(k.with(base))
 	p("| **median** | %s |", num(bs.MedianThroughput))
 	for _, s := range others {
-		sum, _ := r.Find(Key{suite, conns, rate, s})
+		sum, _ := r.Find(k.with(s))
 		p(" %s | **%.2f** |", num(sum.MedianThroughput), sum.MedianRatio)
 	}
 	p("\n\n")
 }
 
-// serverTable prints the medians over rounds of every server at one load.
-func (r *Report) serverTable(p printer, suite string, conns int, rate float64, unit string) {
+// serverTable prints the medians over rounds of every server at the load k
+// (its Server is ignored).
+func (r *Report) serverTable(p printer, k Key, unit string) {
+	suite := k.Suite
 	p("| server | median %s | p50 | p99 | p99.9 | server CPU | server CPU/req | RSS max | harness CPU | other load | idle | errors | flags |\n", unit)
 	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, name := range r.servers(suite) {
-		s, ok := r.Find(Key{suite, conns, rate, name})
+		s, ok := r.Find(k.with(name))
 		if !ok {
 			continue
 		}
@@ -304,6 +442,9 @@ func (r *Report) writeFlagged(p printer) {
 		load := fmt.Sprintf("%d conns", run.Conns)
 		if run.Rate > 0 {
 			load = num(run.Rate) + "/s"
+		}
+		if run.BodyBytes > 0 {
+			load += ", " + Bytes(run.BodyBytes)
 		}
 		flagged = append(flagged, fmt.Sprintf("- %s, %s, round %d, %s: %s", run.Suite, load, run.Round, run.Server,
 			strings.Join(parts, "; ")))
@@ -383,4 +524,12 @@ func orDash(s string) string {
 		return "–"
 	}
 	return s
+}
+
+// code formats s as inline code, "" stays "".
+func code(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "`" + s + "`"
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -13,8 +14,12 @@ import (
 )
 
 // Schema identifies the JSON layout of a Report. v1 (files named
-// <date>-ingest.json) had the ingest suite only.
-const Schema = "sluice-bench/v2"
+// <date>-ingest.json) had the ingest suite only; v2 the ingest, e2e, sync
+// and openloop suites. v3 adds the payload, ordering and restart suites:
+// Run.BodyBytes and Run.Shed, Summary.BodyBytes, MedianMBps and
+// MedianShedPerS, Server.OrderBy, the Settings of the new suites, Restarts
+// and RestartSummary; every v2 field keeps its name and meaning.
+const Schema = "sluice-bench/v3"
 
 // Suite names.
 const (
@@ -22,10 +27,17 @@ const (
 	SuiteE2E      = "e2e"      // async ingest → log → WASM → delivery to a sink, closed loop
 	SuiteSync     = "sync"     // sync route to a sink vs the sink directly, closed loop
 	SuiteOpenLoop = "openloop" // fixed request rates, coordinated-omission corrected latency
+	SuitePayload  = "payload"  // async durable ingest vs the bare handler by body size, closed loop
+	SuiteOrdering = "ordering" // e2e delivery with no ordering, per-key ordering and strict FIFO
+	SuiteRestart  = "restart"  // time to the first /healthz 200, cold and warm compilation cache
 )
 
 // AllSuites lists the suites in the order a run measures them.
-var AllSuites = []string{SuiteIngest, SuiteE2E, SuiteSync, SuiteOpenLoop}
+var AllSuites = []string{SuiteIngest, SuiteE2E, SuiteSync, SuiteOpenLoop, SuitePayload, SuiteOrdering, SuiteRestart}
+
+// ExtraSuites are the suites with their own, smaller budget of rounds and
+// window (Settings.ExtraRounds, ...), so that the default run stays short.
+var ExtraSuites = []string{SuitePayload, SuiteOrdering, SuiteRestart}
 
 // Server names used in reports.
 const (
@@ -36,6 +48,19 @@ const (
 	NameSink        = "sink"         // fasthttp answering 200: the destination, loaded directly
 	NameSluiceE2E   = "sluice-e2e"   // async route delivering to the sink
 	NameSluiceSync  = "sluice-sync"  // sync route delivering to the sink
+	// The ordering suite's routes: the e2e route with order_by none (its
+	// baseline), per key (a request header) and route (strict FIFO).
+	NameOrderNone = "sluice-order-none"
+	NameOrderKey  = "sluice-order-key"
+	NameOrderFIFO = "sluice-order-fifo"
+	// NameRestart is the Sluice that the restart suite starts and stops.
+	NameRestart = "sluice-restart"
+)
+
+// Restart suite: cache states of a start.
+const (
+	CacheCold = "cold" // fresh data dir: every plugin is compiled
+	CacheWarm = "warm" // the cold start's data dir again: compiled code comes from the cache
 )
 
 // Targets of the goals.
@@ -68,8 +93,11 @@ type Report struct {
 	Servers    []Server         `json:"servers"`
 	Runs       []Run            `json:"runs"`
 	Fsync      []FsyncProbe     `json:"fsync,omitempty"` // sync suite: one per round
+	Restarts   []Restart        `json:"restarts,omitempty"`
 	Summary    []Summary        `json:"summary"`
-	Goals      []Goal           `json:"goals"`
+	// RestartSummary is set when the restart suite ran.
+	RestartSummary *RestartSummary `json:"restart_summary,omitempty"`
+	Goals          []Goal          `json:"goals"`
 }
 
 // Settings are the harness parameters of the invocation.
@@ -85,6 +113,22 @@ type Settings struct {
 	Transform    string            `json:"transform"`      // WASM module of the e2e and sync routes; "" none
 	FsyncSamples int               `json:"fsync_samples"`  // per round of the sync suite
 	Baselines    map[string]string `json:"baselines"`      // suite → server every ratio divides by
+
+	// The payload, ordering and restart suites' own budget (ExtraSuites):
+	// rounds, warmup and measured window of each of their runs.
+	ExtraRounds   int     `json:"extra_rounds,omitempty"`
+	ExtraWarmupS  float64 `json:"extra_warmup_s,omitempty"`
+	ExtraMeasureS float64 `json:"extra_measure_s,omitempty"`
+	Payloads      []int   `json:"payloads,omitempty"`      // payload suite: body sizes in bytes (JSON documents)
+	OrderConns    int     `json:"order_conns,omitempty"`   // ordering suite: connections
+	OrderKeys     int     `json:"order_keys,omitempty"`    // ordering suite: distinct keys of the per-key route
+	OrderHeader   string  `json:"order_header,omitempty"`  // ordering suite: the header carrying the key
+	OrderBacklog  int     `json:"order_backlog,omitempty"` // ordering suite: the route's backlog cap (429 past it)
+	// OrderRejectBackoffMs is how long a connection of the ordering suite
+	// pauses after a 429.
+	OrderRejectBackoffMs float64 `json:"order_reject_backoff_ms,omitempty"`
+	// RestartPlugins are the modules the restart suite's config loads.
+	RestartPlugins []string `json:"restart_plugins,omitempty"`
 }
 
 // Server describes one configuration under test in one suite.
@@ -93,6 +137,7 @@ type Server struct {
 	Name       string   `json:"name"`
 	Kind       string   `json:"kind"`                 // "bare", "sink", "sluice" or "by-hand"
 	Durability string   `json:"durability,omitempty"` // sluice only
+	OrderBy    string   `json:"order_by,omitempty"`   // ordering suite: the route's order_by
 	Command    []string `json:"command"`
 	DataBytes  int64    `json:"data_dir_bytes,omitempty"` // size of its data dir at the end
 }
@@ -105,17 +150,24 @@ type Run struct {
 	Round  int     `json:"round"`          // 1-based
 	Server string  `json:"server"`
 	Status int     `json:"status"` // the answer that counts as success
+	// BodyBytes is the body size of a payload-suite run (a JSON document);
+	// 0 for the other suites, which send Settings.BodyBytes.
+	BodyBytes int `json:"body_bytes,omitempty"`
 
 	// Throughput is the suite's headline rate: DeliveredPerS for a Sluice
 	// route that delivers (e2e), else RPS.
 	Throughput      float64        `json:"throughput"`
 	RPS             float64        `json:"rps"` // successful answers per second
 	Accepted        uint64         `json:"accepted"`
-	Errors          uint64         `json:"errors"`             // everything that was not a success
+	Errors          uint64         `json:"errors"`             // everything that was not a success, but Shed
 	Rejected        map[int]uint64 `json:"rejected,omitempty"` // other answers by status
 	TransportErrors uint64         `json:"transport_errors"`
 	FirstError      string         `json:"first_error,omitempty"`
 	ElapsedS        float64        `json:"elapsed_s"`
+	// Shed counts the 429s of a full route backlog in a suite that expects
+	// them (ordering: the backlog is capped so that a slow ordering mode
+	// does not pile up work past the window); not in Errors nor Rejected.
+	Shed uint64 `json:"shed,omitempty"`
 
 	P50us  float64 `json:"p50_us"` // open loop: from the intended send time
 	P99us  float64 `json:"p99_us"`
@@ -196,6 +248,27 @@ func (r *Run) Overloaded() bool {
 	return r.Rate > 0 && float64(r.Unfinished) > float64(r.Conns)+0.01*r.Rate*r.ElapsedS
 }
 
+// Restart is one start of the restart suite: from the exec of `sluice
+// serve` to its first 200 on GET /healthz.
+type Restart struct {
+	Round   int     `json:"round"`
+	Cache   string  `json:"cache"` // CacheCold or CacheWarm
+	ReadyMs float64 `json:"ready_ms"`
+	// CacheBytes is the size of the compilation cache dir when Sluice was
+	// ready (cold: what it just wrote; warm: what it found).
+	CacheBytes int64   `json:"cache_bytes"`
+	StopMs     float64 `json:"stop_ms"` // SIGTERM to exit
+}
+
+// RestartSummary aggregates the restart suite: medians of the cold and warm
+// start times, and warm ÷ cold per round with its median.
+type RestartSummary struct {
+	MedianColdMs float64   `json:"median_cold_ms"`
+	MedianWarmMs float64   `json:"median_warm_ms"`
+	Ratios       []float64 `json:"ratios"` // warm ÷ cold of the same round, in round order
+	MedianRatio  float64   `json:"median_ratio"`
+}
+
 // FsyncProbe is one round's sample of the disk: write 1 KiB + fdatasync on a
 // temp file next to the Sluice data dir.
 type FsyncProbe struct {
@@ -211,8 +284,12 @@ type Summary struct {
 	Conns  int     `json:"conns"`
 	Rate   float64 `json:"rate,omitempty"`
 	Server string  `json:"server"`
+	// BodyBytes is the body size of a payload-suite summary; 0 otherwise.
+	BodyBytes int `json:"body_bytes,omitempty"`
 
 	MedianThroughput   float64 `json:"median_throughput"`
+	MedianMBps         float64 `json:"median_mb_per_s,omitempty"`   // payload suite: MedianRPS × BodyBytes / 10⁶
+	MedianShedPerS     float64 `json:"median_shed_per_s,omitempty"` // ordering suite: 429s of the capped backlog
 	MedianRPS          float64 `json:"median_rps"`
 	MedianP50us        float64 `json:"median_p50_us"`
 	MedianP99us        float64 `json:"median_p99_us"`
@@ -264,10 +341,17 @@ type Key struct {
 	Conns  int
 	Rate   float64
 	Server string
+	Body   int // payload suite: body size; 0 otherwise
 }
 
-func (r *Run) key() Key     { return Key{r.Suite, r.Conns, r.Rate, r.Server} }
-func (s *Summary) key() Key { return Key{s.Suite, s.Conns, s.Rate, s.Server} }
+func (r *Run) key() Key     { return Key{r.Suite, r.Conns, r.Rate, r.Server, r.BodyBytes} }
+func (s *Summary) key() Key { return Key{s.Suite, s.Conns, s.Rate, s.Server, s.BodyBytes} }
+
+// with returns k for another server.
+func (k Key) with(server string) Key {
+	k.Server = server
+	return k
+}
 
 // Summarize fills r.Summary from r.Runs, one entry per Key in the order the
 // keys first appear among the runs, and then r.Goals.
@@ -280,9 +364,9 @@ func (r *Report) Summarize() {
 		}
 	}
 	for _, k := range keys {
-		base := r.byRound(Key{k.Suite, k.Conns, k.Rate, r.Settings.Baselines[k.Suite]})
-		s := Summary{Suite: k.Suite, Conns: k.Conns, Rate: k.Rate, Server: k.Server}
-		var thr, rps, p50, p99, p999, svc99, backlog, cores, usReq, clientCores, foreign, idle []float64
+		base := r.byRound(k.with(r.Settings.Baselines[k.Suite]))
+		s := Summary{Suite: k.Suite, Conns: k.Conns, Rate: k.Rate, Server: k.Server, BodyBytes: k.Body}
+		var thr, rps, p50, p99, p999, svc99, backlog, cores, usReq, clientCores, foreign, idle, shed []float64
 		var hist latency.Histogram
 		for i := range r.Runs {
 			run := &r.Runs[i]
@@ -303,6 +387,7 @@ func (r *Report) Summarize() {
 			clientCores = append(clientCores, perSecond(run.ClientCPUs, run.ElapsedS))
 			foreign = append(foreign, perSecond(run.ForeignCPUs, run.ElapsedS))
 			idle = append(idle, perSecond(run.IdleCPUs, run.ElapsedS))
+			shed = append(shed, perSecond(float64(run.Shed), run.ElapsedS))
 			s.MaxRSSKiB = max(s.MaxRSSKiB, run.ServerRSSKiB)
 			s.Errors += run.Errors
 			s.Unfinished += run.Unfinished
@@ -336,6 +421,8 @@ func (r *Report) Summarize() {
 		s.MedianForeignCores = Median(foreign)
 		s.MedianIdleCores = Median(idle)
 		s.MedianRatio = Median(s.Ratios)
+		s.MedianShedPerS = Median(shed)
+		s.MedianMBps = s.MedianRPS * float64(s.BodyBytes) / 1e6
 		if hist.Count() > 0 {
 			for _, q := range CurveQuantiles() {
 				s.Percentiles = append(s.Percentiles, Percentile{Q: q, Us: toMicros(hist.Quantile(q))})
@@ -343,7 +430,38 @@ func (r *Report) Summarize() {
 		}
 		r.Summary = append(r.Summary, s)
 	}
+	r.RestartSummary = r.summarizeRestarts()
 	r.Goals = r.goals()
+}
+
+// summarizeRestarts pairs the cold and warm start of every round; nil if
+// the restart suite did not run.
+func (r *Report) summarizeRestarts() *RestartSummary {
+	if len(r.Restarts) == 0 {
+		return nil
+	}
+	cold, warm := map[int]float64{}, map[int]float64{}
+	var colds, warms []float64
+	for _, s := range r.Restarts {
+		switch s.Cache {
+		case CacheCold:
+			cold[s.Round] = s.ReadyMs
+			colds = append(colds, s.ReadyMs)
+		case CacheWarm:
+			warm[s.Round] = s.ReadyMs
+			warms = append(warms, s.ReadyMs)
+		}
+	}
+	rs := &RestartSummary{MedianColdMs: Median(colds), MedianWarmMs: Median(warms), Ratios: []float64{}}
+	for _, round := range slices.Sorted(maps.Keys(cold)) {
+		if w, ok := warm[round]; ok {
+			if v, ok := Ratio(w, cold[round]); ok {
+				rs.Ratios = append(rs.Ratios, v)
+			}
+		}
+	}
+	rs.MedianRatio = Median(rs.Ratios)
+	return rs
 }
 
 // Find returns the summary of the key, if any.

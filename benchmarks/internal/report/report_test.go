@@ -66,7 +66,11 @@ func sample() *Report {
 		Revision:   "abc1234",
 		Settings: Settings{Suites: AllSuites, Rounds: 3, WarmupS: 1, MeasureS: 3, BodyBytes: 1024,
 			Conns: []int{64}, Rates: []float64{5000}, OpenConns: 64, Transform: "upper.wasm", FsyncSamples: 200,
-			Baselines: map[string]string{SuiteIngest: NameBare, SuiteE2E: NameSink, SuiteSync: NameSink, SuiteOpenLoop: NameBare}},
+			Baselines: map[string]string{SuiteIngest: NameBare, SuiteE2E: NameSink, SuiteSync: NameSink, SuiteOpenLoop: NameBare,
+				SuitePayload: NameBare, SuiteOrdering: NameOrderNone},
+			ExtraRounds: 3, ExtraWarmupS: 0.5, ExtraMeasureS: 1.5, Payloads: []int{256, 65536},
+			OrderConns: 64, OrderKeys: 256, OrderHeader: "X-Order-Key", OrderBacklog: 1000, OrderRejectBackoffMs: 10,
+			RestartPlugins: []string{"go.wasm", "upper.wasm"}},
 	}
 	for _, s := range []struct{ suite, name, kind string }{
 		{SuiteIngest, NameBare, "bare"}, {SuiteIngest, NameSluiceFsync, "sluice"},
@@ -74,8 +78,13 @@ func sample() *Report {
 		{SuiteE2E, NameSink, "sink"}, {SuiteE2E, NameSluiceE2E, "sluice"},
 		{SuiteSync, NameSink, "sink"}, {SuiteSync, NameSluiceSync, "sluice"},
 		{SuiteOpenLoop, NameBare, "bare"}, {SuiteOpenLoop, NameSluiceFsync, "sluice"},
+		{SuitePayload, NameBare, "bare"}, {SuitePayload, NameSluiceFsync, "sluice"},
+		{SuiteOrdering, NameSink, "sink"}, {SuiteOrdering, NameOrderNone, "sluice"},
+		{SuiteOrdering, NameOrderKey, "sluice"}, {SuiteOrdering, NameOrderFIFO, "sluice"},
+		{SuiteRestart, NameRestart, "sluice"},
 	} {
-		r.Servers = append(r.Servers, Server{Suite: s.suite, Name: s.name, Kind: s.kind, Command: []string{s.name}})
+		r.Servers = append(r.Servers, Server{Suite: s.suite, Name: s.name, Kind: s.kind, Command: []string{s.name},
+			OrderBy: map[string]string{NameOrderNone: "none", NameOrderKey: "header:X-Order-Key", NameOrderFIFO: "route"}[s.name]})
 	}
 	add := func(suite string, conns int, rate float64, round int, server string, rps, p50, p99 float64) *Run {
 		h := &latency.Histogram{}
@@ -109,13 +118,44 @@ func sample() *Report {
 		o := add(SuiteOpenLoop, 64, 5000, round, NameSluiceFsync, 4000, 900, 4e6)
 		o.ServiceP99us, o.Unfinished = 20000, 500
 	}
+	// payload: 256 B ratios 0.25, 0.3, 0.5 → 0.3; 64 KiB ratios 0.2, 0.4,
+	// 0.3 → 0.3, Sluice's median 1500 rps × 65536 B = 98.3 MB/s.
+	for i, v := range []struct{ bare256, sluice256, bare64k, sluice64k float64 }{
+		{40000, 10000, 5000, 1000}, {40000, 12000, 5000, 2000}, {20000, 10000, 5000, 1500}} {
+		round := i + 1
+		add(SuitePayload, 64, 0, round, NameBare, v.bare256, 800, 2500).BodyBytes = 256
+		add(SuitePayload, 64, 0, round, NameSluiceFsync, v.sluice256, 1600, 5000).BodyBytes = 256
+		add(SuitePayload, 64, 0, round, NameBare, v.bare64k, 8000, 25000).BodyBytes = 65536
+		add(SuitePayload, 64, 0, round, NameSluiceFsync, v.sluice64k, 16000, 50000).BodyBytes = 65536
+	}
+	// ordering: per key 0.75, 0.5, 1 → 0.75; FIFO 0.1, 0.05, 0.2 → 0.1.
+	for i, v := range []struct{ none, key, fifo float64 }{{8000, 6000, 800}, {8000, 4000, 400}, {8000, 8000, 1600}} {
+		round := i + 1
+		for _, d := range []struct {
+			name      string
+			delivered float64
+		}{{NameOrderNone, v.none}, {NameOrderKey, v.key}, {NameOrderFIFO, v.fifo}} {
+			o := add(SuiteOrdering, 64, 0, round, d.name, d.delivered, 5000, 20000)
+			o.Delivered, o.DeliveredPerS, o.Throughput = uint64(d.delivered*3), d.delivered, d.delivered
+			o.BacklogStart, o.BacklogEnd = intp(990), intp(1000)
+			if d.name == NameOrderFIFO {
+				o.Shed = 3000 // 1000/s
+			}
+		}
+	}
+	// restart: warm ÷ cold 0.1, 0.125, 0.1 → 0.1.
+	for i, v := range []struct{ cold, warm float64 }{{1000, 100}, {1200, 150}, {900, 90}} {
+		r.Restarts = append(r.Restarts,
+			Restart{Round: i + 1, Cache: CacheCold, ReadyMs: v.cold, CacheBytes: 12 << 20, StopMs: 30},
+			Restart{Round: i + 1, Cache: CacheWarm, ReadyMs: v.warm, CacheBytes: 12 << 20, StopMs: 20})
+	}
 	return r
 }
 
 func TestSummarizeUsesMedianOfPerRoundRatios(t *testing.T) {
 	r := sample()
 	r.Summarize()
-	s, ok := r.Find(Key{SuiteIngest, 64, 0, NameSluiceFsync})
+	s, ok := r.Find(Key{SuiteIngest, 64, 0, NameSluiceFsync, 0})
 	if !ok {
 		t.Fatal("no summary for sluice-fsync")
 	}
@@ -131,7 +171,7 @@ func TestSummarizeUsesMedianOfPerRoundRatios(t *testing.T) {
 	if math.Abs(s.MedianServerCores-1) > 1e-9 {
 		t.Errorf("MedianServerCores = %v, want 1", s.MedianServerCores)
 	}
-	b, _ := r.Find(Key{SuiteIngest, 64, 0, NameBare})
+	b, _ := r.Find(Key{SuiteIngest, 64, 0, NameBare, 0})
 	if b.Ratios != nil || b.MedianRatio != 0 {
 		t.Errorf("baseline has ratios: %+v", b)
 	}
@@ -144,7 +184,7 @@ func TestSummarizeSkipsRoundsWithoutBaseline(t *testing.T) {
 	r := sample()
 	r.Runs[8].Throughput = 0 // round 3 baseline served nothing
 	r.Summarize()
-	s, _ := r.Find(Key{SuiteIngest, 64, 0, NameSluiceFsync})
+	s, _ := r.Find(Key{SuiteIngest, 64, 0, NameSluiceFsync, 0})
 	if want := []float64{0.5, 0.5}; !slices.Equal(s.Ratios, want) {
 		t.Errorf("Ratios = %v, want %v", s.Ratios, want)
 	}
@@ -158,14 +198,19 @@ func TestGoals(t *testing.T) {
 		pass   string // "pass", "fail" or "" (no target)
 	}
 	wants := map[string]want{
-		"G1":  {0.5, "pass"},
-		"G2":  {0.8333333333333334, ""},
-		"G11": {2, "pass"},
-		"B1":  {0.2, ""},
-		"B2":  {2.5, ""},
-		"G4":  {0.3, "fail"},
-		"G9":  {680, "pass"}, // limit: fsync p50 median 600 + 100 µs
-		"G10": {2.5, "fail"},
+		"G1":       {0.5, "pass"},
+		"G2":       {0.8333333333333334, ""},
+		"G11":      {2, "pass"},
+		"B1":       {0.2, ""},
+		"B2":       {2.5, ""},
+		"G4":       {0.3, "fail"},
+		"G9":       {680, "pass"}, // limit: fsync p50 median 600 + 100 µs
+		"G10":      {2.5, "fail"},
+		"P1@256B":  {0.3, ""},
+		"P1@64KiB": {0.3, ""},
+		"O1":       {0.75, ""},
+		"O2":       {0.1, ""},
+		"R1":       {0.1, ""},
 	}
 	var ids []string
 	for _, g := range r.Goals {
@@ -186,7 +231,7 @@ func TestGoals(t *testing.T) {
 			t.Errorf("%s verdict %q, want %q", g.ID, got, w.pass)
 		}
 	}
-	if want := []string{"G1", "G2", "G11", "B1", "B2", "G4", "G9", "G10"}; !slices.Equal(ids, want) {
+	if want := []string{"G1", "G2", "G11", "B1", "B2", "G4", "G9", "G10", "P1@256B", "P1@64KiB", "O1", "O2", "R1"}; !slices.Equal(ids, want) {
 		t.Errorf("goals %v, want %v", ids, want)
 	}
 }
@@ -205,7 +250,8 @@ func TestGoalsAtOtherConnectionCounts(t *testing.T) {
 	for _, g := range r.Goals {
 		ids = append(ids, g.ID)
 	}
-	want := []string{"G1", "G2", "G11", "B1", "B2", "G1@256", "B1@256", "B2@256", "G4", "G9", "G10"}
+	want := []string{"G1", "G2", "G11", "B1", "B2", "G1@256", "B1@256", "B2@256", "G4", "G9", "G10",
+		"P1@256B", "P1@64KiB", "O1", "O2", "R1"}
 	if !slices.Equal(ids, want) {
 		t.Errorf("goals %v, want %v", ids, want)
 	}
@@ -214,7 +260,7 @@ func TestGoalsAtOtherConnectionCounts(t *testing.T) {
 func TestGoalsSkipSuitesNotRun(t *testing.T) {
 	r := sample()
 	r.Runs = slices.DeleteFunc(r.Runs, func(run Run) bool { return run.Suite != SuiteE2E })
-	r.Fsync = nil
+	r.Fsync, r.Restarts = nil, nil
 	r.Summarize()
 	if len(r.Goals) != 1 || r.Goals[0].ID != "G4" {
 		t.Errorf("goals %+v, want only G4", r.Goals)
@@ -273,7 +319,8 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if back.Schema != Schema || len(back.Runs) != len(r.Runs) || len(back.Summary) != len(r.Summary) ||
-		len(back.Goals) != len(r.Goals) || len(back.Fsync) != 3 {
+		len(back.Goals) != len(r.Goals) || len(back.Fsync) != 3 || len(back.Restarts) != 6 ||
+		back.RestartSummary == nil || back.Settings.OrderKeys != 256 {
 		t.Errorf("round trip lost data: schema %q, %d runs, %d summaries, %d goals", back.Schema,
 			len(back.Runs), len(back.Summary), len(back.Goals))
 	}
@@ -283,6 +330,74 @@ func TestNum(t *testing.T) {
 	for in, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 61234.6: "61,235", 1234567: "1,234,567"} {
 		if got := num(in); got != want {
 			t.Errorf("num(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSummarizeNewSuites(t *testing.T) {
+	r := sample()
+	r.Summarize()
+	p, ok := r.Find(Key{Suite: SuitePayload, Conns: 64, Server: NameSluiceFsync, Body: 65536})
+	if !ok {
+		t.Fatal("no payload summary at 64 KiB")
+	}
+	if want := []float64{0.2, 0.4, 0.3}; !slices.Equal(p.Ratios, want) || p.MedianRatio != 0.3 {
+		t.Errorf("64 KiB ratios %v (median %v), want %v (0.3)", p.Ratios, p.MedianRatio, want)
+	}
+	if want := 1500 * 65536 / 1e6; math.Abs(p.MedianMBps-want) > 1e-9 {
+		t.Errorf("MedianMBps = %v, want %v", p.MedianMBps, want)
+	}
+	// Sizes are separate loads: 256 B runs are not paired with 64 KiB runs.
+	if s, _ := r.Find(Key{Suite: SuitePayload, Conns: 64, Server: NameSluiceFsync, Body: 256}); s.MedianRatio != 0.3 || len(s.Ratios) != 3 {
+		t.Errorf("256 B ratios %v", s.Ratios)
+	}
+	fifo, _ := r.Find(Key{Suite: SuiteOrdering, Conns: 64, Server: NameOrderFIFO})
+	if fifo.MedianRatio != 0.1 || fifo.MedianShedPerS != 1000 || fifo.Errors != 0 {
+		t.Errorf("fifo: ratio %v, shed %v/s, errors %d", fifo.MedianRatio, fifo.MedianShedPerS, fifo.Errors)
+	}
+	if none, _ := r.Find(Key{Suite: SuiteOrdering, Conns: 64, Server: NameOrderNone}); none.Ratios != nil {
+		t.Errorf("the ordering baseline has ratios %v", none.Ratios)
+	}
+}
+
+func TestSummarizeRestarts(t *testing.T) {
+	tests := []struct {
+		name     string
+		restarts []Restart
+		want     *RestartSummary
+	}{
+		{"none", nil, nil},
+		{"paired by round", []Restart{
+			{Round: 1, Cache: CacheCold, ReadyMs: 1000}, {Round: 1, Cache: CacheWarm, ReadyMs: 200},
+			{Round: 2, Cache: CacheCold, ReadyMs: 800}, {Round: 2, Cache: CacheWarm, ReadyMs: 100},
+			{Round: 3, Cache: CacheCold, ReadyMs: 1200}, // interrupted before its warm start
+		}, &RestartSummary{MedianColdMs: 1000, MedianWarmMs: 150, Ratios: []float64{0.2, 0.125}, MedianRatio: 0.1625}},
+		{"zero cold is no ratio", []Restart{
+			{Round: 1, Cache: CacheCold, ReadyMs: 0}, {Round: 1, Cache: CacheWarm, ReadyMs: 10},
+		}, &RestartSummary{MedianColdMs: 0, MedianWarmMs: 10, Ratios: []float64{}, MedianRatio: 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Report{Restarts: tt.restarts}
+			got := r.summarizeRestarts()
+			if (got == nil) != (tt.want == nil) {
+				t.Fatalf("summary %+v, want %+v", got, tt.want)
+			}
+			if got == nil {
+				return
+			}
+			if got.MedianColdMs != tt.want.MedianColdMs || got.MedianWarmMs != tt.want.MedianWarmMs ||
+				!slices.Equal(got.Ratios, tt.want.Ratios) || math.Abs(got.MedianRatio-tt.want.MedianRatio) > 1e-9 {
+				t.Errorf("summary %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBytes(t *testing.T) {
+	for in, want := range map[int]string{256: "256 B", 1536: "1536 B", 4096: "4 KiB", 65536: "64 KiB", 1 << 20: "1 MiB"} {
+		if got := Bytes(in); got != want {
+			t.Errorf("Bytes(%d) = %q, want %q", in, got, want)
 		}
 	}
 }

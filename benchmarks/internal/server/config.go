@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -38,7 +39,7 @@ type Plugin struct {
 type Route struct {
 	Name        string       `yaml:"name"`
 	Mode        string       `yaml:"mode"`               // "async": 202 once durable; "sync": the destination's answer
-	OrderBy     string       `yaml:"order_by,omitempty"` // "none": no per-key ordering (async only)
+	OrderBy     string       `yaml:"order_by,omitempty"` // async only: "none", "route" (strict FIFO), "header:<Name>", "json:<pointer>"
 	Transforms  []string     `yaml:"transforms,omitempty"`
 	Destination *Destination `yaml:"destination,omitempty"`
 	Backlog     *Backlog     `yaml:"backlog,omitempty"`
@@ -59,10 +60,23 @@ const (
 	BenchRoute = "bench" // async, no destination: the ingest benchmark
 	E2ERoute   = "e2e"   // async, destination: the end-to-end benchmark
 	SyncRoute  = "sync"  // sync, destination: the sync latency benchmark
+	// OrderingRoute is async with a destination and an ordering mode: the
+	// ordering benchmark.
+	OrderingRoute = "order"
 )
 
 // UpperPlugin is the name of the transform plugin in the configs below.
 const UpperPlugin = "upper"
+
+// Ordering modes of a route (Sluice's order_by).
+const (
+	OrderNone  = "none"  // messages run as soon as a worker is free
+	OrderRoute = "route" // strict FIFO: one message of the route at a time
+)
+
+// OrderByHeader is the order_by value that orders per key, the key being
+// the named request header.
+func OrderByHeader(name string) string { return "header:" + name }
 
 // BenchConfig returns the configuration for the async ingest benchmark: one
 // route without transforms or destination (the worker only records a
@@ -73,7 +87,7 @@ func BenchConfig(listen, dataDir, durability string) SluiceConfig {
 		AdminListen: "off",
 		DataDir:     dataDir,
 		Durability:  durability,
-		Routes:      []Route{{Name: BenchRoute, Mode: "async", OrderBy: "none"}},
+		Routes:      []Route{{Name: BenchRoute, Mode: "async", OrderBy: OrderNone}},
 	}
 }
 
@@ -83,7 +97,7 @@ func BenchConfig(listen, dataDir, durability string) SluiceConfig {
 // route's backlog (Sluice answers 429 past it).
 func E2EConfig(listen, dataDir, destURL, wasmPath string, backlog int) SluiceConfig {
 	c := BenchConfig(listen, dataDir, DurabilityFsync)
-	r := Route{Name: E2ERoute, Mode: "async", OrderBy: "none", Destination: &Destination{URL: destURL}}
+	r := Route{Name: E2ERoute, Mode: "async", OrderBy: OrderNone, Destination: &Destination{URL: destURL}}
 	if backlog > 0 {
 		r.Backlog = &Backlog{MaxMessages: backlog}
 	}
@@ -97,6 +111,30 @@ func SyncConfig(listen, dataDir, destURL, wasmPath string) SluiceConfig {
 	c := BenchConfig(listen, dataDir, DurabilityFsync)
 	r := Route{Name: SyncRoute, Mode: "sync", Destination: &Destination{URL: destURL}}
 	c.Routes = []Route{withTransform(&c, r, wasmPath)}
+	return c
+}
+
+// OrderingConfig returns the configuration for the ordering benchmark: the
+// e2e route (async, delivering to destURL through the transform at wasmPath
+// if not empty) named OrderingRoute, with the given order_by and its backlog
+// capped at backlog messages (0: no cap).
+func OrderingConfig(listen, dataDir, destURL, wasmPath, orderBy string, backlog int) SluiceConfig {
+	c := E2EConfig(listen, dataDir, destURL, wasmPath, backlog)
+	c.Routes[0].Name = OrderingRoute
+	c.Routes[0].OrderBy = orderBy
+	return c
+}
+
+// RestartConfig returns the configuration for the restart benchmark: one
+// async route per plugin, named after it, that runs it (no destination), so
+// that Sluice compiles every plugin before it answers /healthz.
+func RestartConfig(listen, dataDir string, plugins []Plugin) SluiceConfig {
+	c := BenchConfig(listen, dataDir, DurabilityFsync)
+	c.Plugins = plugins
+	c.Routes = nil
+	for _, p := range plugins {
+		c.Routes = append(c.Routes, Route{Name: p.Name, Mode: "async", OrderBy: OrderNone, Transforms: []string{p.Name}})
+	}
 	return c
 }
 
@@ -132,6 +170,10 @@ func (c SluiceConfig) Validate() error {
 		if r.Destination != nil && r.Destination.URL == "" {
 			return fmt.Errorf("%w: routes[%d].destination.url is empty", errBadSluiceConfig, i)
 		}
+		if !validOrderBy(r.OrderBy) || (r.OrderBy != "" && r.Mode == "sync") {
+			return fmt.Errorf("%w: routes[%d].order_by %q (async routes: none, route, header:<Name> or json:/<pointer>)",
+				errBadSluiceConfig, i, r.OrderBy)
+		}
 	}
 	for i, p := range c.Plugins {
 		if p.Name == "" || p.Path == "" {
@@ -139,6 +181,20 @@ func (c SluiceConfig) Validate() error {
 		}
 	}
 	return nil
+}
+
+// validOrderBy checks the syntax of an order_by value; "" is Sluice's
+// default (route).
+func validOrderBy(s string) bool {
+	switch {
+	case s == "" || s == OrderNone || s == OrderRoute:
+		return true
+	case strings.HasPrefix(s, "header:"):
+		return strings.TrimSpace(strings.TrimPrefix(s, "header:")) != ""
+	case strings.HasPrefix(s, "json:"):
+		return strings.HasPrefix(strings.TrimPrefix(s, "json:"), "/")
+	}
+	return false
 }
 
 // Render validates c and returns it as YAML.

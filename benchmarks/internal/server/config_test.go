@@ -58,6 +58,13 @@ func TestValidate(t *testing.T) {
 		{"bad mode", func(c *SluiceConfig) { c.Routes[0].Mode = "later" }, "routes[0].mode"},
 		{"empty destination", func(c *SluiceConfig) { c.Routes[0].Destination = &Destination{} }, "destination.url"},
 		{"plugin without path", func(c *SluiceConfig) { c.Plugins = []Plugin{{Name: "x"}} }, "plugins[0]"},
+		{"bad order_by", func(c *SluiceConfig) { c.Routes[0].OrderBy = "key" }, "routes[0].order_by"},
+		{"header without name", func(c *SluiceConfig) { c.Routes[0].OrderBy = "header: " }, "routes[0].order_by"},
+		{"json without pointer", func(c *SluiceConfig) { c.Routes[0].OrderBy = "json:id" }, "routes[0].order_by"},
+		{"order_by on a sync route", func(c *SluiceConfig) { c.Routes[0].Mode = "sync" }, "routes[0].order_by"},
+		{"per-key order", func(c *SluiceConfig) { c.Routes[0].OrderBy = OrderByHeader("X-Order-Key") }, ""},
+		{"json order", func(c *SluiceConfig) { c.Routes[0].OrderBy = "json:/customer/id" }, ""},
+		{"strict FIFO", func(c *SluiceConfig) { c.Routes[0].OrderBy = OrderRoute }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,6 +136,79 @@ routes:
     mode: sync
     destination:
       url: http://127.0.0.1:2/sink
+`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.cfg.Render()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("rendered:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRenderOrderingAndRestartConfigs(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  SluiceConfig
+		want string
+	}{
+		{"per-key ordering", OrderingConfig("127.0.0.1:1", "/d", "http://127.0.0.1:2/sink", "/w/upper.wasm",
+			OrderByHeader("X-Order-Key"), 1000), `listen: 127.0.0.1:1
+admin_listen: "off"
+data_dir: /d
+durability: fsync
+plugins:
+  - name: upper
+    path: /w/upper.wasm
+routes:
+  - name: order
+    mode: async
+    order_by: header:X-Order-Key
+    transforms:
+      - upper
+    destination:
+      url: http://127.0.0.1:2/sink
+    backlog:
+      max_messages: 1000
+`},
+		{"strict FIFO without transform", OrderingConfig("127.0.0.1:1", "/d", "http://127.0.0.1:2/sink", "",
+			OrderRoute, 0), `listen: 127.0.0.1:1
+admin_listen: "off"
+data_dir: /d
+durability: fsync
+routes:
+  - name: order
+    mode: async
+    order_by: route
+    destination:
+      url: http://127.0.0.1:2/sink
+`},
+		{"restart", RestartConfig("127.0.0.1:1", "/d", []Plugin{{Name: "big", Path: "/w/big.wasm"},
+			{Name: "small", Path: "/w/small.wasm"}}), `listen: 127.0.0.1:1
+admin_listen: "off"
+data_dir: /d
+durability: fsync
+plugins:
+  - name: big
+    path: /w/big.wasm
+  - name: small
+    path: /w/small.wasm
+routes:
+  - name: big
+    mode: async
+    order_by: none
+    transforms:
+      - big
+  - name: small
+    mode: async
+    order_by: none
+    transforms:
+      - small
 `},
 	}
 	for _, tt := range tests {

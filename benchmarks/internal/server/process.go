@@ -32,9 +32,10 @@ type Spec struct {
 
 // Process is a running server started by Start.
 type Process struct {
-	Name string
-	Addr string
-	Pid  int
+	Name    string
+	Addr    string
+	Pid     int
+	Started time.Time // just before the exec
 
 	cmd     *exec.Cmd
 	logPath string
@@ -60,6 +61,7 @@ func Start(spec Spec) (*Process, error) {
 		Setpgid:   true,            // own group: terminal signals go to the harness only
 		Pdeathsig: syscall.SIGKILL, // die with the harness even if it cannot clean up
 	}
+	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("starting %s (%s): %w", spec.Name, spec.Path, err)
@@ -68,6 +70,7 @@ func Start(spec Spec) (*Process, error) {
 		Name:    spec.Name,
 		Addr:    spec.Addr,
 		Pid:     cmd.Process.Pid,
+		Started: started,
 		cmd:     cmd,
 		logPath: spec.LogPath,
 		logFile: logFile,
@@ -90,19 +93,26 @@ func (p *Process) Exited() error {
 	}
 }
 
-// WaitReady polls GET http://Addr/healthz until it answers 200, the process
-// exits, ctx ends or timeout passes.
+// WaitReady polls GET http://Addr/healthz every 50 ms until it answers 200,
+// the process exits, ctx ends or timeout passes.
 func (p *Process) WaitReady(ctx context.Context, timeout time.Duration) error {
+	_, err := p.WaitReadyEvery(ctx, timeout, 50*time.Millisecond)
+	return err
+}
+
+// WaitReadyEvery is WaitReady polling every interval. It returns when the
+// first 200 arrived.
+func (p *Process) WaitReadyEvery(ctx context.Context, timeout, interval time.Duration) (time.Time, error) {
 	deadline := time.Now().Add(timeout)
 	url := "http://" + p.Addr + "/healthz"
 	var last string
 	for {
 		if err := p.Exited(); err != nil {
-			return err
+			return time.Time{}, err
 		}
 		code, _, err := fasthttp.GetTimeout(nil, url, time.Second)
 		if err == nil && code == fasthttp.StatusOK {
-			return nil
+			return time.Now(), nil
 		}
 		if err != nil {
 			last = err.Error()
@@ -110,13 +120,13 @@ func (p *Process) WaitReady(ctx context.Context, timeout time.Duration) error {
 			last = fmt.Sprintf("status %d", code)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: %s at %s after %v (last: %s)", errReadyTimeout, p.Name, url, timeout, last)
+			return time.Time{}, fmt.Errorf("%w: %s at %s after %v (last: %s)", errReadyTimeout, p.Name, url, timeout, last)
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return time.Time{}, ctx.Err()
 		case <-p.done:
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(interval):
 		}
 	}
 }

@@ -529,3 +529,50 @@ func TestSchedulerSpareFifos(t *testing.T) {
 		}
 	}
 }
+
+// A large message and a large record must read back the same, before and
+// after a restart, and the message must be gone once completed.
+func TestLargeValuesRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, Options{})
+	m := msg(1, "")
+	m.Body = bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
+	pending := msg(2, "")
+	pending.Body = bytes.Repeat([]byte("fedcba9876543210"), 1024) // 16 KiB, stays pending
+	for _, x := range []*Message{m, pending} {
+		if err := l.Append(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got, err := l.Next(ctx)
+	if err != nil || got.ID != m.ID {
+		t.Fatalf("next: %v, %v", got, err)
+	}
+	payload := bytes.Repeat([]byte("out!"), 20000) // 80 KB
+	if err := complete(l, m, &Record{ID: m.ID, Route: "r", Status: StatusSucceeded, Created: m.Received, Payload: payload}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		rec, err := l.Lookup(m.ID)
+		if err != nil || rec.Status != StatusSucceeded || !bytes.Equal(rec.Payload, payload) {
+			t.Fatalf("%s: record %v (%d payload bytes), %v", when, rec.Status, len(rec.Payload), err)
+		}
+	}
+	check("before the restart")
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir, Options{})
+	defer l.Close()
+	check("after the restart")
+	got, err = l.Next(ctx)
+	if err != nil || got.ID != pending.ID || !bytes.Equal(got.Body, pending.Body) {
+		t.Fatalf("recovered %v (%d bytes), %v; want the pending 16 KiB message", got, len(got.Body), err)
+	}
+	if st := l.Stats(); st.Backlog != 1 {
+		t.Fatalf("backlog %d after the restart, want 1 (the completed message must not come back)", st.Backlog)
+	}
+}

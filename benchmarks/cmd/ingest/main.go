@@ -19,6 +19,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -113,11 +114,15 @@ func runBench(args []string) error {
 	fs.DurationVar(&cfg.ReadyTimeout, "ready-timeout", cfg.ReadyTimeout, "how long a server may take to answer GET /healthz")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "per-request timeout")
 	fs.BoolVar(&cfg.KeepTmp, "keep-tmp", false, "keep the temp dir with configs, data and server logs")
+	render := fs.String("render", "", "measure nothing: re-render the Markdown report and charts of this results JSON next to it (after the report's code changed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *render != "" {
+		return rerender(*render)
 	}
 	cfg.Suites, cfg.Conns, cfg.Rates, cfg.Payloads = suites, conns, rates, payloads
 
@@ -162,11 +167,35 @@ func runBench(args []string) error {
 	if cfg.SelfTest {
 		name += "-selftest" // never mistaken for, or overwriting, a real result
 	}
+	return writeResults(rep, dir, name, true)
+}
+
+// rerender reads a results JSON and writes its Markdown report and charts
+// again, next to it, with the current report code.
+func rerender(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var rep report.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	rep.Summarize()
+	return writeResults(&rep, filepath.Dir(path), strings.TrimSuffix(filepath.Base(path), ".json"), false)
+}
+
+// writeResults writes rep as dir/name.json (if withJSON), dir/name.md and
+// the charts dir/name-*.svg.
+func writeResults(rep *report.Report, dir, name string, withJSON bool) error {
 	type output struct {
 		path  string
 		write func(io.Writer) error
 	}
-	files := []output{{name + ".json", rep.WriteJSON}, {name + ".md", rep.WriteMarkdown}}
+	files := []output{{name + ".md", rep.WriteMarkdown}}
+	if withJSON {
+		files = append(files, output{name + ".json", rep.WriteJSON})
+	}
 	cs, err := charts.Render(rep)
 	if err != nil {
 		return err

@@ -198,8 +198,8 @@ func TestGoals(t *testing.T) {
 		pass   string // "pass", "fail" or "" (no target)
 	}
 	wants := map[string]want{
-		"G1":       {0.5, "pass"},
-		"G2":       {0.8333333333333334, ""},
+		"G1":       {0.5, "fail"},                // ≥ 0.70 (the core issue's 0.50 is met: a note)
+		"G2":       {0.8333333333333334, "pass"}, // ≥ 0.80
 		"G11":      {2, "pass"},
 		"B1":       {0.2, ""},
 		"B2":       {2.5, ""},

@@ -31,6 +31,12 @@ type Options struct {
 	// GCInterval is how often the value log is garbage-collected (default
 	// 10m); expired and deleted entries give their space back.
 	GCInterval time.Duration
+	// MinFreeBytes: while the file system holding Dir has less space
+	// available, Append fails with ErrDiskFull (checked every second).
+	// 0 disables the check; AutoMinFree picks it from the file system.
+	MinFreeBytes int64
+
+	freeBytes func(dir string) (free, total int64, err error) // tests: the file system's space
 }
 
 // Log is the embedded [Queue]: Badger on local disk with group commit.
@@ -44,7 +50,12 @@ type Log struct {
 	closed bool
 	ops    chan *op
 	exited chan struct{}
-	gcDone chan struct{} // closed when gcLoop returned
+	gcDone chan struct{} // closed when the value-log GC loop returned
+
+	freeBytes func(dir string) (free, total int64, err error) // the file system's space
+	diskLow   atomic.Bool                                     // under MinFreeBytes: appends fail
+	diskErr   atomic.Bool                                     // the last check could not read the free space
+	diskDone  chan struct{}                                   // closed when the free-space loop returned
 
 	nextSeq  uint64 // owned by the committer
 	maxBytes int64  // a batch's size cap: it must fit one Badger transaction
@@ -52,6 +63,7 @@ type Log struct {
 	stats struct {
 		batches, syncs, appends, completes atomic.Uint64
 		writeNanos, syncNanos              atomic.Uint64
+		diskFree                           atomic.Int64  // bytes available at the last check
 		syncedSeq                          atomic.Uint64 // every message with Seq <= this is synced
 		largestBatch                       atomic.Int64  // estimated bytes of the largest batch (tests)
 	}
@@ -106,6 +118,8 @@ type Stats struct {
 	BacklogBytes int64  `json:"backlog_bytes"` // their size
 	WriteNanos   uint64 `json:"write_nanos"`   // time spent writing batches to Badger
 	SyncNanos    uint64 `json:"sync_nanos"`    // time spent in fsync
+	DiskFree     int64  `json:"disk_free"`     // bytes available on the log's file system (last check)
+	DiskLow      bool   `json:"disk_low"`      // under MinFreeBytes: appends are refused
 }
 
 // Open opens (or creates) the log in opts.Dir, recovers every pending message
@@ -135,13 +149,15 @@ func Open(opts Options) (*Log, error) {
 		}
 	}
 	l := &Log{
-		db:     db,
-		opts:   opts,
-		sched:  newScheduler(opts.Limits),
-		log:    opts.Logger,
-		ops:    make(chan *op, opts.MaxBatch),
-		exited: make(chan struct{}),
-		gcDone: make(chan struct{}),
+		db:        db,
+		opts:      opts,
+		sched:     newScheduler(opts.Limits),
+		log:       opts.Logger,
+		ops:       make(chan *op, opts.MaxBatch),
+		exited:    make(chan struct{}),
+		gcDone:    make(chan struct{}),
+		freeBytes: opts.freeBytes,
+		diskDone:  make(chan struct{}),
 		// A WriteBatch larger than one transaction is committed as several
 		// requests, and Badger may switch memtables between them; db.Sync
 		// then syncs only the newest memtable's WAL. Keeping every batch
@@ -157,34 +173,45 @@ func Open(opts Options) (*Log, error) {
 	if n > 0 {
 		l.log.Info("recovered pending messages", "count", n)
 	}
+	if l.freeBytes == nil {
+		l.freeBytes = freeBytes
+	}
+	l.checkDisk() // before the first append can come
+	go l.every(diskInterval, l.diskDone, l.checkDisk)
 	go l.commitLoop()
 	if l.opts.GCInterval <= 0 {
 		l.opts.GCInterval = 10 * time.Minute
 	}
-	go l.gcLoop()
+	go l.every(l.opts.GCInterval, l.gcDone, l.collectValueLog)
 	return l, nil
 }
 
-// gcLoop reclaims value-log space now and then: records past their
-// retention, completed messages and dead letters that were replayed.
-// Expired and deleted keys leave the LSM tree in compactions on their own.
-func (l *Log) gcLoop() {
-	defer close(l.gcDone)
-	t := time.NewTicker(l.opts.GCInterval)
+// every runs f every d until the log closes, then closes done.
+func (l *Log) every(d time.Duration, done chan struct{}, f func()) {
+	defer close(done)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-l.exited:
 			return
 		case <-t.C:
+			f()
 		}
-		n := 0
-		for l.db.RunValueLogGC(0.5) == nil { // a file rewritten: try another
-			n++
-		}
-		if n > 0 {
-			l.log.Info("value log garbage-collected", "files", n)
-		}
+	}
+}
+
+// collectValueLog reclaims value-log space (run every GCInterval): records
+// past their retention, completed messages and dead letters that were
+// replayed. Expired and deleted keys leave the LSM tree in compactions on
+// their own.
+func (l *Log) collectValueLog() {
+	n := 0
+	for l.db.RunValueLogGC(0.5) == nil { // a file rewritten: try another
+		n++
+	}
+	if n > 0 {
+		l.log.Info("value log garbage-collected", "files", n)
 	}
 }
 
@@ -224,8 +251,20 @@ func (l *Log) recover() (int, error) {
 	return len(pending), nil
 }
 
+// Ready reports whether Append can accept messages: ErrDiskFull while the
+// disk is under MinFreeBytes, nil otherwise.
+func (l *Log) Ready() error {
+	if l.diskLow.Load() {
+		return errDiskFull
+	}
+	return nil
+}
+
 // Append implements [Queue].
 func (l *Log) Append(m *Message) error {
+	if l.diskLow.Load() {
+		return errDiskFull
+	}
 	if err := l.sched.reserve(m); err != nil {
 		return err
 	}
@@ -503,6 +542,8 @@ func (l *Log) Stats() Stats {
 		BacklogBytes: b,
 		WriteNanos:   l.stats.writeNanos.Load(),
 		SyncNanos:    l.stats.syncNanos.Load(),
+		DiskFree:     l.stats.diskFree.Load(),
+		DiskLow:      l.diskLow.Load(),
 	}
 }
 
@@ -519,6 +560,7 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	<-l.exited
 	<-l.gcDone
+	<-l.diskDone
 	l.sched.close()
 	if err := l.db.Close(); err != nil {
 		return fmt.Errorf("queue: closing badger: %w", err)

@@ -13,6 +13,7 @@ var (
 	errCorruptValue = errors.New("queue: corrupt value")
 	errNotDead      = errors.New("queue: not a dead letter")
 	errRouteFull    = errors.New("queue: route backlog full")
+	errDiskFull     = errors.New("queue: disk almost full")
 )
 
 // Sentinel errors callers test with errors.Is.
@@ -23,6 +24,9 @@ var (
 	ErrNotDead     = errNotDead     // Replay or Discard of a message that is not a dead letter
 	// ErrRouteBacklogFull: the message's route reached its own backlog limit.
 	ErrRouteBacklogFull = errRouteFull
+	// ErrDiskFull: the log's file system has less free space than
+	// Options.MinFreeBytes; nothing was stored.
+	ErrDiskFull = errDiskFull
 )
 
 // ID is a message's correlation id: 16 bytes (a UUIDv7 at the ingress).
@@ -137,7 +141,9 @@ const (
 // Queue is the seam between the drivers (ingress, worker) and a log backend.
 type Queue interface {
 	// Append stores m durably and schedules it. It assigns m.Seq. It fails with
-	// ErrBacklogFull when the backlog limit is reached, without storing m.
+	// ErrBacklogFull when the backlog limit is reached, ErrRouteBacklogFull
+	// when m's route's is, and ErrDiskFull when the disk is almost full,
+	// without storing m.
 	// m must not be modified after Append is called.
 	Append(m *Message) error
 	// Next blocks until a message may run, claims it and returns it.

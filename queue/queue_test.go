@@ -576,3 +576,67 @@ func TestLargeValuesRoundTrip(t *testing.T) {
 		t.Fatalf("backlog %d after the restart, want 1 (the completed message must not come back)", st.Backlog)
 	}
 }
+
+// Under MinFreeBytes of free space the log refuses appends with ErrDiskFull
+// and stores nothing; completions still go through (draining frees space);
+// once space is back, appends are accepted again.
+func TestDiskGuard(t *testing.T) {
+	var free atomic.Int64
+	free.Store(10 << 30)
+	l := openTest(t, t.TempDir(), Options{MinFreeBytes: 1 << 30,
+		freeBytes: func(string) (int64, int64, error) { return free.Load(), 100 << 30, nil }})
+	defer l.Close()
+
+	first := msg(1, "")
+	if err := l.Append(first); err != nil {
+		t.Fatalf("10 GiB free: %v", err)
+	}
+	free.Store(512 << 20)
+	l.checkDisk()
+	if st := l.Stats(); !st.DiskLow || st.DiskFree != 512<<20 {
+		t.Fatalf("stats with 512 MiB free: low %v, free %d", st.DiskLow, st.DiskFree)
+	}
+	refused := msg(2, "")
+	if err := l.Append(refused); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("512 MiB free, 1 GiB minimum: Append = %v, want ErrDiskFull", err)
+	}
+	if _, err := l.Lookup(refused.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a refused message was stored: %v", err)
+	}
+	if st := l.Stats(); st.Appends != 1 || st.Backlog != 1 {
+		t.Fatalf("after the refusal: %d appends, backlog %d; want 1 and 1", st.Appends, st.Backlog)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m, err := l.Next(ctx)
+	if err != nil || m.ID != first.ID {
+		t.Fatalf("next: %v, %v", m, err)
+	}
+	if err := complete(l, m, &Record{ID: m.ID, Route: "r", Status: StatusSucceeded, Created: m.Received}); err != nil {
+		t.Fatalf("completing while the disk is low: %v", err)
+	}
+	free.Store(2 << 30)
+	l.checkDisk()
+	if err := l.Append(refused); err != nil {
+		t.Fatalf("2 GiB free again: %v", err)
+	}
+}
+
+// MinFreeBytes 0 turns the guard off; a real file system reports its space;
+// AutoMinFree keeps 1 GiB or 5%, whichever is smaller.
+func TestDiskGuardOffAndReal(t *testing.T) {
+	l := openTest(t, t.TempDir(), Options{freeBytes: func(string) (int64, int64, error) { return 0, 100 << 30, nil }})
+	defer l.Close()
+	if err := l.Append(msg(1, "")); err != nil {
+		t.Fatalf("guard off, 0 bytes free: %v", err)
+	}
+	free, total, err := freeBytes(t.TempDir())
+	if err != nil || free <= 0 || total < free {
+		t.Fatalf("space of the temp dir's file system: %d free of %d, %v", free, total, err)
+	}
+	for total, want := range map[int64]int64{100 << 30: 1 << 30, 10 << 30: 512 << 20, 1 << 30: 1 << 30 / 20} {
+		if got := minFree(total); got != want {
+			t.Errorf("AutoMinFree on %d bytes: %d, want %d", total, got, want)
+		}
+	}
+}

@@ -562,3 +562,38 @@ routes:
 		t.Fatalf("command: %v", res)
 	}
 }
+
+// TestDiskFullRefusesMessages: under min_free_disk of free space (here more
+// than any disk has) every new message gets 507 disk_full with Retry-After
+// and nothing is stored, on sync and async routes; /healthz says the server
+// is not ready, and /v1/stats says why.
+func TestDiskFullRefusesMessages(t *testing.T) {
+	dest := newDestination(t, nil)
+	ts := startServer(t, `
+min_free_disk: 1000000GiB
+routes:
+  - {name: a, mode: async, destination: {url: `+dest.URL+`}}
+  - {name: s, mode: sync, destination: {url: `+dest.URL+`}}
+`, "")
+	for _, route := range []string{"a", "s"} {
+		r := ts.post(route, `{"n":1}`)
+		e := r.json(t)["error"].(map[string]any)
+		if r.status != 507 || e["code"] != "disk_full" || r.header.Get("Retry-After") == "" {
+			t.Fatalf("route %s on a full disk: %d %v %s", route, r.status, r.header, r.body)
+		}
+		id := r.header.Get("Sluice-Correlation-Id")
+		if got := ts.do("GET", "/v1/results/"+id, "", nil); got.status != 404 {
+			t.Fatalf("route %s: a refused message was stored: %d %s", route, got.status, got.body)
+		}
+	}
+	if h := ts.do("GET", "/healthz", "", nil); h.status != 503 || h.json(t)["error"].(map[string]any)["code"] != "disk_full" {
+		t.Fatalf("healthz on a full disk: %d %s", h.status, h.body)
+	}
+	st := ts.do("GET", "/v1/stats", "", nil).json(t)["log"].(map[string]any)
+	if st["disk_low"] != true || st["appends"].(float64) != 0 || st["disk_free"].(float64) <= 0 {
+		t.Fatalf("stats on a full disk: %v", st)
+	}
+	if n := len(dest.all()); n != 0 {
+		t.Fatalf("the destination got %d messages", n)
+	}
+}

@@ -163,12 +163,17 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	if cfg.Durability == "none" {
 		durability = queue.DurabilityNone
 	}
+	minFree := int64(queue.AutoMinFree)
+	if cfg.MinFreeDisk != nil {
+		minFree = int64(*cfg.MinFreeDisk)
+	}
 	s.queue, err = queue.Open(queue.Options{
-		Dir:        filepath.Join(cfg.DataDir, "log"),
-		Durability: durability,
-		Limits:     backlogLimits(&cfg),
-		Retention:  cfg.RetentionPeriod(),
-		Logger:     log,
+		Dir:          filepath.Join(cfg.DataDir, "log"),
+		Durability:   durability,
+		Limits:       backlogLimits(&cfg),
+		Retention:    cfg.RetentionPeriod(),
+		MinFreeBytes: minFree,
+		Logger:       log,
 	})
 	if err != nil {
 		return nil, err
@@ -249,6 +254,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 		IdempotencyTTL: cfg.IdempotencyTTL.D(),
 		Validator:      &worker.Inline{Plugins: s.plugins},
 		Stats:          func() any { return map[string]any{"log": s.queue.Stats()} },
+		Ready:          s.queue.Ready,
 	})
 	s.serving = make(chan error, 1)
 	go func() { s.serving <- s.ingress.Serve(ln) }()

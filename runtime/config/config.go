@@ -28,9 +28,13 @@ type Config struct {
 	WasmCache   string   `yaml:"wasm_cache_dir"` // compiled plugins; default <data_dir>/wasm-cache
 	Durability  string   `yaml:"durability"`     // fsync | none
 	MaxBodySize ByteSize `yaml:"max_body_size"`  // per request
-	Workers     int      `yaml:"workers"`        // 0: 8 × GOMAXPROCS
-	Backlog     Backlog  `yaml:"backlog"`
-	SyncTimeout Duration `yaml:"sync_timeout"` // how long a sync caller waits for its reply
+	// MinFreeDisk: below this much free space on the data dir's file system
+	// new messages get 507 disk_full (default: 1GiB or 5% of the file
+	// system, whichever is smaller; 0 turns the guard off).
+	MinFreeDisk *ByteSize `yaml:"min_free_disk"`
+	Workers     int       `yaml:"workers"` // 0: 8 × GOMAXPROCS
+	Backlog     Backlog   `yaml:"backlog"`
+	SyncTimeout Duration  `yaml:"sync_timeout"` // how long a sync caller waits for its reply
 	// Retention is how long final results are kept (default 168h = 7 days;
 	// 0 keeps them forever). Dead letters stay until replayed or discarded.
 	Retention *Duration `yaml:"retention"`
@@ -399,6 +403,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Retention != nil && *c.Retention < 0 {
 		bad("retention", "must be >= 0 (0 keeps results forever)")
+	}
+	if c.MinFreeDisk != nil && *c.MinFreeDisk < 0 {
+		bad("min_free_disk", "must be >= 0 (0 turns the free-space guard off)")
 	}
 	idem := c.IdempotencyTTL.D()
 	if idem == 0 {

@@ -29,6 +29,7 @@ const (
 	codeValidationFailed = "validation_failed"
 	codeUnsupportedType  = "unsupported_media_type"
 	codeIdemInFlight     = "idempotency_key_in_flight"
+	codeDiskFull         = "disk_full"
 )
 
 // statusOf maps every error code to its HTTP status: the only such table.
@@ -50,6 +51,7 @@ var statusOf = map[string]int{
 	codeValidationFailed:      http.StatusUnprocessableEntity,
 	codeUnsupportedType:       http.StatusUnsupportedMediaType,
 	codeIdemInFlight:          http.StatusConflict,
+	codeDiskFull:              http.StatusInsufficientStorage,
 	"plugin_rejected":         http.StatusUnprocessableEntity,
 	"plugin_failed":           http.StatusInternalServerError,
 	"trap":                    http.StatusInternalServerError,
@@ -93,8 +95,11 @@ func writeError(ctx *fasthttp.RequestCtx, code, msg string) {
 
 func writeErrorDetail(ctx *fasthttp.RequestCtx, d errorDetail) {
 	ctx.Response.Header.Set("Sluice-Error-Code", d.Code)
-	if d.Code == codeBacklogFull || d.Code == codeRouteBacklogFull || d.Code == codeLogUnavailable || d.Code == codeShuttingDown {
+	switch d.Code {
+	case codeBacklogFull, codeRouteBacklogFull, codeLogUnavailable, codeShuttingDown:
 		ctx.Response.Header.Set("Retry-After", strconv.Itoa(1))
+	case codeDiskFull: // space comes back when the backlog drains or an operator acts
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(30))
 	}
 	writeJSON(ctx, statusFor(d.Code), errorBody{Error: d})
 }

@@ -51,6 +51,9 @@ type Options struct {
 	}
 	// Stats, if set, is served as JSON at GET /v1/stats.
 	Stats func() any
+	// Ready, if set, says whether new messages can be accepted: GET /healthz
+	// answers 503 with the error's code while it returns one (ErrDiskFull).
+	Ready func() error
 }
 
 // Server is the HTTP ingress. Safe for concurrent use.
@@ -115,6 +118,9 @@ func (s *Server) Shutdown() error {
 	return s.srv.Shutdown()
 }
 
+// diskFullMessage explains a disk_full answer.
+const diskFullMessage = "the disk holding Sluice's log is almost full (under min_free_disk); the message was not accepted; retry later"
+
 var (
 	pathIngest  = []byte("/in/")
 	pathResults = []byte("/v1/results/")
@@ -133,6 +139,13 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		if s.draining.Load() {
 			writeError(ctx, codeShuttingDown, "shutting down")
 			return
+		}
+		if s.opts.Ready != nil {
+			if err := s.opts.Ready(); errors.Is(err, queue.ErrDiskFull) {
+				writeErrorDetail(ctx, errorDetail{Code: codeDiskFull, Message: diskFullMessage})
+				ctx.SetStatusCode(fasthttp.StatusServiceUnavailable) // not ready; the process is fine
+				return
+			}
 		}
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}` + "\n")
@@ -219,6 +232,8 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 			writeError(ctx, codeRouteBacklogFull, fmt.Sprintf("route %s reached its backlog limit; retry later", r.Name))
 		case errors.Is(err, queue.ErrClosed):
 			writeError(ctx, codeShuttingDown, "shutting down")
+		case errors.Is(err, queue.ErrDiskFull):
+			writeError(ctx, codeDiskFull, diskFullMessage)
 		default:
 			s.log.Error("appending message", "err", err)
 			writeError(ctx, codeLogUnavailable, "could not store the message; it was not accepted")

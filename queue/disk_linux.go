@@ -1,0 +1,13 @@
+package queue
+
+import "syscall"
+
+// freeBytes is the space available to an unprivileged user on dir's file
+// system, and the file system's size.
+func freeBytes(dir string) (free, total int64, err error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, 0, err
+	}
+	return int64(st.Bavail) * st.Bsize, int64(st.Blocks) * st.Bsize, nil
+}

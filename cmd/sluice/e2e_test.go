@@ -597,3 +597,38 @@ routes:
 		t.Fatalf("the destination got %d messages", n)
 	}
 }
+
+// TestDestinationAnswerTooLarge: a destination's answer over
+// dispatch.max_response_size fails only its own message, with
+// destination_response_too_large (502 on a sync route), is not retried (it
+// would be as large again) and leaves the server healthy.
+func TestDestinationAnswerTooLarge(t *testing.T) {
+	big := strings.Repeat("x", 4096)
+	dest := newDestination(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+		if string(body) == `"small"` {
+			io.WriteString(w, "ok")
+			return
+		}
+		io.WriteString(w, big)
+	})
+	ts := startServer(t, `
+dispatch: {max_response_size: 1KiB}
+routes:
+  - {name: s, mode: sync, destination: {url: `+dest.URL+`}}
+  - {name: a, mode: async, destination: {url: `+dest.URL+`}, retry: {max_attempts: 3, initial_backoff: 10ms}}
+`, "")
+	r := ts.post("s", `"big"`)
+	if e := r.json(t)["error"].(map[string]any); r.status != 502 || e["code"] != "destination_response_too_large" ||
+		!strings.Contains(e["message"].(string), "1024-byte limit") {
+		t.Fatalf("sync route, 4 KiB answer over a 1 KiB limit: %d %s", r.status, r.body)
+	}
+	a := ts.post("a", `"big"`)
+	res := ts.waitFinal(a.json(t)["correlation_id"].(string))
+	if e, _ := res["error"].(map[string]any); e == nil || e["code"] != "destination_response_too_large" || res["attempts"].(float64) != 1 {
+		t.Fatalf("async route: %v", res)
+	}
+	if r := ts.post("s", `"small"`); r.status != 200 || string(r.body) != "ok" {
+		t.Fatalf("a small answer after the large ones: %d %s", r.status, r.body)
+	}
+	ts.healthy()
+}

@@ -214,11 +214,13 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 		ingressRoutes = append(ingressRoutes, ir)
 	}
 
+	dispatcher := dispatch.New(dispatch.Options{MaxConnsPerHost: cfg.Dispatch.MaxConnsPerHost,
+		MaxResponseSize: int(cfg.Dispatch.MaxResponseSize), UserAgent: "sluice/" + versionString()})
 	pool := &worker.Pool{
 		Queue:      s.queue,
 		Routes:     workerRoutes,
 		Plugins:    s.plugins,
-		Dispatcher: dispatch.New(dispatch.Options{MaxConnsPerHost: cfg.Dispatch.MaxConnsPerHost, UserAgent: "sluice/" + versionString()}),
+		Dispatcher: dispatcher,
 		Waiters:    waiters,
 		Workers:    cfg.WorkerCount(),
 		Log:        log,

@@ -58,6 +58,9 @@ type Backlog struct {
 // Dispatcher tunes the outgoing HTTP client.
 type Dispatcher struct {
 	MaxConnsPerHost int `yaml:"max_conns_per_host"`
+	// MaxResponseSize caps a destination's answer body (default 16MiB);
+	// past it the delivery fails with destination_response_too_large.
+	MaxResponseSize ByteSize `yaml:"max_response_size"`
 }
 
 // PluginLimits bound what a plugin may use. In a plugin entry, zero fields
@@ -236,7 +239,7 @@ func Default() Config {
 		Backlog:     Backlog{MaxMessages: 100_000, MaxBytes: 512 << 20},
 		SyncTimeout: Duration(30 * time.Second),
 		LogLevel:    "info",
-		Dispatch:    Dispatcher{MaxConnsPerHost: 512},
+		Dispatch:    Dispatcher{MaxConnsPerHost: 512, MaxResponseSize: 16 << 20},
 	}
 }
 

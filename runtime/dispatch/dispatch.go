@@ -17,19 +17,25 @@ import (
 const (
 	CodeTimeout     = "destination_timeout"
 	CodeUnreachable = "destination_unreachable"
+	// CodeResponseTooLarge: the destination's answer had a body over
+	// Options.MaxResponseSize (not read, not kept).
+	CodeResponseTooLarge = "destination_response_too_large"
 )
 
 // Error is a delivery that got no HTTP answer.
 type Error struct {
-	Code string
-	URL  string
-	Err  error
+	Code  string
+	URL   string
+	Err   error
+	Limit int // CodeResponseTooLarge: the limit the body went over
 }
 
 func (e *Error) Error() string {
 	switch e.Code {
 	case CodeTimeout:
 		return fmt.Sprintf("destination %s did not answer in time: %v", e.URL, e.Err)
+	case CodeResponseTooLarge:
+		return fmt.Sprintf("destination %s answered with a body over the %d-byte limit (dispatch.max_response_size)", e.URL, e.Limit)
 	default:
 		return fmt.Sprintf("destination %s unreachable: %v", e.URL, e.Err)
 	}
@@ -60,11 +66,19 @@ type Response struct {
 type Options struct {
 	MaxConnsPerHost int
 	UserAgent       string
+	// MaxResponseSize caps the body of a destination's answer (default
+	// DefaultMaxResponseSize): past it the delivery fails with
+	// CodeResponseTooLarge instead of the answer being buffered.
+	MaxResponseSize int
 }
+
+// DefaultMaxResponseSize is Options.MaxResponseSize's default.
+const DefaultMaxResponseSize = 16 << 20
 
 // Dispatcher sends requests. Safe for concurrent use.
 type Dispatcher struct {
-	client *fasthttp.Client
+	client  *fasthttp.Client
+	maxResp int
 }
 
 // New returns a Dispatcher.
@@ -75,7 +89,11 @@ func New(o Options) *Dispatcher {
 	if o.UserAgent == "" {
 		o.UserAgent = "sluice"
 	}
-	return &Dispatcher{client: &fasthttp.Client{
+	if o.MaxResponseSize <= 0 {
+		o.MaxResponseSize = DefaultMaxResponseSize
+	}
+	return &Dispatcher{maxResp: o.MaxResponseSize, client: &fasthttp.Client{
+		MaxResponseBodySize:           o.MaxResponseSize,
 		Name:                          o.UserAgent,
 		MaxConnsPerHost:               o.MaxConnsPerHost,
 		MaxIdleConnDuration:           30 * time.Second,
@@ -106,8 +124,11 @@ func (d *Dispatcher) Send(req *Request, resp *Response) error {
 	if err != nil {
 		code := CodeUnreachable
 		var ne net.Error
-		if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) ||
-			errors.Is(err, fasthttp.ErrNoFreeConns) || (errors.As(err, &ne) && ne.Timeout()) {
+		switch {
+		case errors.Is(err, fasthttp.ErrBodyTooLarge):
+			return &Error{Code: CodeResponseTooLarge, URL: req.URL, Err: err, Limit: d.maxResp}
+		case errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) ||
+			errors.Is(err, fasthttp.ErrNoFreeConns) || (errors.As(err, &ne) && ne.Timeout()):
 			code = CodeTimeout
 		}
 		return &Error{Code: code, URL: req.URL, Err: err}

@@ -36,7 +36,7 @@ type Options struct {
 	// 0 disables the check; AutoMinFree picks it from the file system.
 	MinFreeBytes int64
 
-	freeBytes func(dir string) (free, total int64, err error) // tests: the file system's space
+	freeBytes func(dir string) (free, total int64, err error) // the file system's space (tests stub it)
 }
 
 // Log is the embedded [Queue]: Badger on local disk with group commit.
@@ -52,10 +52,9 @@ type Log struct {
 	exited chan struct{}
 	gcDone chan struct{} // closed when the value-log GC loop returned
 
-	freeBytes func(dir string) (free, total int64, err error) // the file system's space
-	diskLow   atomic.Bool                                     // under MinFreeBytes: appends fail
-	diskErr   atomic.Bool                                     // the last check could not read the free space
-	diskDone  chan struct{}                                   // closed when the free-space loop returned
+	diskLow  atomic.Bool   // under MinFreeBytes: appends fail
+	diskErr  atomic.Bool   // the last check could not read the free space
+	diskDone chan struct{} // closed when the free-space loop returned
 
 	nextSeq  uint64 // owned by the committer
 	maxBytes int64  // a batch's size cap: it must fit one Badger transaction
@@ -131,6 +130,9 @@ func Open(opts Options) (*Log, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.freeBytes == nil {
+		opts.freeBytes = freeBytes
+	}
 	bo := badger.DefaultOptions(opts.Dir).
 		WithSyncWrites(false). // the committer syncs once per batch itself
 		WithLogger(badgerLogger{opts.Logger}).
@@ -149,15 +151,14 @@ func Open(opts Options) (*Log, error) {
 		}
 	}
 	l := &Log{
-		db:        db,
-		opts:      opts,
-		sched:     newScheduler(opts.Limits),
-		log:       opts.Logger,
-		ops:       make(chan *op, opts.MaxBatch),
-		exited:    make(chan struct{}),
-		gcDone:    make(chan struct{}),
-		freeBytes: opts.freeBytes,
-		diskDone:  make(chan struct{}),
+		db:       db,
+		opts:     opts,
+		sched:    newScheduler(opts.Limits),
+		log:      opts.Logger,
+		ops:      make(chan *op, opts.MaxBatch),
+		exited:   make(chan struct{}),
+		gcDone:   make(chan struct{}),
+		diskDone: make(chan struct{}),
 		// A WriteBatch larger than one transaction is committed as several
 		// requests, and Badger may switch memtables between them; db.Sync
 		// then syncs only the newest memtable's WAL. Keeping every batch
@@ -172,9 +173,6 @@ func Open(opts Options) (*Log, error) {
 	}
 	if n > 0 {
 		l.log.Info("recovered pending messages", "count", n)
-	}
-	if l.freeBytes == nil {
-		l.freeBytes = freeBytes
 	}
 	l.checkDisk() // before the first append can come
 	go l.every(diskInterval, l.diskDone, l.checkDisk)
@@ -262,8 +260,8 @@ func (l *Log) Ready() error {
 
 // Append implements [Queue].
 func (l *Log) Append(m *Message) error {
-	if l.diskLow.Load() {
-		return errDiskFull
+	if err := l.Ready(); err != nil {
+		return err
 	}
 	if err := l.sched.reserve(m); err != nil {
 		return err

@@ -23,7 +23,7 @@ const diskInterval = time.Second
 // diskLow: appends fail with ErrDiskFull while it is under MinFreeBytes.
 // Completions still go through: draining the backlog frees space.
 func (l *Log) checkDisk() {
-	free, total, err := l.freeBytes(l.opts.Dir)
+	free, total, err := l.opts.freeBytes(l.opts.Dir)
 	if err != nil {
 		if l.diskErr.CompareAndSwap(false, true) {
 			l.log.Warn("cannot read the log's free disk space; not guarding it", "dir", l.opts.Dir, "err", err)

@@ -22,7 +22,8 @@ const (
 	CodeResponseTooLarge = "destination_response_too_large"
 )
 
-// Error is a delivery that got no HTTP answer.
+// Error is a delivery that got no usable HTTP answer: none at all, or one
+// over the size limit.
 type Error struct {
 	Code  string
 	URL   string

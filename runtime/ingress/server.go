@@ -142,7 +142,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 		if s.opts.Ready != nil {
 			if err := s.opts.Ready(); errors.Is(err, queue.ErrDiskFull) {
-				writeErrorDetail(ctx, errorDetail{Code: codeDiskFull, Message: diskFullMessage})
+				writeErrorDetail(ctx, errorDetail{Code: codeDiskFull,
+					Message: "the disk holding Sluice's log is almost full (under min_free_disk): new messages are refused"})
 				ctx.SetStatusCode(fasthttp.StatusServiceUnavailable) // not ready; the process is fine
 				return
 			}

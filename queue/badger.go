@@ -594,17 +594,15 @@ func (l *Log) commitLoop() {
 				if !ok {
 					break drain
 				}
-				if size += o.size(); size > l.maxBytes {
+				n := o.size()
+				if size+n > l.maxBytes {
 					carry = o
 					break drain
 				}
-				batch = append(batch, o)
+				batch, size = append(batch, o), size+n
 			default:
 				break drain
 			}
-		}
-		if size > l.maxBytes && carry != nil {
-			size -= carry.size()
 		}
 		if size > l.stats.largestBatch.Load() {
 			l.stats.largestBatch.Store(size)

@@ -1,13 +1,10 @@
-// Package dispatch delivers a transformed message to its destination over
-// HTTP (fasthttp client). It is the last stage of the data path before the
-// result store and imports only fasthttp. A Dispatcher is safe for concurrent
-// use; connections are pooled per destination host.
 package dispatch
 
 import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -20,10 +17,13 @@ const (
 	// CodeResponseTooLarge: the destination's answer had a body over
 	// Options.MaxResponseSize (not read, not kept).
 	CodeResponseTooLarge = "destination_response_too_large"
+	// CodeDenied: every address of the destination's host is in
+	// Options.DenyNetworks; no connection was made. Err is a *DeniedError.
+	CodeDenied = "destination_denied"
 )
 
-// Error is a delivery that got no usable HTTP answer: none at all, or one
-// over the size limit.
+// Error is a delivery that got no usable HTTP answer: none at all, one over
+// the size limit, or none asked for because the destination is denied.
 type Error struct {
 	Code  string
 	URL   string
@@ -37,6 +37,8 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("destination %s did not answer in time: %v", e.URL, e.Err)
 	case CodeResponseTooLarge:
 		return fmt.Sprintf("destination %s answered with a body over the %d-byte limit (dispatch.max_response_size)", e.URL, e.Limit)
+	case CodeDenied:
+		return fmt.Sprintf("destination %s refused: %v", e.URL, e.Err)
 	default:
 		return fmt.Sprintf("destination %s unreachable: %v", e.URL, e.Err)
 	}
@@ -71,6 +73,10 @@ type Options struct {
 	// DefaultMaxResponseSize): past it the delivery fails with
 	// CodeResponseTooLarge instead of the answer being buffered.
 	MaxResponseSize int
+	// DenyNetworks refuses connections to addresses in these ranges (see
+	// ParseNetworks), checked on every new connection after resolving the
+	// host. Empty: no check, fasthttp's own dialer.
+	DenyNetworks []netip.Prefix
 }
 
 // DefaultMaxResponseSize is Options.MaxResponseSize's default.
@@ -80,6 +86,7 @@ const DefaultMaxResponseSize = 16 << 20
 type Dispatcher struct {
 	client  *fasthttp.Client
 	maxResp int
+	dialer  *denyDialer // nil: fasthttp's default dialer
 }
 
 // New returns a Dispatcher.
@@ -93,7 +100,7 @@ func New(o Options) *Dispatcher {
 	if o.MaxResponseSize <= 0 {
 		o.MaxResponseSize = DefaultMaxResponseSize
 	}
-	return &Dispatcher{maxResp: o.MaxResponseSize, client: &fasthttp.Client{
+	d := &Dispatcher{maxResp: o.MaxResponseSize, client: &fasthttp.Client{
 		MaxResponseBodySize:           o.MaxResponseSize,
 		Name:                          o.UserAgent,
 		MaxConnsPerHost:               o.MaxConnsPerHost,
@@ -103,6 +110,11 @@ func New(o Options) *Dispatcher {
 		DisableHeaderNamesNormalizing: true,
 		RetryIf:                       func(*fasthttp.Request) bool { return false }, // retries belong to the worker's policy
 	}}
+	if len(o.DenyNetworks) > 0 {
+		d.dialer = newDenyDialer(o.DenyNetworks, d.client.DialDualStack)
+		d.client.DialTimeout = d.dialer.dial
+	}
+	return d
 }
 
 // Send POSTs req and fills resp. It returns an *Error when no HTTP answer
@@ -125,7 +137,10 @@ func (d *Dispatcher) Send(req *Request, resp *Response) error {
 	if err != nil {
 		code := CodeUnreachable
 		var ne net.Error
+		var de *DeniedError
 		switch {
+		case errors.As(err, &de):
+			return &Error{Code: CodeDenied, URL: req.URL, Err: de}
 		case errors.Is(err, fasthttp.ErrBodyTooLarge):
 			return &Error{Code: CodeResponseTooLarge, URL: req.URL, Err: err, Limit: d.maxResp}
 		case errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) ||

@@ -44,6 +44,12 @@ func configCheckCmd(args []string, stdout, stderr io.Writer) int {
 		lp.Close(ctx)
 	}
 	for _, r := range cfg.Routes {
+		if _, err := routeVerifier(r); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", args[0], err)
+			failed = true
+		} else if a := r.Auth; a != nil {
+			fmt.Fprintf(stdout, "route %s: auth %s\n", r.Name, a.Verify)
+		}
 		if v := r.Validate; v != nil && v.Schema != "" {
 			if _, err := validate.Compile(v.Schema); err != nil {
 				fmt.Fprintf(stderr, "%s: route %q: %v\n", args[0], r.Name, err)
@@ -51,6 +57,19 @@ func configCheckCmd(args []string, stdout, stderr io.Writer) int {
 				continue
 			}
 			fmt.Fprintf(stdout, "route %s: schema %s compiles\n", r.Name, v.Schema)
+		}
+	}
+	if _, err := denyNetworks(&cfg); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", args[0], err)
+		failed = true
+	}
+	for _, t := range []struct {
+		key string
+		tls *config.TLS
+	}{{"tls", cfg.TLS}, {"admin_tls", cfg.AdminTLS}} {
+		if _, err := loadTLS(t.tls, nil); err != nil {
+			fmt.Fprintf(stderr, "%s: %s: %v\n", args[0], t.key, err)
+			failed = true
 		}
 	}
 	if failed {

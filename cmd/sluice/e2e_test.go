@@ -27,10 +27,11 @@ import (
 var wasmCache = filepath.Join(os.TempDir(), "sluice-test-wasm-cache")
 
 type testServer struct {
-	t       *testing.T
-	s       *server
-	base    string
-	stopped bool
+	t         *testing.T
+	s         *server
+	base      string
+	adminBase string // "" when the admin API is off
+	stopped   bool
 }
 
 // startServer writes yaml to a temp dir, loads it like `sluice serve
@@ -70,6 +71,9 @@ func startServerAt(t *testing.T, dir, yaml, dataDir string) *testServer {
 		t.Fatal(err)
 	}
 	ts := &testServer{t: t, s: s, base: "http://" + s.addr.String()}
+	if s.adminLn != nil {
+		ts.adminBase = "http://" + s.adminLn.Addr().String()
+	}
 	t.Cleanup(ts.stop)
 	return ts
 }
@@ -112,7 +116,21 @@ func (r reply) json(t *testing.T) map[string]any {
 
 func (ts *testServer) do(method, path, contentType string, body []byte, hdr ...string) reply {
 	ts.t.Helper()
-	req, err := http.NewRequest(method, ts.base+path, bytes.NewReader(body))
+	return ts.doURL(method, ts.base+path, contentType, body, hdr...)
+}
+
+// admin calls the admin API.
+func (ts *testServer) admin(method, path string, body []byte, hdr ...string) reply {
+	ts.t.Helper()
+	if ts.adminBase == "" {
+		ts.t.Fatal("the admin API is off")
+	}
+	return ts.doURL(method, ts.adminBase+path, "", body, hdr...)
+}
+
+func (ts *testServer) doURL(method, url, contentType string, body []byte, hdr ...string) reply {
+	ts.t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		ts.t.Fatal(err)
 	}
@@ -589,7 +607,7 @@ routes:
 	if h := ts.do("GET", "/healthz", "", nil); h.status != 503 || h.json(t)["error"].(map[string]any)["code"] != "disk_full" {
 		t.Fatalf("healthz on a full disk: %d %s", h.status, h.body)
 	}
-	st := ts.do("GET", "/v1/stats", "", nil).json(t)["log"].(map[string]any)
+	st := ts.admin("GET", "/v1/stats", nil).json(t)["log"].(map[string]any)
 	if st["disk_low"] != true || st["appends"].(float64) != 0 || st["disk_free"].(float64) <= 0 {
 		t.Fatalf("stats on a full disk: %v", st)
 	}

@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,7 +32,9 @@ import (
 	"github.com/sluicehq/sluice/runtime/ingress"
 	"github.com/sluicehq/sluice/runtime/registry"
 	"github.com/sluicehq/sluice/runtime/results"
+	"github.com/sluicehq/sluice/runtime/tlsconf"
 	"github.com/sluicehq/sluice/runtime/validate"
+	"github.com/sluicehq/sluice/runtime/verify"
 	"github.com/sluicehq/sluice/runtime/wasm"
 	"github.com/sluicehq/sluice/runtime/worker"
 )
@@ -79,7 +83,18 @@ func serveCmd(args []string, stderr io.Writer) int {
 		log.Error("starting", "err", err)
 		return 1
 	}
-	<-ctx.Done()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-hup:
+			log.Info("SIGHUP: reloading certificates")
+			s.reloadTLS()
+		}
+	}
 	log.Info("shutting down")
 	if err := s.close(); err != nil {
 		log.Error("shutting down", "err", err)
@@ -131,6 +146,8 @@ type server struct {
 	workers chan struct{}      // closed when the workers stopped
 	// callbacks sends routes' final results to their callback URLs (nil: none).
 	callbacks *callback.Sender
+	// tls and adminTLS hold the listeners' certificates (nil: plain HTTP).
+	tls, adminTLS *tlsconf.Reloader
 }
 
 // start opens the log, compiles the plugins, starts the workers and the
@@ -191,7 +208,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 				MaxBackoff: p.MaxBackoff.D(), MaxAge: p.MaxAge.D(), Retryable: p.Retries, Park: p.OnDead == "park"}
 		}
 		if d := r.Destination; d != nil {
-			wd := &worker.Destination{URL: d.URL, Timeout: d.Timeout.D()}
+			wd := &worker.Destination{URL: d.URL, Timeout: d.Timeout.D(), Forward: d.ForwardHeaders}
 			if wd.Timeout == 0 {
 				wd.Timeout = config.DefaultDestinationTimeout
 			}
@@ -203,6 +220,20 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 		workerRoutes[r.Name] = wr
 		mode, arg, _ := config.ParseOrderBy(r.OrderBy)
 		ir := ingress.Route{Name: r.Name, Sync: r.Mode == config.ModeSync, OrderMode: mode, OrderArg: arg, Accept: r.Accept}
+		if ir.Verifier, err = routeVerifier(r); err != nil {
+			return nil, err
+		}
+		if a := r.Auth; a != nil && a.Verify == config.AuthAPIKey {
+			ir.APIKey = true
+			for _, h := range []string{"Authorization", "X-Api-Key"} { // credentials are not stored
+				if d := r.Destination; d == nil || !slices.ContainsFunc(d.ForwardHeaders, func(f string) bool { return strings.EqualFold(f, h) }) {
+					ir.DropHeaders = append(ir.DropHeaders, h)
+				}
+			}
+		}
+		if rl := r.RateLimit; rl != nil {
+			ir.RPS, ir.Burst = rl.RPS, rl.Burst
+		}
 		if v := r.Validate; v != nil {
 			ir.Validators = v.Plugins
 			if v.Schema != "" {
@@ -214,8 +245,15 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 		ingressRoutes = append(ingressRoutes, ir)
 	}
 
+	deny, err := denyNetworks(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(deny) > 0 {
+		log.Info("outbound connections refused into", "dispatch.deny_networks", cfg.Dispatch.DenyNetworks)
+	}
 	dispatcher := dispatch.New(dispatch.Options{MaxConnsPerHost: cfg.Dispatch.MaxConnsPerHost,
-		MaxResponseSize: int(cfg.Dispatch.MaxResponseSize), UserAgent: "sluice/" + versionString()})
+		MaxResponseSize: int(cfg.Dispatch.MaxResponseSize), UserAgent: "sluice/" + versionString(), DenyNetworks: deny})
 	pool := &worker.Pool{
 		Queue:      s.queue,
 		Routes:     workerRoutes,
@@ -240,8 +278,23 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 		pool.Run(wctx)
 	}()
 
+	token, err := cfg.Token()
+	if err != nil {
+		return nil, err
+	}
+	if s.tls, err = loadTLS(cfg.TLS, log); err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	if s.adminTLS, err = loadTLS(cfg.AdminTLS, log); err != nil {
+		return nil, fmt.Errorf("admin_tls: %w", err)
+	}
+	for _, t := range []*tlsconf.Reloader{s.tls, s.adminTLS} {
+		if t != nil {
+			go t.Watch(wctx, tlsWatchInterval)
+		}
+	}
 	if cfg.AdminListen != "" && cfg.AdminListen != "off" {
-		if err := s.startAdmin(&cfg); err != nil {
+		if err := s.startAdmin(&cfg, token); err != nil {
 			return nil, err
 		}
 	}
@@ -250,17 +303,29 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
 	s.addr = ln.Addr()
-	s.ingress = ingress.New(ingress.Options{
+	h := cfg.HTTP
+	opts := ingress.Options{
 		Routes: ingressRoutes, Queue: s.queue, Waiters: waiters,
 		MaxBodySize: int(cfg.MaxBodySize), SyncTimeout: cfg.SyncTimeout.D(), Log: log,
 		IdempotencyTTL: cfg.IdempotencyTTL.D(),
 		Validator:      &worker.Inline{Plugins: s.plugins},
-		Stats:          func() any { return map[string]any{"log": s.queue.Stats()} },
 		Ready:          s.queue.Ready,
-	})
+		OperatorToken:  token,
+		Limits: ingress.Limits{
+			ReadHeaderTimeout: h.ReadHeaderTimeout.D(), MinBodyRate: int64(h.MinBodyRate),
+			WriteTimeout: h.WriteTimeout.D(), IdleTimeout: h.IdleTimeout.D(), ShutdownTimeout: h.ShutdownTimeout.D(),
+			MaxHeaderSize: int(h.MaxHeaderSize), MaxHeaders: h.MaxHeaders,
+			MaxConnections: h.MaxConnections, MaxConnsPerIP: h.MaxConnectionsPerIP,
+			MaxInflightBytes: int64(h.MaxInflightBytes), MaxHops: h.MaxHops,
+		},
+	}
+	if s.tls != nil {
+		opts.TLS = s.tls.Config()
+	}
+	s.ingress = ingress.New(opts)
 	s.serving = make(chan error, 1)
 	go func() { s.serving <- s.ingress.Serve(ln) }()
-	log.Info("sluice listening", "addr", s.addr.String(), "data_dir", cfg.DataDir,
+	log.Info("sluice listening", "addr", s.addr.String(), "tls", s.tls != nil, "data_dir", cfg.DataDir,
 		"routes", len(cfg.Routes), "plugins", len(cfg.Plugins), "workers", pool.Workers, "durability", cfg.Durability)
 	if s.adminLn != nil {
 		log.Info("admin API listening", "addr", s.adminLn.Addr().String())
@@ -317,7 +382,7 @@ func loadPlugin(ctx context.Context, h *wasm.Host, p config.Plugin, defaults con
 }
 
 // startAdmin serves the admin API on cfg.AdminListen.
-func (s *server) startAdmin(cfg *config.Config) error {
+func (s *server) startAdmin(cfg *config.Config, token string) error {
 	byName := make(map[string]config.Plugin, len(cfg.Plugins))
 	for _, p := range cfg.Plugins {
 		byName[p.Name] = p
@@ -337,6 +402,14 @@ func (s *server) startAdmin(cfg *config.Config) error {
 		UploadDir: uploadDir(cfg),
 		MaxModule: maxModule,
 		Log:       s.log,
+		Token:     token,
+		Stats: func() any {
+			st := map[string]any{"log": s.queue.Stats()}
+			if s.ingress != nil {
+				st["ingress"] = s.ingress.Stats()
+			}
+			return st
+		},
 		Load: func(ctx context.Context, name string, bin []byte) (*wasm.Plugin, error) {
 			p := byName[name]
 			p.Source = bin
@@ -348,9 +421,76 @@ func (s *server) startAdmin(cfg *config.Config) error {
 		return fmt.Errorf("admin API: %w", err)
 	}
 	s.adminLn = ln
-	s.admin = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// An upload is at most max_module_size; a minute to send it, two to
+	// compile and answer, are generous and still cut a stalled client.
+	s.admin = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout.D(),
+		ReadTimeout: adminReadTimeout, WriteTimeout: adminWriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout.D(),
+		MaxHeaderBytes: int(cfg.HTTP.MaxHeaderSize), ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	if s.adminTLS != nil {
+		s.admin.TLSConfig = s.adminTLS.Config()
+		go s.admin.ServeTLS(ln, "", "")
+		return nil
+	}
 	go s.admin.Serve(ln)
 	return nil
+}
+
+// Admin listener timeouts (the ingress's are configurable under http:).
+const (
+	adminReadTimeout  = time.Minute
+	adminWriteTimeout = 2 * time.Minute
+	tlsWatchInterval  = 10 * time.Second
+)
+
+// loadTLS loads a certificate pair that is then watched for changes (and
+// reloaded on SIGHUP); nil without one.
+func loadTLS(t *config.TLS, log *slog.Logger) (*tlsconf.Reloader, error) {
+	if t == nil {
+		return nil, nil
+	}
+	return tlsconf.New(t.CertFile, t.KeyFile, log)
+}
+
+// reloadTLS reloads the certificates from their files (SIGHUP).
+func (s *server) reloadTLS() {
+	for _, t := range []*tlsconf.Reloader{s.tls, s.adminTLS} {
+		if t != nil {
+			if err := t.Reload(); err != nil {
+				s.log.Error("reloading a certificate; keeping the current one", "err", err)
+			}
+		}
+	}
+}
+
+// denyNetworks parses dispatch.deny_networks; the error names the entry.
+func denyNetworks(cfg *config.Config) ([]netip.Prefix, error) {
+	deny, err := dispatch.ParseNetworks(cfg.Dispatch.DenyNetworks)
+	if err != nil {
+		var ne *dispatch.NetworkError
+		if errors.As(err, &ne) {
+			return nil, fmt.Errorf("dispatch.deny_networks[%d]: %w", ne.Index, err)
+		}
+		return nil, fmt.Errorf("dispatch.deny_networks: %w", err)
+	}
+	return deny, nil
+}
+
+// routeVerifier builds a route's sender verification (nil without auth).
+func routeVerifier(r config.Route) (*verify.Verifier, error) {
+	a := r.Auth
+	if a == nil {
+		return nil, nil
+	}
+	secrets, err := a.Secrets()
+	if err != nil {
+		return nil, fmt.Errorf("route %s: auth: %w", r.Name, err)
+	}
+	v, err := verify.New(verify.Config{Scheme: a.Verify, Secrets: secrets, Header: a.Header, Algorithm: a.Algorithm,
+		Encoding: a.Encoding, Prefix: a.Prefix, IDHeader: a.IDHeader, Tolerance: a.Tolerance.D()})
+	if err != nil {
+		return nil, fmt.Errorf("route %s: auth: %w", r.Name, err)
+	}
+	return v, nil
 }
 
 // callbackTargets collects the routes' callbacks.

@@ -4,6 +4,12 @@
 //	GET /v1/plugins          every plugin's current version: sha256, ABI, size, imports, exports, memory, limits
 //	GET /v1/plugins/{name}   one plugin
 //	PUT /v1/plugins/{name}   upload a new version: validated, compiled, then swapped in atomically
+//	GET /v1/stats            the log's and the ingress's counters
+//	... dead letters: list, replay, discard (see Handler)
+//
+// With a Token every endpoint but GET /healthz needs "Authorization: Bearer
+// <token>" (compared in constant time); without one the listener must be on
+// loopback (the config refuses anything else).
 //
 // Messages already running finish on the version they started with. An
 // uploaded version is kept in the data dir and survives a restart.
@@ -11,23 +17,24 @@ package admin
 
 import (
 	"context"
-	"strconv"
-
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/google/uuid"
-	"github.com/sluicehq/sluice/queue"
-	"github.com/sluicehq/sluice/runtime/results"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/sluicehq/sluice/queue"
 	"github.com/sluicehq/sluice/runtime/registry"
+	"github.com/sluicehq/sluice/runtime/results"
 	"github.com/sluicehq/sluice/runtime/wasm"
 	"github.com/sluicehq/sluice/runtime/wasm/wasmbin"
 )
@@ -45,6 +52,10 @@ type Server struct {
 	UploadDir string // where uploaded versions are kept (UploadPath)
 	MaxModule int64  // largest accepted upload
 	Log       *slog.Logger
+	// Token, if set, is required of every request but GET /healthz.
+	Token string
+	// Stats, if set, is served as JSON at GET /v1/stats.
+	Stats func() any
 }
 
 // UploadPath is where the uploaded version of a plugin is kept.
@@ -60,11 +71,40 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/routes/{route}/dead/replay", s.deadReplayAll)
 	mux.HandleFunc("POST /v1/routes/{route}/dead/{id}/replay", s.deadReplay)
 	mux.HandleFunc("DELETE /v1/routes/{route}/dead/{id}", s.deadDiscard)
+	mux.HandleFunc("GET /v1/stats", func(w http.ResponseWriter, _ *http.Request) {
+		if s.Stats == nil {
+			writeJSON(w, http.StatusOK, map[string]any{})
+			return
+		}
+		writeJSON(w, http.StatusOK, s.Stats())
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no admin endpoint %s %s", r.Method, r.URL.Path))
 	})
-	return mux
+	if s.Token == "" {
+		return mux
+	}
+	want := sha256.Sum256([]byte(s.Token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sluice-admin"`)
+			code := "unauthorized"
+			msg := "the admin API needs the operator token: Authorization: Bearer <admin_token>"
+			if ok {
+				msg = "the token is not the admin token"
+			}
+			writeError(w, http.StatusUnauthorized, code, msg)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // PluginView is the JSON description of a plugin version.

@@ -127,6 +127,11 @@ func (s *Sender) deliver(id queue.ID) {
 		}
 		err := s.send(id)
 		<-s.sem
+		var de *dispatch.Error
+		if errors.As(err, &de) && de.Code == dispatch.CodeDenied { // denied now is denied on every retry
+			s.Log.Error("callback refused by dispatch.deny_networks; dropped", "correlation_id", idStr, "err", err)
+			err = errGone
+		}
 		if err != nil && !errors.Is(err, errGone) && attempt < s.MaxAttempts {
 			d := s.InitialBackoff << (attempt - 1)
 			if d <= 0 || d > s.MaxBackoff {
@@ -185,6 +190,7 @@ func (s *Sender) send(id queue.ID) error {
 			{Name: "webhook-timestamp", Value: strconv.FormatInt(ts, 10)},
 			{Name: "Sluice-Correlation-Id", Value: idStr},
 			{Name: "Sluice-Route", Value: rec.Route},
+			{Name: "Sluice-Hops", Value: strconv.Itoa(out.Hops + 1)},
 		}}
 	if t.Secret != nil {
 		req.Headers = append(req.Headers, dispatch.Header{Name: "webhook-signature", Value: Sign(t.Secret, idStr, ts, body)})

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"mime"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -46,6 +45,109 @@ type Config struct {
 	Routes         []Route      `yaml:"routes"`
 	LogLevel       string       `yaml:"log_level"` // debug | info | warn | error
 	Dispatch       Dispatcher   `yaml:"dispatch"`
+
+	// RequireAuth makes every route declare an auth block.
+	RequireAuth bool `yaml:"require_auth"`
+	// AdminToken guards the admin API and lets an operator read every
+	// result (Authorization: Bearer). Without one the admin listener may
+	// only bind a loopback address.
+	AdminToken    Secret `yaml:"admin_token"`
+	AdminTokenEnv string `yaml:"admin_token_env"`
+	// TLS serves the ingress over HTTPS; AdminTLS the admin API.
+	TLS      *TLS `yaml:"tls"`
+	AdminTLS *TLS `yaml:"admin_tls"`
+	// HTTP bounds what a client may cost the ingress.
+	HTTP HTTP `yaml:"http"`
+}
+
+// TLS is a certificate and its key (PEM files), reloaded when they change.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// HTTP limits of the ingress listener: timeouts and caps that keep slow or
+// hostile clients from taking the server's connections or memory.
+type HTTP struct {
+	// ReadHeaderTimeout bounds the time from a connection's (or a request's)
+	// first byte to the end of its headers.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// MinBodyRate is the slowest a body may arrive (bytes per second): a
+	// body of N bytes must arrive within read_header_timeout + N/min_body_rate.
+	MinBodyRate ByteSize `yaml:"min_body_rate"`
+	// WriteTimeout bounds writing one response.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// IdleTimeout closes a keep-alive connection that sends nothing.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxHeaderSize caps a request's header block (431 beyond).
+	MaxHeaderSize ByteSize `yaml:"max_header_size"`
+	// MaxHeaders caps the number of request headers (431 beyond).
+	MaxHeaders int `yaml:"max_headers"`
+	// MaxConnections caps open connections; MaxConnectionsPerIP those of
+	// one client address (0: no per-address cap).
+	MaxConnections      int `yaml:"max_connections"`
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
+	// MaxInflightBytes caps the request bodies being received at once, all
+	// connections together: past it a request gets 503 server_busy.
+	MaxInflightBytes ByteSize `yaml:"max_inflight_bytes"`
+	// ShutdownTimeout is how long shutting down waits for open requests
+	// before it closes their connections.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// MaxHops stops a message that went through Sluice this many times
+	// (the Sluice-Hops header): 508 loop_detected.
+	MaxHops int `yaml:"max_hops"`
+}
+
+// HTTP defaults.
+func DefaultHTTP() HTTP {
+	return HTTP{
+		ReadHeaderTimeout:   Duration(10 * time.Second),
+		MinBodyRate:         64 << 10,
+		WriteTimeout:        Duration(30 * time.Second),
+		IdleTimeout:         Duration(2 * time.Minute),
+		MaxHeaderSize:       16 << 10,
+		MaxHeaders:          100,
+		MaxConnections:      10_000,
+		MaxConnectionsPerIP: 1_000,
+		MaxInflightBytes:    256 << 20,
+		ShutdownTimeout:     Duration(30 * time.Second),
+		MaxHops:             8,
+	}
+}
+
+// Auth verifies a route's sender before anything is stored.
+type Auth struct {
+	// Verify is the scheme: github, stripe, shopify, slack,
+	// standard_webhooks, hmac or api_key.
+	Verify string `yaml:"verify"`
+	// Secrets (signature schemes), from the config, the environment or
+	// files; several (a list, or several sources) are all accepted, for
+	// rotation.
+	Secret     SecretList `yaml:"secret"`
+	SecretEnv  StringList `yaml:"secret_env"`
+	SecretFile StringList `yaml:"secret_file"`
+	// Keys (api_key): in the config, or separated by commas, spaces or
+	// newlines in an environment variable or a file.
+	Keys     SecretList `yaml:"keys"`
+	KeysEnv  StringList `yaml:"keys_env"`
+	KeysFile StringList `yaml:"keys_file"`
+	// Generic hmac: the header holding the signature, the hash (sha256,
+	// sha1, sha512), its encoding (hex, base64) and a prefix before it.
+	Header    string `yaml:"header"`
+	Algorithm string `yaml:"algorithm"`
+	Encoding  string `yaml:"encoding"`
+	Prefix    string `yaml:"prefix"`
+	// IDHeader (hmac) names a header holding the sender's delivery id.
+	IDHeader string `yaml:"id_header"`
+	// Tolerance is how far a signed timestamp may be from now (stripe,
+	// slack, standard_webhooks; default 5m).
+	Tolerance Duration `yaml:"tolerance"`
+}
+
+// RateLimit is a token bucket: rps tokens a second, at most burst at once.
+type RateLimit struct {
+	RPS   float64 `yaml:"rps"`
+	Burst int     `yaml:"burst"`
 }
 
 // Backlog bounds the messages accepted but not yet completed. Past either
@@ -61,6 +163,11 @@ type Dispatcher struct {
 	// MaxResponseSize caps a destination's answer body (default 16MiB);
 	// past it the delivery fails with destination_response_too_large.
 	MaxResponseSize ByteSize `yaml:"max_response_size"`
+	// DenyNetworks refuses destinations and callbacks that resolve into
+	// these ranges (checked when connecting, after DNS): named groups
+	// (loopback, metadata, link_local, private, unspecified, all_internal)
+	// or CIDRs. Empty (the default): any address.
+	DenyNetworks []string `yaml:"deny_networks"`
 }
 
 // PluginLimits bound what a plugin may use. In a plugin entry, zero fields
@@ -134,6 +241,11 @@ type Route struct {
 	// ReplyTransforms are applied to the destination's answer before it goes
 	// back to the source (sync) or into the result (async).
 	ReplyTransforms []string `yaml:"reply_transforms"`
+	// Auth verifies the sender (signature or API key) before anything is
+	// stored; nil: anyone who reaches the port may post.
+	Auth *Auth `yaml:"auth"`
+	// RateLimit caps the route's accepted requests (429 rate_limited).
+	RateLimit *RateLimit `yaml:"rate_limit"`
 }
 
 // Validate is a route's validation before acceptance.
@@ -220,6 +332,9 @@ type Destination struct {
 	URL     string            `yaml:"url"`
 	Timeout Duration          `yaml:"timeout"`
 	Headers map[string]string `yaml:"headers"`
+	// ForwardHeaders lists source request headers passed on to the
+	// destination (e.g. X-GitHub-Event); no other source header is.
+	ForwardHeaders []string `yaml:"forward_headers"`
 }
 
 // Modes.
@@ -240,6 +355,7 @@ func Default() Config {
 		SyncTimeout: Duration(30 * time.Second),
 		LogLevel:    "info",
 		Dispatch:    Dispatcher{MaxConnsPerHost: 512, MaxResponseSize: 16 << 20},
+		HTTP:        DefaultHTTP(),
 	}
 }
 
@@ -322,6 +438,27 @@ func Load(path string) (Config, error) {
 	}
 	if c.WasmCache != "" && !filepath.IsAbs(c.WasmCache) {
 		c.WasmCache = filepath.Join(base, c.WasmCache)
+	}
+	rel := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	for _, t := range []*TLS{c.TLS, c.AdminTLS} {
+		if t != nil {
+			rel(&t.CertFile)
+			rel(&t.KeyFile)
+		}
+	}
+	for i := range c.Routes {
+		if a := c.Routes[i].Auth; a != nil {
+			for j := range a.SecretFile {
+				rel(&a.SecretFile[j])
+			}
+			for j := range a.KeysFile {
+				rel(&a.KeysFile[j])
+			}
+		}
 	}
 	switch {
 	case c.DataDir == "":
@@ -428,6 +565,7 @@ func (c *Config) Validate() error {
 	default:
 		bad("log_level", "must be debug, info, warn or error, got %q", c.LogLevel)
 	}
+	c.validateSecurity(bad)
 	// checkName reports a malformed or repeated name of the given kind.
 	checkName := func(key, kind, name string, seen map[string]bool) {
 		if !validName.MatchString(name) {
@@ -461,9 +599,7 @@ func (c *Config) Validate() error {
 			bad(key+".mode", "must be sync or async, got %q", r.Mode)
 		}
 		if cb := r.Callback; cb != nil {
-			if u, err := url.Parse(cb.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				bad(key+".callback.url", "must be an http(s) URL, got %q", cb.URL)
-			}
+			c.checkURL(key+".callback.url", cb.URL, bad)
 			if rest, ok := strings.CutPrefix(cb.Secret, "whsec_"); ok {
 				if _, err := base64.StdEncoding.DecodeString(rest); err != nil {
 					bad(key+".callback.secret", "whsec_ must be followed by base64")
@@ -534,13 +670,17 @@ func (c *Config) Validate() error {
 			}
 		}
 		if d := r.Destination; d != nil {
-			if !strings.HasPrefix(d.URL, "http://") && !strings.HasPrefix(d.URL, "https://") {
-				bad(key+".destination.url", "must be an http:// or https:// URL, got %q", d.URL)
-			}
+			c.checkURL(key+".destination.url", d.URL, bad)
 			if d.Timeout < 0 {
 				bad(key+".destination.timeout", "must be positive")
 			}
+			for j, h := range d.ForwardHeaders {
+				if !headerName.MatchString(h) {
+					bad(fmt.Sprintf("%s.destination.forward_headers[%d]", key, j), "%q is not a header name", h)
+				}
+			}
 		}
+		c.validateRouteSecurity(key, &r, bad)
 	}
 	return errors.Join(errs...)
 }

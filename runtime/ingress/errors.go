@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/google/uuid"
 	"github.com/sluicehq/sluice/runtime/validate"
 	"github.com/valyala/fasthttp"
 )
@@ -30,6 +31,10 @@ const (
 	codeUnsupportedType  = "unsupported_media_type"
 	codeIdemInFlight     = "idempotency_key_in_flight"
 	codeDiskFull         = "disk_full"
+	codeServerBusy       = "server_busy"
+	codeRequestTimeout   = "request_timeout"
+	codeLoopDetected     = "loop_detected"
+	codeRateLimited      = "rate_limited"
 )
 
 // statusOf maps every error code to its HTTP status: the only such table.
@@ -52,6 +57,14 @@ var statusOf = map[string]int{
 	codeUnsupportedType:              http.StatusUnsupportedMediaType,
 	codeIdemInFlight:                 http.StatusConflict,
 	codeDiskFull:                     http.StatusInsufficientStorage,
+	codeServerBusy:                   http.StatusServiceUnavailable,
+	codeRequestTimeout:               http.StatusRequestTimeout,
+	codeLoopDetected:                 http.StatusLoopDetected,
+	codeRateLimited:                  http.StatusTooManyRequests,
+	"signature_invalid":              http.StatusUnauthorized,
+	"unauthorized":                   http.StatusUnauthorized,
+	"timestamp_out_of_tolerance":     http.StatusUnauthorized,
+	"destination_denied":             http.StatusBadGateway,
 	"plugin_rejected":                http.StatusUnprocessableEntity,
 	"plugin_failed":                  http.StatusInternalServerError,
 	"trap":                           http.StatusInternalServerError,
@@ -96,8 +109,13 @@ func writeError(ctx *fasthttp.RequestCtx, code, msg string) {
 
 func writeErrorDetail(ctx *fasthttp.RequestCtx, d errorDetail) {
 	ctx.Response.Header.Set("Sluice-Error-Code", d.Code)
+	if len(ctx.Response.Header.Peek("Sluice-Correlation-Id")) == 0 { // so that a caller can always quote one
+		if id, err := uuid.NewV7(); err == nil {
+			ctx.Response.Header.Set("Sluice-Correlation-Id", id.String())
+		}
+	}
 	switch d.Code {
-	case codeBacklogFull, codeRouteBacklogFull, codeLogUnavailable, codeShuttingDown:
+	case codeBacklogFull, codeRouteBacklogFull, codeLogUnavailable, codeShuttingDown, codeServerBusy:
 		ctx.Response.Header.Set("Retry-After", strconv.Itoa(1))
 	case codeDiskFull: // space comes back when the backlog drains or an operator acts
 		ctx.Response.Header.Set("Retry-After", strconv.Itoa(30))

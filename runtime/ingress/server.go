@@ -2,12 +2,16 @@ package ingress
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"mime"
 	"net"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +21,7 @@ import (
 	"github.com/sluicehq/sluice/queue"
 	"github.com/sluicehq/sluice/runtime/results"
 	"github.com/sluicehq/sluice/runtime/validate"
+	"github.com/sluicehq/sluice/runtime/verify"
 	"github.com/sluicehq/sluice/runtime/wasm"
 	"github.com/valyala/fasthttp"
 )
@@ -31,6 +36,65 @@ type Route struct {
 	Validators []string         // validator plugins, run by Options.Validator
 	OrderMode  string           // route | none | header | json (config.Order*); ignored for sync routes
 	OrderArg   string           // header name or JSON pointer
+	// Verifier checks the sender before anything else is done with the
+	// body (nil: anyone who reaches the port may post). With APIKey its keys
+	// also read the route's results.
+	Verifier *verify.Verifier
+	APIKey   bool
+	// DropHeaders are not stored with the message (the credentials an
+	// api_key route was called with).
+	DropHeaders []string
+	// RateLimit caps accepted requests: RPS a second, Burst at once (429
+	// rate_limited past it). RPS 0: no limit.
+	RPS   float64
+	Burst int
+}
+
+// Limits bound what one client, or all of them, may cost the server. Zero
+// fields take the defaults of runtime/config (DefaultHTTP).
+type Limits struct {
+	ReadHeaderTimeout time.Duration // first byte to the end of the headers
+	MinBodyRate       int64         // bytes a second a body must arrive at, at least
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration // Shutdown then closes what is still open
+	MaxHeaderSize     int           // 431 beyond
+	MaxHeaders        int           // 431 beyond
+	MaxConnections    int
+	MaxConnsPerIP     int   // 0: no per-address cap
+	MaxInflightBytes  int64 // request bodies being received at once; 503 server_busy beyond
+	MaxHops           int   // Sluice-Hops at or over this: 508 loop_detected
+}
+
+func (l Limits) withDefaults() Limits {
+	or := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	or(&l.ReadHeaderTimeout, 10*time.Second)
+	or(&l.WriteTimeout, 30*time.Second)
+	or(&l.IdleTimeout, 2*time.Minute)
+	or(&l.ShutdownTimeout, 30*time.Second)
+	if l.MinBodyRate <= 0 {
+		l.MinBodyRate = 64 << 10
+	}
+	if l.MaxHeaderSize <= 0 {
+		l.MaxHeaderSize = 16 << 10
+	}
+	if l.MaxHeaders <= 0 {
+		l.MaxHeaders = 100
+	}
+	if l.MaxConnections <= 0 {
+		l.MaxConnections = 10_000
+	}
+	if l.MaxInflightBytes <= 0 {
+		l.MaxInflightBytes = 256 << 20
+	}
+	if l.MaxHops <= 0 {
+		l.MaxHops = 8
+	}
+	return l
 }
 
 // Options configure a Server.
@@ -49,22 +113,29 @@ type Options struct {
 	Validator interface {
 		Validate(plugins []string, c *wasm.Call) error
 	}
-	// Stats, if set, is served as JSON at GET /v1/stats.
-	Stats func() any
 	// Ready, if set, says whether new messages can be accepted: GET /healthz
 	// answers 503 with the error's code while it returns one (ErrDiskFull).
 	Ready func() error
+	// OperatorToken (the admin token) reads every result; "" : none.
+	OperatorToken string
+	// TLS, if set, serves HTTPS (its GetCertificate may swap certificates).
+	TLS *tls.Config
+	Limits
 }
 
 // Server is the HTTP ingress. Safe for concurrent use.
 type Server struct {
-	opts     Options
-	routes   map[string]*Route
-	srv      *fasthttp.Server
-	log      *slog.Logger
-	draining atomic.Bool
-	closing  chan struct{} // closed by Shutdown: long-polls answer at once
-	close    sync.Once
+	opts      Options
+	routes    map[string]*routeState
+	srv       *fasthttp.Server
+	log       *slog.Logger
+	draining  atomic.Bool
+	closing   chan struct{} // closed by Shutdown: long-polls answer at once
+	close     sync.Once
+	tokenHash []byte // sha256 of the operator token; nil: none
+	anyAuth   bool   // some route verifies its sender
+	inflight  atomic.Int64
+	conns     *tracker
 
 	idemMu   sync.Mutex
 	idemBusy map[string]struct{} // route\x00key of requests being handled
@@ -88,34 +159,85 @@ func New(o Options) *Server {
 	if o.IdempotencyTTL <= 0 {
 		o.IdempotencyTTL = DefaultIdempotencyTTL
 	}
-	s := &Server{opts: o, routes: make(map[string]*Route, len(o.Routes)), log: o.Log, closing: make(chan struct{}),
-		idemBusy: make(map[string]struct{})}
+	o.Limits = o.Limits.withDefaults()
+	s := &Server{opts: o, routes: make(map[string]*routeState, len(o.Routes)), log: o.Log, closing: make(chan struct{}),
+		idemBusy: make(map[string]struct{}), conns: newTracker()}
+	if o.OperatorToken != "" {
+		h := sha256.Sum256([]byte(o.OperatorToken))
+		s.tokenHash = h[:]
+	}
 	for i := range o.Routes {
-		s.routes[o.Routes[i].Name] = &o.Routes[i]
+		r := &routeState{Route: &o.Routes[i]}
+		if r.RPS > 0 {
+			r.limit = newBucket(r.RPS, r.Burst)
+		}
+		s.anyAuth = s.anyAuth || r.Verifier != nil
+		s.routes[r.Name] = r
 	}
 	s.srv = &fasthttp.Server{
-		Handler:                       s.handle,
-		ErrorHandler:                  s.handleError,
-		Name:                          "sluice",
-		MaxRequestBodySize:            o.MaxBodySize,
-		ReadBufferSize:                16 << 10,
-		ReadTimeout:                   5 * time.Minute,
-		IdleTimeout:                   2 * time.Minute,
-		DisableHeaderNamesNormalizing: false,
-		NoDefaultServerHeader:         false,
-		CloseOnShutdown:               true,
+		Handler:        s.handle,
+		ErrorHandler:   s.handleError,
+		Name:           "sluice",
+		Logger:         fasthttpLogger{o.Log},
+		TLSConfig:      o.TLS,
+		HeaderReceived: s.headerReceived,
+		// Bodies stream: the handler sees the headers first (route, size,
+		// budget) and reads the body itself, once, into the message.
+		StreamRequestBody:  true,
+		MaxRequestBodySize: o.MaxBodySize,
+		ReadBufferSize:     o.MaxHeaderSize, // headers must fit: 431 beyond
+		// ReadTimeout runs from a request's first byte: it bounds the
+		// headers; headerReceived extends it for a body by its size.
+		ReadTimeout:     o.ReadHeaderTimeout,
+		WriteTimeout:    o.WriteTimeout,
+		IdleTimeout:     o.IdleTimeout,
+		Concurrency:     o.MaxConnections,
+		MaxConnsPerIP:   o.MaxConnsPerIP,
+		CloseOnShutdown: true,
 	}
 	return s
 }
 
-// Serve accepts connections on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+// Serve accepts connections on ln until Shutdown (TLS when Options.TLS is set).
+func (s *Server) Serve(ln net.Listener) error {
+	ln = s.conns.wrap(ln)
+	if s.opts.TLS != nil {
+		ln = tls.NewListener(ln, s.opts.TLS)
+	}
+	return s.srv.Serve(ln)
+}
 
-// Shutdown stops accepting requests and waits for open ones to finish.
+// Shutdown stops accepting requests and waits for open ones to finish, at
+// most ShutdownTimeout; then it closes the connections still open (slow
+// or stalled clients), so it always returns.
 func (s *Server) Shutdown() error {
 	s.draining.Store(true)
 	s.close.Do(func() { close(s.closing) })
-	return s.srv.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	err := s.srv.ShutdownWithContext(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		n := s.conns.closeAll()
+		s.log.Warn("shutdown timeout: closed connections still open", "connections", n, "timeout", s.opts.ShutdownTimeout)
+		return nil
+	}
+	return err
+}
+
+// headerReceived runs once a request's headers are in: a body gets a read
+// deadline by its declared size, at http.min_body_rate, so a client cannot
+// hold a connection by sending slowly. Bodies of at most a second's worth
+// keep the header deadline that is already running.
+func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	n := int64(h.ContentLength())
+	switch {
+	case n == -1: // chunked: as long as the largest body may take
+		n = int64(s.opts.MaxBodySize)
+	case n <= s.opts.MinBodyRate:
+		return fasthttp.RequestConfig{}
+	}
+	n = min(n, int64(s.opts.MaxBodySize))
+	return fasthttp.RequestConfig{ReadTimeout: s.opts.ReadHeaderTimeout + time.Duration(n*int64(time.Second)/s.opts.MinBodyRate)}
 }
 
 // diskFullMessage explains a disk_full answer.
@@ -125,12 +247,13 @@ var (
 	pathIngest  = []byte("/in/")
 	pathResults = []byte("/v1/results/")
 	pathHealth  = []byte("/healthz")
-	pathStats   = []byte("/v1/stats")
 )
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
-	path := ctx.Path()
+	path, ok := requestPath(ctx)
 	switch {
+	case !ok:
+		writeError(ctx, codeBadRequest, "the request target must be a path such as /in/{route}")
 	case bytes.HasPrefix(path, pathIngest):
 		s.ingest(ctx, path[len(pathIngest):])
 	case bytes.HasPrefix(path, pathResults):
@@ -150,20 +273,21 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}` + "\n")
-	case bytes.Equal(path, pathStats) && s.opts.Stats != nil:
-		writeJSON(ctx, fasthttp.StatusOK, s.opts.Stats())
 	default:
 		writeError(ctx, codeNotFound, fmt.Sprintf("no such endpoint %q; messages go to POST /in/{route}", path))
 	}
 }
 
-// handleError answers requests fasthttp could not parse.
+// handleError answers requests fasthttp could not parse. They carry a
+// correlation id too, so a caller can always quote one.
 func (s *Server) handleError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		writeError(ctx, codeBodyTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", s.opts.MaxBodySize))
-	case strings.Contains(err.Error(), "small read buffer") || strings.Contains(err.Error(), "too big"):
-		writeError(ctx, codeHeadersTooLarge, "request headers are too large")
+		writeError(ctx, codeBodyTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes (max_body_size)", s.opts.MaxBodySize))
+	case errors.As(err, new(*fasthttp.ErrSmallBuffer)) || strings.Contains(err.Error(), "small read buffer") || strings.Contains(err.Error(), "too big"):
+		writeError(ctx, codeHeadersTooLarge, fmt.Sprintf("request headers exceed %d bytes (http.max_header_size)", s.opts.MaxHeaderSize))
+	case errors.Is(err, os.ErrDeadlineExceeded) || strings.Contains(err.Error(), "timeout"):
+		writeError(ctx, codeRequestTimeout, "the request did not arrive in time (http.read_header_timeout for the headers, http.min_body_rate for the body)")
 	default:
 		writeError(ctx, codeBadRequest, "malformed request: "+err.Error())
 	}
@@ -177,19 +301,51 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 	}
 	idStr := id.String()
 	ctx.Response.Header.Set("Sluice-Correlation-Id", idStr)
+	// Everything up to the body is decided from the headers alone.
 	r := s.routes[string(name)]
-	if r == nil {
+	switch {
+	case r == nil:
+		ctx.SetConnectionClose() // the body is not read
 		writeError(ctx, codeRouteNotFound, fmt.Sprintf("no route named %q", name))
 		return
-	}
-	if !ctx.IsPost() {
+	case !ctx.IsPost():
 		ctx.Response.Header.Set("Allow", "POST")
 		writeError(ctx, codeMethod, "send messages with POST")
 		return
-	}
-	if s.draining.Load() {
+	case s.draining.Load():
 		writeError(ctx, codeShuttingDown, "shutting down; retry on another instance or later")
 		return
+	case ctx.Request.Header.Len() > s.opts.MaxHeaders:
+		ctx.SetConnectionClose()
+		writeError(ctx, codeHeadersTooLarge, fmt.Sprintf("the request has more than %d headers (http.max_headers)", s.opts.MaxHeaders))
+		return
+	}
+	if hops := hopCount(ctx); hops >= s.opts.MaxHops {
+		ctx.SetConnectionClose()
+		writeError(ctx, codeLoopDetected, fmt.Sprintf("this message has been through Sluice %d times (Sluice-Hops); a route delivers "+
+			"into itself or another route that leads back (http.max_hops is %d)", hops, s.opts.MaxHops))
+		return
+	}
+	body, reserved, ok := s.readBody(ctx)
+	if !ok {
+		return
+	}
+	defer func() { s.unreserve(reserved) }()
+	var delivery []byte // the sender's id of this delivery, borrowed from the request
+	if r.Verifier != nil {
+		res, ok := s.verifySender(ctx, r, body)
+		if !ok {
+			return
+		}
+		delivery = res.DeliveryID
+	}
+	if r.limit != nil {
+		if ok, wait := r.limit.take(time.Now()); !ok {
+			r.rateLimited.Add(1)
+			ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(max(1, (wait+time.Second-1)/time.Second))))
+			writeError(ctx, codeRateLimited, fmt.Sprintf("route %s accepts at most %g requests a second (rate_limit); retry later", r.Name, r.RPS))
+			return
+		}
 	}
 	m := &queue.Message{
 		ID:          queue.ID(id),
@@ -197,21 +353,27 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 		Sync:        r.Sync,
 		Received:    time.Now().UTC(),
 		ContentType: string(ctx.Request.Header.ContentType()),
-		Body:        append([]byte(nil), ctx.PostBody()...),
+		Body:        body,
 	}
 	for k, v := range ctx.Request.Header.All() {
-		if keepHeader(k) {
+		if keepHeader(k) && !r.drop(k) {
 			m.Headers = append(m.Headers, queue.Header{Name: string(k), Value: string(v)})
 		}
 	}
-	if !s.valid(ctx, r, m, idStr) {
+	if !s.valid(ctx, r.Route, m, idStr) {
 		return
 	}
 	if !r.Sync {
-		m.Key = orderKey(r, ctx, m.Body)
+		m.Key = orderKey(r.Route, ctx, m.Body)
 	}
-	if key := ctx.Request.Header.Peek("Idempotency-Key"); len(key) > 0 {
-		release, done := s.idempotent(ctx, r, m, string(key))
+	// A sender's retry of one delivery (its id) is a replay, like an
+	// Idempotency-Key: the first correlation id, stored once.
+	key := ctx.Request.Header.Peek("Idempotency-Key")
+	if len(key) == 0 && len(delivery) > 0 {
+		key = append([]byte("delivery:"), delivery...)
+	}
+	if len(key) > 0 {
+		release, done := s.idempotent(ctx, r.Route, m, string(key))
 		if done {
 			return
 		}
@@ -241,6 +403,8 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 		}
 		return
 	}
+	s.unreserve(reserved) // the body is the log's now: it counts against the backlog
+	reserved = 0
 	if !r.Sync {
 		writeAccepted(ctx, idStr)
 		return
@@ -274,6 +438,33 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 		writeErrorDetail(ctx, errorDetail{Code: codeSyncTimeout, CorrelationID: idStr,
 			Message: fmt.Sprintf("no outcome within %s; the message is stored and its result will be at /v1/results/%s", s.opts.SyncTimeout, idStr)})
 	}
+}
+
+// drop reports whether a header is one of the route's DropHeaders.
+func (r *routeState) drop(k []byte) bool {
+	for _, h := range r.DropHeaders {
+		if len(h) == len(k) && bytes.EqualFold(k, []byte(h)) {
+			return true
+		}
+	}
+	return false
+}
+
+// HopsHeader counts how many times a message went through Sluice: the
+// dispatcher sends it one higher than it came in.
+const HopsHeader = "Sluice-Hops"
+
+// hopCount is the request's Sluice-Hops (0 if absent or malformed).
+func hopCount(ctx *fasthttp.RequestCtx) int {
+	v := ctx.Request.Header.Peek(HopsHeader)
+	if len(v) == 0 {
+		return 0
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // idempotent handles an Idempotency-Key (as the IETF httpapi draft and
@@ -468,6 +659,10 @@ func (s *Server) result(ctx *fasthttp.RequestCtx, raw []byte) {
 		defer s.opts.Waiters.Cancel(queue.ID(id), done)
 	}
 	rec, err := s.opts.Queue.Lookup(queue.ID(id))
+	if err == nil && !s.mayRead(ctx, rec.Route) { // answered as if there were no such id
+		s.notFound(ctx, id.String())
+		return
+	}
 	if err == nil && wait > 0 && !rec.Status.Final() {
 		timer := time.NewTimer(wait)
 		select {
@@ -478,8 +673,8 @@ func (s *Server) result(ctx *fasthttp.RequestCtx, raw []byte) {
 		timer.Stop()
 		rec, err = s.opts.Queue.Lookup(queue.ID(id))
 	}
-	if errors.Is(err, queue.ErrNotFound) {
-		writeError(ctx, codeResultNotFound, fmt.Sprintf("no message with correlation id %s", id))
+	if errors.Is(err, queue.ErrNotFound) || err == nil && !s.mayRead(ctx, rec.Route) {
+		s.notFound(ctx, id.String())
 		return
 	}
 	if err != nil {
@@ -505,6 +700,16 @@ func (s *Server) result(ctx *fasthttp.RequestCtx, raw []byte) {
 		}
 	}
 	writeJSON(ctx, fasthttp.StatusOK, view)
+}
+
+// notFound answers a result that does not exist or that the request may
+// not read, alike, so that ids cannot be probed.
+func (s *Server) notFound(ctx *fasthttp.RequestCtx, id string) {
+	msg := fmt.Sprintf("no message with correlation id %s", id)
+	if s.anyAuth {
+		msg += " that these credentials may read (results of routes with auth need one of the route's API keys or the operator token: Authorization: Bearer ...)"
+	}
+	writeError(ctx, codeResultNotFound, msg)
 }
 
 // keepHeader drops headers that describe the connection, not the message.

@@ -54,6 +54,9 @@ type Outcome struct {
 	// Raw is the destination's own answer when reply transforms reshaped it
 	// into Response (or failed: Response is nil then).
 	Raw *Response
+	// Hops is the Sluice-Hops the message arrived with: its callback goes
+	// out with one more.
+	Hops int
 }
 
 // Attempt is one try at a message: when, what the destination answered (0:
@@ -133,6 +136,9 @@ func (o *Outcome) Encode(b []byte) []byte {
 	if o.Raw != nil {
 		flags |= 16
 	}
+	if o.Hops > 0 {
+		flags |= 32
+	}
 	b = append(b, payloadVersion, flags)
 	b = binary.AppendUvarint(b, uint64(len(o.Plugins)))
 	for _, p := range o.Plugins {
@@ -146,6 +152,9 @@ func (o *Outcome) Encode(b []byte) []byte {
 	}
 	if len(o.Attempts) > 0 {
 		b = AppendAttempts(b, o.Attempts)
+	}
+	if o.Hops > 0 {
+		b = binary.AppendUvarint(b, uint64(o.Hops))
 	}
 	if r := o.Raw; r != nil {
 		b = binary.AppendUvarint(b, uint64(r.Status))
@@ -196,6 +205,9 @@ func Decode(b []byte) (*Outcome, error) {
 			return nil, err
 		}
 		o.Attempts = as
+	}
+	if flags&32 != 0 {
+		o.Hops = int(min(d.uvarint(), 1<<20))
 	}
 	if flags&16 != 0 {
 		r := &Response{Status: int(d.uvarint())}

@@ -62,6 +62,7 @@ type Destination struct {
 	URL     string
 	Timeout time.Duration
 	Headers []dispatch.Header // static headers from the config
+	Forward []string          // source request headers passed on (forward_headers)
 }
 
 // Pool runs workers.
@@ -295,6 +296,7 @@ func (w *worker) run(ctx context.Context) {
 		w.attempt = results.Attempt{}
 		start := time.Now()
 		out := w.process(m)
+		out.Hops = Hops(m) // its callback counts as the next hop
 		r := w.pool.Routes[m.Route]
 		if r != nil && r.Retry != nil && !m.Sync {
 			if w.attempt.At.IsZero() { // failed before dispatch
@@ -402,13 +404,20 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 	}
 	d := r.Destination
 	req := dispatch.Request{URL: d.URL, Body: body, ContentType: contentType, Timeout: d.Timeout}
-	req.Headers = append(req.Headers, d.Headers...)
+	for _, name := range d.Forward {
+		if v, ok := w.hdrs.Header(name); ok {
+			req.Headers = append(req.Headers, dispatch.Header{Name: name, Value: v})
+		}
+	}
+	for _, h := range d.Headers {
+		req.Headers = setHeader(req.Headers, h.Name, h.Value)
+	}
 	for _, h := range headers {
 		req.Headers = setHeader(req.Headers, h.Name, h.Value)
 	}
-	req.Headers = append(req.Headers,
-		dispatch.Header{Name: "Sluice-Correlation-Id", Value: c.CorrelationID},
-		dispatch.Header{Name: "Sluice-Route", Value: m.Route})
+	req.Headers = setHeader(req.Headers, "Sluice-Correlation-Id", c.CorrelationID)
+	req.Headers = setHeader(req.Headers, "Sluice-Route", m.Route)
+	req.Headers = setHeader(req.Headers, HopsHeader, strconv.Itoa(Hops(m)+1))
 	sent := time.Now()
 	err = w.pool.Dispatcher.Send(&req, &w.resp)
 	w.attempt = results.Attempt{At: sent.UTC(), Latency: time.Since(sent)}
@@ -498,6 +507,24 @@ func hopByHop(name string) bool {
 		return true
 	}
 	return false
+}
+
+// HopsHeader counts the times a message went through Sluice: every
+// delivery and callback carries one more than the message came in with, and
+// the ingress refuses a message that has come round too often.
+const HopsHeader = "Sluice-Hops"
+
+// Hops is the Sluice-Hops a message arrived with (0 without one).
+func Hops(m *queue.Message) int {
+	for _, h := range m.Headers {
+		if strings.EqualFold(h.Name, HopsHeader) {
+			if n, err := strconv.Atoi(h.Value); err == nil && n > 0 {
+				return n
+			}
+			return 0
+		}
+	}
+	return 0
 }
 
 // messageHeaders adapts a message's headers for the plugin meta function.

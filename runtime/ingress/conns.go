@@ -1,0 +1,75 @@
+package ingress
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+)
+
+// tracker remembers the open connections of a listener so that Shutdown can
+// close the ones that outlive its deadline (a client sending its headers a
+// byte a second keeps fasthttp's graceful shutdown waiting otherwise).
+type tracker struct {
+	mu    sync.Mutex
+	conns map[*trackedConn]struct{}
+}
+
+func newTracker() *tracker { return &tracker{conns: make(map[*trackedConn]struct{})} }
+
+func (t *tracker) wrap(ln net.Listener) net.Listener { return &trackedListener{Listener: ln, t: t} }
+
+// closeAll closes every open connection and returns how many there were.
+func (t *tracker) closeAll() int {
+	t.mu.Lock()
+	conns := make([]*trackedConn, 0, len(t.conns))
+	for c := range t.conns {
+		conns = append(conns, c)
+	}
+	t.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+	return len(conns)
+}
+
+type trackedListener struct {
+	net.Listener
+	t *tracker
+}
+
+func (l *trackedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, t: l.t}
+	l.t.mu.Lock()
+	l.t.conns[tc] = struct{}{}
+	l.t.mu.Unlock()
+	return tc, nil
+}
+
+type trackedConn struct {
+	net.Conn
+	t    *tracker
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.t.mu.Lock()
+		delete(c.t.conns, c)
+		c.t.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// fasthttpLogger routes fasthttp's own messages (a connection it could not
+// serve, a per-address cap reached) through Sluice's logger.
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Warn(strings.TrimSpace(fmt.Sprintf(format, args...)), "component", "http")
+}

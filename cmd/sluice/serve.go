@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -425,7 +426,7 @@ func (s *server) startAdmin(cfg *config.Config, token string) error {
 	// compile and answer, are generous and still cut a stalled client.
 	s.admin = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout.D(),
 		ReadTimeout: adminReadTimeout, WriteTimeout: adminWriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout.D(),
-		MaxHeaderBytes: int(cfg.HTTP.MaxHeaderSize), ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+		MaxHeaderBytes: int(cfg.HTTP.MaxHeaderSize), ErrorLog: log.New(httpErrorLog{s.log}, "", 0)}
 	if s.adminTLS != nil {
 		s.admin.TLSConfig = s.adminTLS.Config()
 		go s.admin.ServeTLS(ln, "", "")
@@ -433,6 +434,21 @@ func (s *server) startAdmin(cfg *config.Config, token string) error {
 	}
 	go s.admin.Serve(ln)
 	return nil
+}
+
+// httpErrorLog takes net/http's server messages: a client's failed TLS
+// handshake is logged at debug level (scanners would flood the log), the
+// rest as warnings.
+type httpErrorLog struct{ l *slog.Logger }
+
+func (h httpErrorLog) Write(b []byte) (int, error) {
+	msg := strings.TrimSpace(string(b))
+	level := slog.LevelWarn
+	if strings.Contains(msg, "TLS handshake error") {
+		level = slog.LevelDebug
+	}
+	h.l.Log(context.Background(), level, msg, "component", "admin")
+	return len(b), nil
 }
 
 // Admin listener timeouts (the ingress's are configurable under http:).
@@ -451,13 +467,12 @@ func loadTLS(t *config.TLS, log *slog.Logger) (*tlsconf.Reloader, error) {
 	return tlsconf.New(t.CertFile, t.KeyFile, log)
 }
 
-// reloadTLS reloads the certificates from their files (SIGHUP).
+// reloadTLS reloads the certificates from their files (SIGHUP). A pair
+// that does not load is logged by Reload and the current one kept.
 func (s *server) reloadTLS() {
 	for _, t := range []*tlsconf.Reloader{s.tls, s.adminTLS} {
 		if t != nil {
-			if err := t.Reload(); err != nil {
-				s.log.Error("reloading a certificate; keeping the current one", "err", err)
-			}
+			t.Reload()
 		}
 	}
 }

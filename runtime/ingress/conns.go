@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -67,9 +68,17 @@ func (c *trackedConn) Close() error {
 }
 
 // fasthttpLogger routes fasthttp's own messages (a connection it could not
-// serve, a per-address cap reached) through Sluice's logger.
+// serve, a per-address cap reached) through Sluice's logger. A client's
+// broken connection (a failed TLS handshake, a timeout, garbage) is that
+// client's problem and logged at debug level, or scanners would flood the
+// log; the rest are warnings.
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
-	f.l.Warn(strings.TrimSpace(fmt.Sprintf(format, args...)), "component", "http")
+	msg := strings.TrimSpace(fmt.Sprintf(format, args...))
+	level := slog.LevelWarn
+	if strings.Contains(msg, "error when serving connection") || strings.Contains(msg, "tls:") {
+		level = slog.LevelDebug
+	}
+	f.l.Log(context.Background(), level, msg, "component", "http")
 }

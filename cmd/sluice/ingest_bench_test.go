@@ -23,11 +23,12 @@ const benchSchema = `{"type": "object", "required": ["id", "pad"],
 // BenchmarkIngestAsync drives the in-process server with 64 keep-alive
 // connections posting 1 KiB of JSON to an async route without transforms and
 // reports the log's batching; "schema" validates every message against a
-// JSON Schema first. The end-to-end comparison with a bare server lives in
+// JSON Schema first; "github" verifies a GitHub signature first. The end-to-end comparison with a bare server lives in
 // benchmarks/ (separate processes); this one is for profiling and ratios.
 func BenchmarkIngestAsync(b *testing.B) {
-	for _, variant := range []string{"fsync", "none", "fsync+schema"} {
+	for _, variant := range []string{"fsync", "none", "fsync+schema", "none+github"} {
 		durability, withSchema := strings.CutSuffix(variant, "+schema")
+		durability, withGitHub := strings.CutSuffix(durability, "+github")
 		b.Run(variant, func(b *testing.B) {
 			cfg := config.Default()
 			cfg.DataDir, cfg.Listen, cfg.Durability, cfg.AdminListen = b.TempDir(), "127.0.0.1:0", durability, "off"
@@ -36,6 +37,9 @@ func BenchmarkIngestAsync(b *testing.B) {
 				path := filepath.Join(b.TempDir(), "bench.schema.json")
 				os.WriteFile(path, []byte(benchSchema), 0o644)
 				cfg.Routes[0].Validate = &config.Validate{Schema: path}
+			}
+			if withGitHub {
+				cfg.Routes[0].Auth = &config.Auth{Verify: config.AuthGitHub, Secret: config.SecretList{githubSecret}}
 			}
 			s, err := start(b.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
@@ -57,6 +61,9 @@ func BenchmarkIngestAsync(b *testing.B) {
 					req.SetRequestURI("http://" + s.addr.String() + "/in/bench")
 					req.Header.SetMethod("POST")
 					req.SetBody(body)
+					if withGitHub {
+						req.Header.Set("X-Hub-Signature-256", githubSign(githubSecret, string(body)))
+					}
 					for n.Add(-1) >= 0 {
 						if err := c.Do(req, resp); err != nil || resp.StatusCode() != 202 {
 							b.Errorf("%v %d %s", err, resp.StatusCode(), resp.Body())

@@ -97,15 +97,13 @@ func trimOWS(b []byte) []byte {
 }
 
 var (
-	errStripeEmptyElement = invalid(hdrStripeSignature + " has an empty element")
-	errStripeNotPair      = invalid(hdrStripeSignature + " has an element that is not key=value")
-	errStripeTwoT         = invalid(hdrStripeSignature + " has more than one t=")
-	errStripeBadT         = invalid(hdrStripeSignature + " t= is not a unix timestamp")
-	errStripeNoT          = invalid(hdrStripeSignature + " has no t= timestamp")
-	errStripeNoV1         = invalid(hdrStripeSignature + " has no v1 signature")
-	errStripeBadV1        = invalid(hdrStripeSignature + " has no well-formed v1 signature (64 hex digits)")
-	errSWNoV1             = invalid(hdrWebhookSignature + " has no v1 signature")
-	errSWBadV1            = invalid(hdrWebhookSignature + " has no well-formed v1 signature (a base64 HMAC-SHA256)")
+	errStripeTwoT  = invalid(hdrStripeSignature + " has more than one t=")
+	errStripeBadT  = invalid(hdrStripeSignature + " t= is not a unix timestamp")
+	errStripeNoT   = invalid(hdrStripeSignature + " has no t= timestamp")
+	errStripeNoV1  = invalid(hdrStripeSignature + " has no v1 signature")
+	errStripeBadV1 = invalid(hdrStripeSignature + " has no well-formed v1 signature (64 hex digits)")
+	errSWNoV1      = invalid(hdrWebhookSignature + " has no v1 signature")
+	errSWBadV1     = invalid(hdrWebhookSignature + " has no well-formed v1 signature (a base64 HMAC-SHA256)")
 )
 
 // parseStripeSignature parses a Stripe-Signature value,
@@ -125,13 +123,13 @@ func parseStripeSignature(val []byte) (ts []byte, t int64, sigs sigList, err *Er
 			rest = nil
 		}
 		elem = trimOWS(elem)
-		if len(elem) == 0 {
-			return nil, 0, sigList{}, errStripeEmptyElement
-		}
 		k, v, ok := bytes.Cut(elem, []byte("="))
 		switch {
 		case !ok:
-			return nil, 0, sigList{}, errStripeNotPair
+			// Empty elements and items without "=" are skipped, as Stripe's
+			// own libraries do (stripe-node reads flags from the header);
+			// a valid v1 is still required.
+			continue
 		case string(k) == "t":
 			if ts != nil {
 				return nil, 0, sigList{}, errStripeTwoT

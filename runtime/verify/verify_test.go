@@ -358,9 +358,11 @@ func TestStripe(t *testing.T) {
 		{name: "empty t", h: sh("t=,v1=" + v1(cur, "", body)), body: body, code: CodeSignatureInvalid, msg: "t= is not a unix timestamp"},
 		{name: "two t", h: sh("t=" + nowTS + ",t=" + nowTS + ",v1=" + v1(cur, nowTS, body)), body: body, code: CodeSignatureInvalid, msg: "more than one t="},
 		{name: "bad hex", h: sh("t=" + nowTS + ",v1=" + strings.Repeat("g", 64)), body: body, code: CodeSignatureInvalid, msg: "no well-formed v1 signature"},
-		{name: "not key=value", h: sh("t=" + nowTS + ",v1"), body: body, code: CodeSignatureInvalid, msg: "not key=value"},
-		{name: "empty element", h: sh("t=" + nowTS + ",,v1=" + v1(cur, nowTS, body)), body: body, code: CodeSignatureInvalid, msg: "empty element"},
-		{name: "trailing comma", h: sh("t=" + nowTS + ",v1=" + v1(cur, nowTS, body) + ","), body: body, code: CodeSignatureInvalid, msg: "empty element"},
+		{name: "not key=value, no v1", h: sh("t=" + nowTS + ",v1"), body: body, code: CodeSignatureInvalid, msg: "no v1"},
+		// Empty items and items without "=" are skipped, as stripe-node does.
+		{name: "empty element", h: sh("t=" + nowTS + ",,v1=" + v1(cur, nowTS, body)), body: body, id: evt, key: 1},
+		{name: "trailing comma", h: sh("t=" + nowTS + ",v1=" + v1(cur, nowTS, body) + ","), body: body, id: evt, key: 1},
+		{name: "a flag item", h: sh("t=" + nowTS + ",v1=" + v1(cur, nowTS, body) + ",flag"), body: body, id: evt, key: 1},
 	}, v1(cur, nowTS, body), v1(old, nowTS, body))
 }
 

@@ -4,8 +4,30 @@ BIN       ?= bin/sluice
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 20s
+# FUZZTIME_TEST: the short fuzzing pass at the end of `make test`, in executions (~5-10 s each; "" skips it).
+# A count, not a duration: a duration can end in a spurious "context deadline exceeded" (go.dev/issue/75804,
+# fixed in Go 1.27).
+FUZZTIME_TEST ?= 30000x
+# Every fuzz target, as package:Target (`make fuzz` fails if one is missing).
+FUZZ_TARGETS := \
+	queue:FuzzDecode \
+	runtime/results:FuzzDecode \
+	runtime/config:FuzzConfig \
+	runtime/ingress:FuzzIngress \
+	runtime/ingress:FuzzParsePrefer \
+	runtime/ingress:FuzzParseWait \
+	runtime/ingress:FuzzRequestPath \
+	runtime/ingress:FuzzHopCount \
+	runtime/ingress:FuzzOrderKey \
+	runtime/ingress:FuzzJSONPointer \
+	runtime/verify:FuzzVerify \
+	runtime/verify:FuzzParseStripeSignature \
+	runtime/verify:FuzzParseSignatureList \
+	runtime/verify:FuzzDecodeSignature \
+	runtime/verify:FuzzJSONTopLevelString \
+	runtime/wasm/wasmbin:FuzzInstrument
 
-.PHONY: run build test test-short plugins check fmt vet tidy bench bench-plugins fuzz clean
+.PHONY: run build test test-short plugins check fmt vet tidy security bench bench-plugins fuzz clean
 
 ## run: start Sluice on the embedded demo config (Badger in ./data)
 run: build
@@ -15,12 +37,17 @@ run: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sluice
 
-## test: every test, race detector on (host module, the Go SDK, the demo plugins' unit tests)
+## test: every test, race detector on (host module, the Go SDK, the demo plugins' unit tests; fuzz targets on
+## their seed corpora), then a short real fuzzing pass of the ingress and of sender verification (FUZZTIME_TEST)
 test:
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd sdk/go && $(GO) test -race -count=1 ./...
 	cd plugins/demo/src && $(GO) test -race -count=1 ./...
 	cd plugins/order-to-invoice/go && GOWORK=off $(GO) test -count=1 ./...
+ifneq ($(FUZZTIME_TEST),)
+	$(GO) test -run '^$$' -fuzz '^FuzzIngress$$' -fuzztime $(FUZZTIME_TEST) ./runtime/ingress
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME_TEST) ./runtime/verify
+endif
 
 ## test-short: skip the tests that build and crash the binary
 test-short:
@@ -42,6 +69,10 @@ check: vet
 vet:
 	$(GO) vet ./...
 
+## security: go vet and gosec (pinned; installed on first use), failing on findings not accepted in the code or .ci/gosec-accepted
+security:
+	.ci/security
+
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
@@ -55,12 +86,22 @@ bench-plugins:
 	$(GO) test -run '^$$' -bench BenchmarkMetering -count 6 ./runtime/wasm/wasmbin
 	$(GO) test -run '^$$' -bench BenchmarkInstanceMemory -benchtime 5x -count 3 ./runtime/wasm
 
-## fuzz: bounded fuzzing of the decoders and the JSON pointer parser
+## fuzz: every fuzz target (FUZZ_TARGETS) for FUZZTIME each: the ingress, the config loader, the signature
+## parsers, the decoders and the WASM instrumenter (~7 min at the default 20s)
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./queue
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./runtime/results
-	$(GO) test -run '^$$' -fuzz '^FuzzJSONPointer$$' -fuzztime $(FUZZTIME) ./runtime/ingress
-	$(GO) test -run '^$$' -fuzz '^FuzzInstrument$$' -fuzztime $(FUZZTIME) ./runtime/wasm/wasmbin
+	@for f in $$(grep -rl --include='*_test.go' '^func Fuzz' --exclude-dir=testdata --exclude-dir=node_modules .); do \
+	  d=$${f%/*}; d=$${d#./}; \
+	  for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    case " $(FUZZ_TARGETS) " in *" $$d:$$t "*) ;; *) echo "make fuzz: $$d:$$t is not in FUZZ_TARGETS"; exit 1;; esac; \
+	  done; \
+	done
+	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; for pt in $(FUZZ_TARGETS); do \
+	  echo "== $${pt%%:*} $${pt##*:}"; \
+	  if $(GO) test -run '^$$' -fuzz "^$${pt##*:}\$$" -fuzztime $(FUZZTIME) ./$${pt%%:*} > $$log 2>&1; then tail -n 3 $$log; \
+	  elif grep -q 'context deadline exceeded' $$log && ! grep -q 'Failing input written' $$log; then \
+	    tail -n 6 $$log; echo "(not a finding: Go's fuzz coordinator stopping at -fuzztime, go.dev/issue/75804)"; \
+	  else cat $$log; exit 1; fi; \
+	done
 
 clean:
 	rm -rf bin

@@ -108,15 +108,15 @@ func serveCmd(args []string, stderr io.Writer) int {
 // (at shutdown): SLUICE_CPUPROFILE=/tmp/sluice-%d.prof, %d becoming the pid so
 // that several servers can be profiled at once (the benchmarks do that).
 func startCPUProfile(pattern string) (func(), error) {
-	f, err := os.Create(strings.ReplaceAll(pattern, "%d", strconv.Itoa(os.Getpid())))
+	f, err := os.Create(strings.ReplaceAll(pattern, "%d", strconv.Itoa(os.Getpid()))) // #nosec G703 G304 -- SLUICE_CPUPROFILE, set by the operator
 	if err != nil {
 		return nil, err
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
+		f.Close() // #nosec G104 -- profiling did not start; that error is returned
 		return nil, err
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil // #nosec G104 -- a debugging profile; shutdown goes on regardless
 }
 
 func loadConfig(path string) (config.Config, error) {
@@ -128,7 +128,7 @@ func loadConfig(path string) (config.Config, error) {
 
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
-	l.UnmarshalText([]byte(level))
+	l.UnmarshalText([]byte(level)) // #nosec G104 -- log_level is debug, info, warn or error (config.Validate); else info
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
@@ -158,10 +158,10 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	s := &server{log: log}
 	defer func() {
 		if err != nil {
-			s.closeResources()
+			s.closeResources() // #nosec G104 -- start failed: its error is the one returned
 		}
 	}()
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating data dir: %w", err)
 	}
 	cacheDir := cfg.WasmCache
@@ -343,7 +343,7 @@ func loadPlugins(ctx context.Context, h *wasm.Host, cfg *config.Config, log *slo
 		start := time.Now()
 		source := registry.SourceConfig
 		uploaded := admin.UploadPath(uploadDir(cfg), p.Name)
-		if bin, err := os.ReadFile(uploaded); err == nil {
+		if bin, err := os.ReadFile(uploaded); err == nil { // #nosec G304 -- <data_dir>/uploads/<plugin name>.wasm; names match config's validName
 			if p.SHA256 != "" {
 				log.Warn("ignoring an uploaded version: the config pins this plugin", "plugin", p.Name, "upload", uploaded)
 			} else {
@@ -472,7 +472,7 @@ func loadTLS(t *config.TLS, log *slog.Logger) (*tlsconf.Reloader, error) {
 func (s *server) reloadTLS() {
 	for _, t := range []*tlsconf.Reloader{s.tls, s.adminTLS} {
 		if t != nil {
-			t.Reload()
+			t.Reload() // #nosec G104 -- Reload logs a pair that does not load and keeps the current one
 		}
 	}
 }
@@ -521,7 +521,7 @@ func callbackTargets(cfg *config.Config) (map[string]*callback.Target, error) {
 			t.Timeout = config.DefaultDestinationTimeout
 		}
 		if cb.Secret != "" {
-			secret, err := callback.ParseSecret(cb.Secret)
+			secret, err := callback.ParseSecret(cb.Secret.Reveal())
 			if err != nil {
 				return nil, fmt.Errorf("route %s: callback %w", r.Name, err)
 			}
@@ -549,10 +549,10 @@ func backlogLimits(cfg *config.Config) queue.Limits {
 // wasmLimits converts configured limits; zero fields keep the host's defaults.
 func wasmLimits(l config.PluginLimits) wasm.Limits {
 	return wasm.Limits{
-		MemoryPages:   uint32((l.MemoryLimit + 65535) / 65536),
+		MemoryPages:   uint32((l.MemoryLimit + 65535) / 65536), // #nosec G115 -- memory_limit is at most 4GiB (config.Validate): at most 65536 pages
 		Timeout:       l.Timeout.D(),
 		Fuel:          l.Fuel,
-		MaxDepth:      int32(l.MaxDepth),
+		MaxDepth:      int32(l.MaxDepth), // #nosec G115 -- max_depth is at most 1000000 (config.Validate)
 		MaxOutput:     int(l.MaxOutput),
 		MaxModuleSize: int(l.MaxModuleSize),
 	}
@@ -574,7 +574,7 @@ func (s *server) close() error {
 func (s *server) closeResources() error {
 	var errs []error
 	if s.admin != nil && s.ingress == nil { // start failed after the admin API started
-		s.admin.Close()
+		s.admin.Close() // #nosec G104 -- start failed; its error is the one returned
 	}
 	if s.cancel != nil {
 		s.cancel()

@@ -137,7 +137,7 @@ func (s *Sender) deliver(id queue.ID) {
 			if d <= 0 || d > s.MaxBackoff {
 				d = s.MaxBackoff
 			}
-			d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+			d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1)) // #nosec G404 -- backoff jitter, not a secret
 			s.Log.Warn("callback failed; retrying", "correlation_id", idStr, "attempt", attempt, "in", d.Round(time.Millisecond), "err", err)
 			t := time.NewTimer(d)
 			select {

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -257,7 +258,7 @@ type Validate struct {
 // Callback is where a route's final results are POSTed.
 type Callback struct {
 	URL     string   `yaml:"url"`
-	Secret  string   `yaml:"secret"`  // "whsec_<base64>" (Standard Webhooks) or any string; empty: unsigned
+	Secret  Secret   `yaml:"secret"`  // "whsec_<base64>" (Standard Webhooks) or any string; empty: unsigned
 	Timeout Duration `yaml:"timeout"` // default 10s
 }
 
@@ -387,8 +388,8 @@ func checkLimits(key string, l PluginLimits, bad func(key, format string, args .
 	if l.MaxDepth < 0 || l.MaxDepth > 1_000_000 {
 		bad(key+".max_depth", "must be between 1 and 1000000")
 	}
-	if l.MaxOutput < 0 {
-		bad(key+".max_output", "must be positive")
+	if l.MaxOutput < 0 || l.MaxOutput > 1<<30 {
+		bad(key+".max_output", "must be between 1 byte and 1GiB")
 	}
 	if l.MaxModuleSize < 0 {
 		bad(key+".max_module_size", "must be positive")
@@ -417,7 +418,7 @@ func (c *Config) WorkerCount() int {
 // Load reads a config file over Default(). Unknown keys are errors that name
 // the key and its line; plugin paths are resolved relative to the file.
 func Load(path string) (Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- the config file the operator names
 	if err != nil {
 		return Config{}, fmt.Errorf("config: reading %s: %w", path, err)
 	}
@@ -508,12 +509,45 @@ func Parse(b []byte) (Config, error) {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
 		msg = unknownField.ReplaceAllString(msg, "unknown key $1")
+		switch {
+		case errLine.MatchString(msg) || errNode.MatchString(msg):
+		case errByte.MatchString(msg): // the decoder gives no line for a byte it cannot read
+			msg = fmt.Sprintf("line %d: %s", badByteLine(b), msg)
+		default: // nor for a syntax error on the first line
+			msg = "line 1: " + msg
+		}
 		return Config{}, fmt.Errorf("parsing YAML: %s", strings.TrimSpace(msg))
 	}
 	return c, nil
 }
 
-var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
+var (
+	unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
+	errLine      = regexp.MustCompile(`\bline \d+`)
+	// errNode: errors about an anchor, alias, merge or !!binary value, which
+	// name what to look for instead of a line.
+	errNode = regexp.MustCompile(`anchor|alias|merge|!!binary`)
+	// errByte: the decoder's errors about a byte it cannot read.
+	errByte = regexp.MustCompile(`octet|UTF-8|UTF-16|Unicode|surrogate|control characters`)
+)
+
+// badByteLine returns the line of the first byte YAML does not allow (a
+// control character, invalid UTF-8), or 1 if there is none (UTF-16).
+func badByteLine(b []byte) int {
+	line := 1
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		switch {
+		case r == utf8.RuneError && n <= 1, r < 0x20 && r != '\t' && r != '\n' && r != '\r', r >= 0x7f && r <= 0x9f && r != 0x85,
+			r == 0xfffe || r == 0xffff:
+			return line
+		case r == '\n':
+			line++
+		}
+		b = b[n:]
+	}
+	return 1
+}
 
 // Validate checks every field and reports all problems, each naming its key.
 func (c *Config) Validate() error {
@@ -532,8 +566,11 @@ func (c *Config) Validate() error {
 	if c.Durability != "fsync" && c.Durability != "none" {
 		bad("durability", "must be fsync or none, got %q", c.Durability)
 	}
-	if c.MaxBodySize <= 0 {
-		bad("max_body_size", "must be positive")
+	if c.MaxBodySize <= 0 || c.MaxBodySize > 1<<30 {
+		bad("max_body_size", "must be between 1 byte and 1GiB")
+	}
+	if c.Dispatch.MaxResponseSize < 0 || c.Dispatch.MaxResponseSize > 1<<30 {
+		bad("dispatch.max_response_size", "must be at most 1GiB")
 	}
 	if c.Workers < 0 {
 		bad("workers", "must be >= 0 (0 picks 8 × GOMAXPROCS)")
@@ -600,7 +637,7 @@ func (c *Config) Validate() error {
 		}
 		if cb := r.Callback; cb != nil {
 			c.checkURL(key+".callback.url", cb.URL, bad)
-			if rest, ok := strings.CutPrefix(cb.Secret, "whsec_"); ok {
+			if rest, ok := strings.CutPrefix(cb.Secret.Reveal(), "whsec_"); ok {
 				if _, err := base64.StdEncoding.DecodeString(rest); err != nil {
 					bad(key+".callback.secret", "whsec_ must be followed by base64")
 				}

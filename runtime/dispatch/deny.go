@@ -237,7 +237,7 @@ func (d *denyDialer) dial(addr string, timeout time.Duration) (net.Conn, error) 
 	// Like fasthttp's dialer: start at the next address in turn, try the
 	// others on failure, stop when the time is up.
 	var dialer net.Dialer
-	start, n := d.next.Add(1), uint32(len(allowed))
+	start, n := d.next.Add(1), uint32(len(allowed)) // #nosec G115 -- the addresses one host name resolves to
 	for i := range n {
 		ap := netip.AddrPortFrom(allowed[(start+i)%n], uint16(port))
 		conn, cerr := dialer.DialContext(ctx, network, ap.String())

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -30,7 +32,7 @@ func (t *tracker) closeAll() int {
 	}
 	t.mu.Unlock()
 	for _, c := range conns {
-		c.Close()
+		c.Close() // #nosec G104 -- a connection Shutdown gives up on
 	}
 	return len(conns)
 }
@@ -71,10 +73,21 @@ func (c *trackedConn) Close() error {
 // serve, a per-address cap reached) through Sluice's logger. A client's
 // broken connection (a failed TLS handshake, a timeout, garbage) is that
 // client's problem and logged at debug level, or scanners would flood the
-// log; the rest are warnings.
+// log; the rest are warnings. An error's quoted parts are left out: they
+// quote the client's request (its first line, a malformed header, at times
+// the whole header block), which may carry credentials.
 type fasthttpLogger struct{ l *slog.Logger }
 
+// quoted is a string fasthttp quoted (%q) into an error.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
 func (f fasthttpLogger) Printf(format string, args ...any) {
+	args = slices.Clone(args)
+	for i, a := range args {
+		if err, ok := a.(error); ok {
+			args[i] = quoted.ReplaceAllString(err.Error(), `"..."`)
+		}
+	}
 	msg := strings.TrimSpace(fmt.Sprintf(format, args...))
 	level := slog.LevelWarn
 	if strings.Contains(msg, "error when serving connection") || strings.Contains(msg, "tls:") {

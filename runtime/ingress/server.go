@@ -194,6 +194,10 @@ func New(o Options) *Server {
 		Concurrency:     o.MaxConnections,
 		MaxConnsPerIP:   o.MaxConnsPerIP,
 		CloseOnShutdown: true,
+		// fasthttp's errors about a request it cannot parse quote the raw
+		// request by default: its credentials (Authorization, X-Api-Key,
+		// signatures) would reach the log and the 400 answer.
+		SecureErrorLogMessage: true,
 	}
 	return s
 }
@@ -603,14 +607,14 @@ func writeAccepted(ctx *fasthttp.RequestCtx, id string) {
 	ctx.SetStatusCode(fasthttp.StatusAccepted)
 	ctx.SetContentType("application/json")
 	ctx.Response.ResetBody()
-	ctx.WriteString(`{"correlation_id":"`)
-	ctx.WriteString(id)
-	ctx.WriteString(`","status_url":"`)
+	ctx.Response.AppendBodyString(`{"correlation_id":"`)
+	ctx.Response.AppendBodyString(id)
+	ctx.Response.AppendBodyString(`","status_url":"`)
 	start := len(ctx.Response.Body())
-	ctx.WriteString("/v1/results/")
-	ctx.WriteString(id)
+	ctx.Response.AppendBodyString("/v1/results/")
+	ctx.Response.AppendBodyString(id)
 	ctx.Response.Header.SetBytesV("Location", ctx.Response.Body()[start:])
-	ctx.WriteString("\"}\n")
+	ctx.Response.AppendBodyString("\"}\n")
 }
 
 // writeOutcome answers a sync request: the destination's (or the transform's)

@@ -32,7 +32,7 @@ type Violation struct {
 // Compile reads and compiles the schema at path. Errors name the file and,
 // for a bad schema, the location inside it.
 func Compile(path string) (*Schema, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- a route's validate.schema, from the operator's config
 	if err != nil {
 		return nil, fmt.Errorf("schema %s: %w", path, err)
 	}

@@ -24,7 +24,7 @@ const (
 	hdrWebhookTimestamp = "webhook-timestamp"
 	hdrWebhookSignature = "webhook-signature"
 	hdrAuthorization    = "Authorization"
-	hdrAPIKey           = "X-Api-Key"
+	hdrAPIKey           = "X-Api-Key" // #nosec G101 -- a header name, not a credential
 	jsonStripeEventID   = "id"
 	jsonSlackEventID    = "event_id"
 )

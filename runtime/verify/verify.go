@@ -3,7 +3,7 @@ package verify
 import (
 	"bytes"
 	"crypto/hmac"
-	"crypto/sha1"
+	"crypto/sha1" // #nosec G505 -- HMAC-SHA1 for senders that sign with it (auth.algorithm: sha1); HMAC needs no collision resistance
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"

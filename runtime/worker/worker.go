@@ -264,7 +264,7 @@ func backoff(p *RetryPolicy, n int) time.Duration {
 	if d <= 1 {
 		return d
 	}
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1)) // #nosec G404 -- backoff jitter, not a secret
 }
 
 // retryAfter reads a Retry-After header: seconds or an HTTP date.

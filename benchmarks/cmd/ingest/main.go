@@ -1,8 +1,8 @@
 // Command ingest runs Sluice's benchmark suites (async ingest, end-to-end
-// delivery, sync latency, open loop, body sizes, ordering modes, restart
-// time) against their ceilings (a bare fasthttp server, a sink) and a
-// by-hand baseline, with one load generator in one run, and reports every
-// goal's median ratio.
+// delivery, sync latency, open loop, body sizes, sender verification,
+// ordering modes, restart time) against their ceilings (a bare fasthttp
+// server, a sink) and a by-hand baseline, with one load generator in one
+// run, and reports every goal's median ratio.
 //
 // Run it from the repository root:
 //
@@ -102,8 +102,8 @@ func runBench(args []string) error {
 	fs.IntVar(&cfg.FsyncSamples, "fsync-samples", cfg.FsyncSamples, "sync suite: write+fdatasync samples per round")
 	extra := strings.Join(report.ExtraSuites, ", ")
 	fs.IntVar(&cfg.ExtraRounds, "extra-rounds", cfg.ExtraRounds, extra+" suites: rounds (at most -rounds)")
-	fs.DurationVar(&cfg.ExtraWarmup, "extra-warmup", cfg.ExtraWarmup, "payload and ordering suites: warmup of each run (at most -warmup)")
-	fs.DurationVar(&cfg.ExtraMeasure, "extra-measure", cfg.ExtraMeasure, "payload and ordering suites: measured window of each run (at most -measure)")
+	fs.DurationVar(&cfg.ExtraWarmup, "extra-warmup", cfg.ExtraWarmup, "payload, verify and ordering suites: warmup of each run (at most -warmup)")
+	fs.DurationVar(&cfg.ExtraMeasure, "extra-measure", cfg.ExtraMeasure, "payload, verify and ordering suites: measured window of each run (at most -measure)")
 	payloads := intList(cfg.Payloads)
 	fs.Var(&payloads, "payloads", "payload suite: comma-separated JSON body sizes in bytes, each measured for all its rounds")
 	fs.IntVar(&cfg.OrderKeys, "order-keys", cfg.OrderKeys, "ordering suite: distinct "+harness.OrderHeader+" values of the per-key route")

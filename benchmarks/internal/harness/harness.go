@@ -2,6 +2,9 @@ package harness
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +32,7 @@ import (
 var (
 	errBadConfig = errors.New("harness: invalid config")
 	errNoRepo    = errors.New("harness: repo dir has no cmd/sluice")
+	errNoPort    = errors.New("harness: no free port distinct from the suite's others")
 )
 
 // Hidden subcommands of the harness binary; Config.Self must understand
@@ -50,6 +54,21 @@ var RestartModules = []string{"plugins/order-to-invoice/go/order-to-invoice.wasm
 
 // OrderHeader carries the ordering key of the ordering suite's per-key route.
 const OrderHeader = "X-Order-Key"
+
+// The verify suite's route checks SignatureHeader, "sha256=" and the hex
+// HMAC-SHA256 of the raw body keyed with VerifySecret (GitHub's scheme).
+const (
+	SignatureHeader = "X-Hub-Signature-256"
+	VerifySecret    = "sluice-bench-github-secret" // #nosec G101 -- a throwaway secret of loopback test servers
+)
+
+// GitHubSignature is the SignatureHeader value GitHub sends with body when
+// the webhook's secret is secret.
+func GitHubSignature(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
 
 const (
 	// orderRejectBackoff is how long a connection of the ordering suite
@@ -74,10 +93,10 @@ type Config struct {
 	BodyBytes int           // POST body size
 	Timeout   time.Duration // per-request timeout of the load generator
 
-	// The payload, ordering and restart suites (report.ExtraSuites) have a
-	// budget of their own so that the default run stays under 10 minutes:
-	// ExtraRounds rounds of ExtraWarmup + ExtraMeasure, each capped by
-	// Rounds, Warmup and Measure (a short run stays short).
+	// The payload, verify, ordering and restart suites (report.ExtraSuites)
+	// have a budget of their own so that the default run stays under 10
+	// minutes: ExtraRounds rounds of ExtraWarmup + ExtraMeasure, each capped
+	// by Rounds, Warmup and Measure (a short run stays short).
 	ExtraRounds  int
 	ExtraWarmup  time.Duration
 	ExtraMeasure time.Duration
@@ -110,9 +129,10 @@ type Config struct {
 // of 1 s warmup + 3 s measurement, 1 KiB bodies, ingest at 64 and 256
 // connections, the other closed-loop suites at 64 (sync also at 1), open
 // loop at 5k and 10k requests/s over 64 connections; then the payload
-// (256 B, 4 KiB, 64 KiB), ordering (256 keys, backlog capped at 1,000) and
-// restart suites with 3 rounds of 0.5 s warmup + 1.5 s measurement. It
-// takes about 9¼ minutes on 2 cores, build included (Duration: 7 min 42 s).
+// (256 B, 4 KiB, 64 KiB), verify, ordering (256 keys, backlog capped at
+// 1,000) and restart suites with 3 rounds of 0.5 s warmup + 1.5 s
+// measurement. It takes about 9½ minutes on 2 cores, build included
+// (Duration: 7 min 54 s).
 // RepoDir and Self must be set.
 func Default() Config {
 	return Config{
@@ -265,6 +285,9 @@ type step struct {
 	// deliveries names the server whose POST count is the throughput (the
 	// sink of an e2e route); "" means the answers are.
 	deliveries string
+	// signed sends SignatureHeader with the body's signature (VerifySecret),
+	// computed once per run.
+	signed bool
 }
 
 // group is a load that every round measures: its steps run back to back, in
@@ -295,6 +318,10 @@ var (
 	roleSluiceSync = role{name: report.NameSluiceSync, kind: "sluice",
 		config: func(_ Config, l, d, sink, wasm string) server.SluiceConfig {
 			return server.SyncConfig(l, d, sink, wasm)
+		}}
+	roleSluiceGitHub = role{name: report.NameSluiceGitHub, kind: "sluice",
+		config: func(_ Config, l, d, _, _ string) server.SluiceConfig {
+			return server.VerifyConfig(l, d, VerifySecret)
 		}}
 	roleOrderNone = orderRole(report.NameOrderNone, server.OrderNone)
 	roleOrderKey  = orderRole(report.NameOrderKey, server.OrderByHeader(OrderHeader))
@@ -334,6 +361,8 @@ func roles(suite string) []role {
 		return []role{roleBare, roleSluiceFsync, roleByHand}
 	case report.SuitePayload:
 		return []role{roleBare, roleSluiceFsync}
+	case report.SuiteVerify:
+		return []role{roleSluiceFsync, roleSluiceGitHub}
 	case report.SuiteOrdering:
 		return []role{roleSink, roleOrderNone, roleOrderKey, roleOrderFIFO}
 	}
@@ -377,6 +406,14 @@ func groups(c Config, suite string) []group {
 			}
 			out = append(out, group{conns: report.GoalConns, steps: steps})
 		}
+	case report.SuiteVerify:
+		// Both servers get the same signed requests: the generator's work
+		// and the bytes Sluice parses are equal, only the check differs.
+		steps := each(report.GoalConns, 0, report.NameSluiceFsync, report.NameSluiceGitHub)
+		for i := range steps {
+			steps[i].signed = true
+		}
+		out = append(out, group{conns: report.GoalConns, steps: steps})
 	case report.SuiteOrdering:
 		steps := each(report.GoalConns, 0, report.NameOrderNone, report.NameOrderKey, report.NameOrderFIFO)
 		for i := range steps {
@@ -396,7 +433,10 @@ type instance struct {
 	path    string // where the load generator POSTs
 	dir     string // its temp dir
 	dataDir string // "" for the bare servers
-	proc    *server.Process
+	// admin is Sluice's admin listener (GET /v1/stats, the backlog); "" when
+	// the server has none (not Sluice, or admin_listen off).
+	admin string
+	proc  *server.Process
 }
 
 // Run executes the benchmark described by cfg. It returns the report of
@@ -473,6 +513,9 @@ func Run(ctx context.Context, cfg Config) (_ *report.Report, err error) {
 	if slices.Contains(cfg.Suites, report.SuiteRestart) {
 		rep.Settings.RestartPlugins = RestartModules
 	}
+	if slices.Contains(cfg.Suites, report.SuiteVerify) {
+		rep.Settings.SignedHeader = SignatureHeader
+	}
 	rep.LoadAvg[0] = procstat.LoadAvg()
 
 	sluiceBin := cfg.SluiceBin
@@ -528,7 +571,11 @@ func runSuite(ctx context.Context, cfg Config, suite, tmp, sluiceBin string, rep
 		if err := in.proc.WaitReady(ctx, cfg.ReadyTimeout); err != nil {
 			return failure(in, fmt.Errorf("waiting for readiness: %w", err))
 		}
-		logf("[%s] %s ready at %s (pid %d)", suite, in.meta.Name, in.spec.Addr, in.proc.Pid)
+		admin := ""
+		if in.admin != "" {
+			admin = ", admin API at " + in.admin
+		}
+		logf("[%s] %s ready at %s (pid %d%s)", suite, in.meta.Name, in.spec.Addr, in.proc.Pid, admin)
 	}
 	byName := map[string]*instance{}
 	for _, in := range insts {
@@ -577,8 +624,9 @@ func plan(cfg Config, suite, tmp, sluiceBin string) ([]*instance, error) {
 	}
 	sinkURL := ""
 	var insts []*instance
+	ports := freePorts{}
 	for _, r := range roles(suite) {
-		addr, err := server.FreeAddr()
+		addr, err := ports.next()
 		if err != nil {
 			return nil, err
 		}
@@ -621,6 +669,10 @@ func plan(cfg Config, suite, tmp, sluiceBin string) ([]*instance, error) {
 				routeWasm = wasm
 			}
 			sc := r.config(cfg, addr, in.dataDir, sinkURL, routeWasm)
+			if sc.AdminListen, err = ports.next(); err != nil {
+				return nil, err
+			}
+			in.admin = sc.AdminListen
 			yml, err := sc.Render()
 			if err != nil {
 				return nil, err
@@ -635,6 +687,9 @@ func plan(cfg Config, suite, tmp, sluiceBin string) ([]*instance, error) {
 			if suite == report.SuiteOrdering {
 				in.meta.OrderBy = sc.Routes[0].OrderBy
 			}
+			if a := sc.Routes[0].Auth; a != nil {
+				in.meta.Auth = a.Verify
+			}
 			in.path = "/in/" + sc.Routes[0].Name
 			if sc.Routes[0].Mode == "sync" {
 				in.status = fasthttp.StatusOK
@@ -644,6 +699,25 @@ func plan(cfg Config, suite, tmp, sluiceBin string) ([]*instance, error) {
 		insts = append(insts, in)
 	}
 	return insts, nil
+}
+
+// freePorts hands out free loopback addresses, never the same one twice: a
+// suite's servers run side by side, and a port FreeAddr found free is closed
+// again, so the kernel may offer it once more before its server binds it.
+type freePorts map[string]bool
+
+func (f freePorts) next() (string, error) {
+	for range 100 {
+		addr, err := server.FreeAddr()
+		if err != nil {
+			return "", err
+		}
+		if !f[addr] {
+			f[addr] = true
+			return addr, nil
+		}
+	}
+	return "", errNoPort
 }
 
 // measure waits for idle servers, runs one step's load and returns the run
@@ -685,6 +759,9 @@ func measure(ctx context.Context, cfg Config, suite string, round int, st step,
 	if st.shed {
 		lc.RejectBackoff = orderRejectBackoff
 	}
+	if st.signed {
+		lc.Headers = []load.Header{{Name: SignatureHeader, Value: GitHubSignature(VerifySecret, load.Body(lc))}}
+	}
 	var (
 		cpu0, cpu1       time.Duration // target
 		others0, others1 time.Duration // all other servers
@@ -710,8 +787,8 @@ func measure(ctx context.Context, cfg Config, suite string, round int, st step,
 			keep(err)
 		}
 		var b *int
-		if st.deliveries != "" && target.meta.Kind == "sluice" {
-			b = sluiceBacklog(target.spec.Addr)
+		if st.deliveries != "" {
+			b = sluiceBacklog(target.admin)
 		}
 		switch ph {
 		case load.MeasureStart:
@@ -819,10 +896,14 @@ func postCount(addr string) (uint64, error) {
 	return n, nil
 }
 
-// sluiceBacklog reads the log's backlog from Sluice's GET /v1/stats, or nil
-// if it cannot.
-func sluiceBacklog(addr string) *int {
-	code, body, err := fasthttp.GetTimeout(nil, "http://"+addr+"/v1/stats", 2*time.Second)
+// sluiceBacklog reads the log's backlog from GET /v1/stats of the Sluice
+// admin API at admin, or nil if it cannot (also when admin is "": no admin
+// listener). No admin_token is configured, so no Authorization is sent.
+func sluiceBacklog(admin string) *int {
+	if admin == "" {
+		return nil
+	}
+	code, body, err := fasthttp.GetTimeout(nil, "http://"+admin+"/v1/stats", 2*time.Second)
 	if err != nil || code != fasthttp.StatusOK {
 		return nil
 	}

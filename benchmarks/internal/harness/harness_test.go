@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/benchmarks/internal/load"
 	"github.com/sluicehq/sluice/benchmarks/internal/report"
 	"github.com/sluicehq/sluice/benchmarks/internal/server"
+	"github.com/sluicehq/sluice/runtime/verify"
+	"github.com/valyala/fasthttp"
 )
 
 func validConfig() Config {
@@ -75,8 +79,8 @@ func TestDefaultRunFitsBudget(t *testing.T) {
 	// The whole default run must stay under 10 minutes on 2 cores; build,
 	// startup, settling between runs, the fsync probe and the stops of the
 	// restart suite take about 1½ more (72 s for the first four suites in
-	// the 2026-11-26 run, ~0.5–1 s per run of the payload and ordering
-	// suites).
+	// the 2026-11-26 run, ~0.5–1 s per run of the payload, verify and
+	// ordering suites).
 	if d := c.Duration(); d > 8*time.Minute {
 		t.Errorf("default measurements take %v; the whole run must stay under 10 min", d)
 	}
@@ -98,9 +102,10 @@ func TestDuration(t *testing.T) {
 	}{
 		{[]string{"ingest"}, 8 * 5 * 4 * time.Second}, // 4 servers × 2 conns
 		{[]string{"payload"}, 6 * 3 * 2 * time.Second},
+		{[]string{"verify"}, 2 * 3 * 2 * time.Second},
 		{[]string{"ordering"}, 3 * 3 * 2 * time.Second},
 		{[]string{"restart"}, 3 * restartRoundEstimate},
-		{report.AllSuites, 20*5*4*time.Second + 9*3*2*time.Second + 3*restartRoundEstimate},
+		{report.AllSuites, 20*5*4*time.Second + 11*3*2*time.Second + 3*restartRoundEstimate},
 	}
 	for _, tt := range tests {
 		c.Suites = tt.suites
@@ -162,6 +167,16 @@ func TestGroups(t *testing.T) {
 		!slices.Equal(steps(payload[0]), []string{"bare", "sluice-fsync"}) || payload[0].steps[0].body != 256 {
 		t.Errorf("payload groups %+v", payload)
 	}
+	ver := groups(c, report.SuiteVerify)
+	if len(ver) != 1 || !slices.Equal(steps(ver[0]), []string{"sluice-fsync", "sluice-github"}) {
+		t.Fatalf("verify groups %+v", ver)
+	}
+	for i, st := range ver[0].steps {
+		// Both sides signed: the generator's cost and the bytes parsed are equal.
+		if !st.signed || st.conns != report.GoalConns || st.body != 0 || st.keys != 0 || st.deliveries != "" {
+			t.Errorf("verify step %d: %+v", i, st)
+		}
+	}
 	order := groups(c, report.SuiteOrdering)
 	if len(order) != 1 || !slices.Equal(steps(order[0]), []string{"sluice-order-none", "sluice-order-key", "sluice-order-fifo"}) {
 		t.Fatalf("ordering groups %+v", order)
@@ -207,7 +222,13 @@ func TestPlan(t *testing.T) {
 	if want := []string{"bare", "sluice-fsync", "sluice-none", "by-hand"}; !slices.Equal(names, want) {
 		t.Fatalf("servers %v, want %v", names, want)
 	}
-	if len(addrs) != 4 {
+	for _, in := range insts {
+		if in.admin != "" {
+			addrs[in.admin] = true
+		}
+	}
+	// Two Sluice servers with an admin API each: six distinct ports.
+	if len(addrs) != 6 {
 		t.Errorf("servers share addresses: %v", addrs)
 	}
 	bare, fsync, byHand := insts[0], insts[1], insts[3]
@@ -222,11 +243,16 @@ func TestPlan(t *testing.T) {
 	if fsync.spec.Path != "/bin/sluice" || !slices.Equal(fsync.spec.Args[:2], []string{"serve", "--config"}) {
 		t.Errorf("sluice command = %s %v", fsync.spec.Path, fsync.spec.Args)
 	}
+	for _, in := range insts {
+		if hasAdmin := in.meta.Kind == "sluice"; (in.admin != "") != hasAdmin {
+			t.Errorf("%s (%s): admin API %q", in.meta.Name, in.meta.Kind, in.admin)
+		}
+	}
 	yml, err := os.ReadFile(fsync.spec.Args[2])
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"listen: " + fsync.spec.Addr, "durability: fsync", "mode: async",
+	for _, want := range []string{"listen: " + fsync.spec.Addr, "admin_listen: " + fsync.admin, "durability: fsync", "mode: async",
 		"data_dir: " + filepath.Join(tmp, "ingest", "sluice-fsync", "data")} {
 		if !strings.Contains(string(yml), want) {
 			t.Errorf("config lacks %q:\n%s", want, yml)
@@ -271,7 +297,7 @@ func TestPlanSelfTestUsesBareEverywhere(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, in := range insts {
-			if in.spec.Path != c.Self || in.spec.Args[0] != BareServerCommand || in.dataDir != "" {
+			if in.spec.Path != c.Self || in.spec.Args[0] != BareServerCommand || in.dataDir != "" || in.admin != "" {
 				t.Errorf("%s in self-test runs %s %v", in.meta.Name, in.spec.Path, in.spec.Args)
 			}
 		}
@@ -289,6 +315,91 @@ func TestParseBacklog(t *testing.T) {
 	}
 }
 
+func TestSluiceBacklog(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) != "/v1/stats" {
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+			return
+		}
+		ctx.SetBodyString(`{"log":{"backlog":42},"ingress":{}}`)
+	}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown() })
+	if b := sluiceBacklog(ln.Addr().String()); b == nil || *b != 42 {
+		t.Errorf("backlog %v, want 42", b)
+	}
+	if b := sluiceBacklog(""); b != nil {
+		t.Errorf("backlog %d without an admin API", *b)
+	}
+}
+
+func TestPlanVerify(t *testing.T) {
+	insts, err := plan(validConfig(), report.SuiteVerify, t.TempDir(), "/bin/sluice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(insts) != 2 || insts[0].meta.Name != report.NameSluiceFsync || insts[1].meta.Name != report.NameSluiceGitHub {
+		t.Fatalf("servers %v", insts)
+	}
+	for i, in := range insts {
+		wantAuth := []string{"", server.VerifyGitHub}[i]
+		if in.meta.Auth != wantAuth || in.path != "/in/"+server.BenchRoute || in.status != 202 || in.admin == "" {
+			t.Errorf("%s: auth %q, POST %s expecting %d, admin %q", in.meta.Name, in.meta.Auth, in.path, in.status, in.admin)
+		}
+		yml, err := os.ReadFile(in.spec.Args[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		hasAuth := strings.Contains(string(yml), "verify: github") && strings.Contains(string(yml), "secret: "+VerifySecret)
+		if !strings.Contains(string(yml), "durability: fsync") || hasAuth != (wantAuth != "") {
+			t.Errorf("%s config:\n%s", in.meta.Name, yml)
+		}
+	}
+}
+
+func TestFreePortsAreDistinct(t *testing.T) {
+	f := freePorts{}
+	seen := map[string]bool{}
+	for range 20 {
+		addr, err := f.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[addr] || !strings.HasPrefix(addr, "127.0.0.1:") {
+			t.Fatalf("address %s handed out twice or not on loopback", addr)
+		}
+		seen[addr] = true
+	}
+}
+
+// TestGitHubSignature checks the signature against GitHub's documented
+// example and against Sluice's own verifier, on the body the verify suite
+// sends.
+func TestGitHubSignature(t *testing.T) {
+	const docs = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+	if got := GitHubSignature("It's a Secret to Everybody", []byte("Hello, World!")); got != docs {
+		t.Errorf("signature %s, want %s", got, docs)
+	}
+	v, err := verify.New(verify.Config{Scheme: verify.SchemeGitHub, Secrets: [][]byte{[]byte(VerifySecret)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := load.Body(load.Config{BodyBytes: Default().BodyBytes})
+	var h fasthttp.RequestHeader
+	h.Set(SignatureHeader, GitHubSignature(VerifySecret, body))
+	if _, err := v.Verify(&h, body, time.Now()); err != nil {
+		t.Errorf("Sluice refuses the harness's signature: %v", err)
+	}
+	body[0]++
+	if _, err := v.Verify(&h, body, time.Now()); err == nil {
+		t.Error("Sluice accepts the signature of another body")
+	}
+}
+
 func TestProbeFsync(t *testing.T) {
 	p, err := probeFsync(context.Background(), t.TempDir(), 5, 1024)
 	if err != nil {
@@ -301,7 +412,7 @@ func TestProbeFsync(t *testing.T) {
 
 func TestBaselines(t *testing.T) {
 	want := map[string]string{"ingest": "bare", "e2e": "sink", "sync": "sink", "openloop": "bare",
-		"payload": "bare", "ordering": "sluice-order-none", "restart": ""}
+		"payload": "bare", "verify": "sluice-fsync", "ordering": "sluice-order-none", "restart": ""}
 	for _, s := range report.AllSuites {
 		if got := baseline(s); got != want[s] {
 			t.Errorf("baseline(%s) = %q, want %q", s, got, want[s])

@@ -24,7 +24,8 @@
 // latency includes up to about that much lag of the generator itself.
 //
 // The body is BodyBytes of letters, or with Config.JSONBody a JSON document
-// of exactly that size. With Config.KeyHeader every request carries an
+// of exactly that size (Body returns it, e.g. to sign it). Config.Headers go
+// with every request unchanged. With Config.KeyHeader every request carries an
 // ordering key: each connection cycles through Config.Keys values from its
 // own starting point, so the keys interleave across connections. With
 // Config.RejectBackoff a closed-loop connection pauses after an answer it

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -27,6 +28,7 @@ var (
 	errBadStatus  = errors.New("load: status must be 0 or 100..599")
 	errBadKeys    = errors.New("load: keys must be ≥ 0, and > 0 with a key header")
 	errBadBackoff = errors.New("load: reject_backoff must be ≥ 0")
+	errBadHeader  = errors.New("load: headers need a token name and a value without CR, LF or NUL")
 )
 
 // Config describes one run against one server.
@@ -61,6 +63,15 @@ type Config struct {
 	// honouring Retry-After, so a server shedding load with 429s is not
 	// flooded with retries); 0 sends again at once.
 	RejectBackoff time.Duration
+	// Headers are sent with every request, the same values every time (e.g.
+	// a signature of the fixed body, see Body). They are set once per
+	// connection, so they cost a request nothing but their bytes.
+	Headers []Header
+}
+
+// Header is one request header.
+type Header struct {
+	Name, Value string
 }
 
 // Default returns the issue's configuration: 64 connections, 1 KiB bodies,
@@ -98,7 +109,23 @@ func (c Config) Validate() error {
 	case c.RejectBackoff < 0:
 		return fmt.Errorf("%w (got %v)", errBadBackoff, c.RejectBackoff)
 	}
+	for _, h := range c.Headers {
+		if !validHeader(h) {
+			return fmt.Errorf("%w (got %q)", errBadHeader, h.Name)
+		}
+	}
 	return nil
+}
+
+// validHeader reports whether h's name is an HTTP token and its value has
+// no byte that would end or corrupt the header.
+func validHeader(h Header) bool {
+	if h.Name == "" || strings.ContainsFunc(h.Name, func(r rune) bool {
+		return r <= ' ' || r >= 0x7f || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r)
+	}) {
+		return false
+	}
+	return !strings.ContainsAny(h.Value, "\r\n\x00")
 }
 
 func (c Config) status() int {
@@ -214,10 +241,7 @@ func Run(ctx context.Context, cfg Config, mark Marker) (*Result, error) {
 		done  = make(chan struct{})
 		p     *pacer
 	)
-	body := letterBody(cfg.BodyBytes)
-	if cfg.JSONBody {
-		body = JSONBody(cfg.BodyBytes)
-	}
+	body := Body(cfg)
 	var keys [][]byte
 	if cfg.KeyHeader != "" {
 		keys = make([][]byte, cfg.Keys)
@@ -432,6 +456,9 @@ func newWorker(cfg Config, body []byte, keys [][]byte, firstKey int, dials *atom
 	} else {
 		req.Header.SetContentType("application/octet-stream")
 	}
+	for _, h := range cfg.Headers {
+		req.Header.Set(h.Name, h.Value)
+	}
 	req.SetBodyRaw(body)
 	w := &worker{client: client, req: req, resp: fasthttp.AcquireResponse(),
 		status: cfg.status(), rejectBackoff: cfg.RejectBackoff}
@@ -439,6 +466,15 @@ func newWorker(cfg Config, body []byte, keys [][]byte, firstKey int, dials *atom
 		w.keyHeader, w.keys, w.key = []byte(cfg.KeyHeader), keys, firstKey
 	}
 	return w
+}
+
+// Body returns the body every request of a run with cfg carries: a JSON
+// document of cfg.BodyBytes with cfg.JSONBody, else that many letters.
+func Body(cfg Config) []byte {
+	if cfg.JSONBody {
+		return JSONBody(cfg.BodyBytes)
+	}
+	return letterBody(cfg.BodyBytes)
 }
 
 // letterBody is n bytes of "abc…xyzabc…".

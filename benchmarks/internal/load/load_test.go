@@ -30,6 +30,11 @@ func TestValidate(t *testing.T) {
 		{"bad status", func(c *Config) { c.Status = 42 }, "status"},
 		{"key header without keys", func(c *Config) { c.KeyHeader = "X-K" }, "keys"},
 		{"negative backoff", func(c *Config) { c.RejectBackoff = -1 }, "reject_backoff"},
+		{"header", func(c *Config) { c.Headers = []Header{{"X-Hub-Signature-256", "sha256=00"}} }, ""},
+		{"header without name", func(c *Config) { c.Headers = []Header{{"", "v"}} }, "headers"},
+		{"header name with a colon", func(c *Config) { c.Headers = []Header{{"X-A:", "v"}} }, "headers"},
+		{"header name with a space", func(c *Config) { c.Headers = []Header{{"X A", "v"}} }, "headers"},
+		{"header value with a newline", func(c *Config) { c.Headers = []Header{{"X-A", "v\r\nX-B: w"}} }, "headers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,6 +221,41 @@ func TestKeysRotatePerConnection(t *testing.T) {
 		if n < total/8-c.Conns || n > total/8+c.Conns {
 			t.Errorf("key %s sent %d times of %d", k, n, total)
 		}
+	}
+}
+
+func TestHeadersAndBodyAreSentAsConfigured(t *testing.T) {
+	for _, jsonBody := range []bool{false, true} {
+		var (
+			mu  sync.Mutex
+			bad string
+			n   int
+		)
+		c := quick("")
+		c.BodyBytes, c.JSONBody = 100, jsonBody
+		c.Headers = []Header{{"X-Hub-Signature-256", "sha256=abc"}, {"X-Other", "1"}}
+		want := string(Body(c))
+		c.Addr = serve(t, func(ctx *fasthttp.RequestCtx) {
+			mu.Lock()
+			defer mu.Unlock()
+			n++
+			h := &ctx.Request.Header
+			switch {
+			case string(h.Peek("X-Hub-Signature-256")) != "sha256=abc" || string(h.Peek("X-Other")) != "1":
+				bad = "headers " + h.String()
+			case string(ctx.PostBody()) != want:
+				bad = "body " + string(ctx.PostBody())
+			}
+			ctx.SetStatusCode(fasthttp.StatusAccepted)
+		})
+		if _, err := Run(context.Background(), c, nil); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		if n == 0 || bad != "" || len(want) != 100 || json.Valid([]byte(want)) != jsonBody {
+			t.Errorf("json %v: %d requests, %s; Body %.40q", jsonBody, n, bad, want)
+		}
+		mu.Unlock()
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 // Goal is one line of the goals table: a quantity computed per round from
 // paired runs of the same round, its median, and the verdict.
 type Goal struct {
-	ID     string    `json:"id"`   // "G1", ...; "B1", "P1@4KiB", "O1", "R1", ... for the informational lines
+	ID     string    `json:"id"`   // "G1", ..., "S1"; "B1", "P1@4KiB", "O1", "R1", ... for the informational lines
 	What   string    `json:"what"` // what is divided by (or subtracted from) what
 	Unit   string    `json:"unit"` // "×" (a ratio) or "µs"
 	Rounds []float64 `json:"rounds"`
@@ -117,6 +117,18 @@ func (r *Report) goals() []Goal {
 		}
 		add(g)
 	}
+	verify := Key{Suite: SuiteVerify, Conns: GoalConns}
+	g = r.ratio("S1", verify.with(NameSluiceGitHub), verify.with(NameSluiceFsync), tput,
+		fmt.Sprintf("async durable ingest rps with GitHub sender verification ÷ without, %d conns", GoalConns))
+	g.Op, g.Limit, g.Target = ">=", GoalVerify, fmt.Sprintf("≥ %.2f", GoalVerify)
+	plain, okP := r.Find(verify.with(NameSluiceFsync))
+	signed, okS := r.Find(verify.with(NameSluiceGitHub))
+	if okP && okS {
+		g.Note = fmt.Sprintf("server CPU per request %.1f µs verified, %.1f µs plain (medians)",
+			signed.MedianUsPerReq, plain.MedianUsPerReq)
+	}
+	add(g)
+
 	order := Key{Suite: SuiteOrdering, Conns: r.Settings.OrderConns}
 	g = r.ratio("O1", order.with(NameOrderKey), order.with(NameOrderNone), tput,
 		fmt.Sprintf("per-key ordering (%d keys) delivered/s ÷ no ordering, %d conns", r.Settings.OrderKeys, order.Conns))

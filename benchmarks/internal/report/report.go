@@ -18,8 +18,10 @@ import (
 // and openloop suites. v3 adds the payload, ordering and restart suites:
 // Run.BodyBytes and Run.Shed, Summary.BodyBytes, MedianMBps and
 // MedianShedPerS, Server.OrderBy, the Settings of the new suites, Restarts
-// and RestartSummary; every v2 field keeps its name and meaning.
-const Schema = "sluice-bench/v3"
+// and RestartSummary; every v2 field keeps its name and meaning. v4 adds the
+// verify suite: Server.Auth, Settings.SignedHeader and the goal S1; every v3
+// field keeps its name and meaning.
+const Schema = "sluice-bench/v4"
 
 // Suite names.
 const (
@@ -28,16 +30,18 @@ const (
 	SuiteSync     = "sync"     // sync route to a sink vs the sink directly, closed loop
 	SuiteOpenLoop = "openloop" // fixed request rates, coordinated-omission corrected latency
 	SuitePayload  = "payload"  // async durable ingest vs the bare handler by body size, closed loop
+	SuiteVerify   = "verify"   // async durable ingest with GitHub sender verification vs without, closed loop
 	SuiteOrdering = "ordering" // e2e delivery with no ordering, per-key ordering and strict FIFO
 	SuiteRestart  = "restart"  // time to the first /healthz 200, cold and warm compilation cache
 )
 
 // AllSuites lists the suites in the order a run measures them.
-var AllSuites = []string{SuiteIngest, SuiteE2E, SuiteSync, SuiteOpenLoop, SuitePayload, SuiteOrdering, SuiteRestart}
+var AllSuites = []string{SuiteIngest, SuiteE2E, SuiteSync, SuiteOpenLoop, SuitePayload, SuiteVerify, SuiteOrdering,
+	SuiteRestart}
 
 // ExtraSuites are the suites with their own, smaller budget of rounds and
 // window (Settings.ExtraRounds, ...), so that the default run stays short.
-var ExtraSuites = []string{SuitePayload, SuiteOrdering, SuiteRestart}
+var ExtraSuites = []string{SuitePayload, SuiteVerify, SuiteOrdering, SuiteRestart}
 
 // Server names used in reports.
 const (
@@ -55,6 +59,9 @@ const (
 	NameOrderFIFO = "sluice-order-fifo"
 	// NameRestart is the Sluice that the restart suite starts and stops.
 	NameRestart = "sluice-restart"
+	// NameSluiceGitHub is NameSluiceFsync's route with auth: {verify:
+	// github}: the verify suite measures it against NameSluiceFsync.
+	NameSluiceGitHub = "sluice-github"
 )
 
 // Restart suite: cache states of a start.
@@ -65,16 +72,17 @@ const (
 
 // Targets of the goals.
 const (
-	GoalIngest       = 0.7 // G1 at GoalConns (the benchmarks issue)
-	GoalIngest256    = 0.8 // G1 at 256 connections (the benchmarks issue)
-	CoreGoalIngest   = 0.5 // G1 as the core issue first stated it, at GoalConns
-	GoalDurable      = 0.8 // G2: fsync ÷ durability none
-	GoalE2E          = 0.4 // G4
-	GoalSyncOverUs   = 100 // G9: sync p50 − direct p50 ≤ fsync p50 + this
-	GoalSyncP99      = 2.0 // G10
-	GoalAsyncP99     = 2.0 // G11
-	GoalConns        = 64  // connection count the goals are stated for
-	SyncLatencyConns = 1   // G9's connection count
+	GoalIngest       = 0.7  // G1 at GoalConns (the benchmarks issue)
+	GoalIngest256    = 0.8  // G1 at 256 connections (the benchmarks issue)
+	CoreGoalIngest   = 0.5  // G1 as the core issue first stated it, at GoalConns
+	GoalDurable      = 0.8  // G2: fsync ÷ durability none
+	GoalE2E          = 0.4  // G4
+	GoalSyncOverUs   = 100  // G9: sync p50 − direct p50 ≤ fsync p50 + this
+	GoalSyncP99      = 2.0  // G10
+	GoalAsyncP99     = 2.0  // G11
+	GoalVerify       = 0.95 // S1: GitHub verification ÷ none (the verify suite's own target)
+	GoalConns        = 64   // connection count the goals are stated for
+	SyncLatencyConns = 1    // G9's connection count
 )
 
 // NoisyCores is how much CPU (in cores) the rest of the machine may use
@@ -131,6 +139,9 @@ type Settings struct {
 	OrderRejectBackoffMs float64 `json:"order_reject_backoff_ms,omitempty"`
 	// RestartPlugins are the modules the restart suite's config loads.
 	RestartPlugins []string `json:"restart_plugins,omitempty"`
+	// SignedHeader is the header carrying the body's signature that every
+	// request of the verify suite sends, to both servers.
+	SignedHeader string `json:"signed_header,omitempty"`
 }
 
 // Server describes one configuration under test in one suite.
@@ -140,6 +151,7 @@ type Server struct {
 	Kind       string   `json:"kind"`                 // "bare", "sink", "sluice" or "by-hand"
 	Durability string   `json:"durability,omitempty"` // sluice only
 	OrderBy    string   `json:"order_by,omitempty"`   // ordering suite: the route's order_by
+	Auth       string   `json:"auth,omitempty"`       // verify suite: the route's auth.verify ("" none)
 	Command    []string `json:"command"`
 	DataBytes  int64    `json:"data_dir_bytes,omitempty"` // size of its data dir at the end
 }

@@ -67,10 +67,10 @@ func sample() *Report {
 		Settings: Settings{Suites: AllSuites, Rounds: 3, WarmupS: 1, MeasureS: 3, BodyBytes: 1024,
 			Conns: []int{64}, Rates: []float64{5000}, OpenConns: 64, Transform: "upper.wasm", FsyncSamples: 200,
 			Baselines: map[string]string{SuiteIngest: NameBare, SuiteE2E: NameSink, SuiteSync: NameSink, SuiteOpenLoop: NameBare,
-				SuitePayload: NameBare, SuiteOrdering: NameOrderNone},
+				SuitePayload: NameBare, SuiteVerify: NameSluiceFsync, SuiteOrdering: NameOrderNone},
 			ExtraRounds: 3, ExtraWarmupS: 0.5, ExtraMeasureS: 1.5, Payloads: []int{256, 65536},
 			OrderConns: 64, OrderKeys: 256, OrderHeader: "X-Order-Key", OrderBacklog: 1000, OrderRejectBackoffMs: 10,
-			RestartPlugins: []string{"go.wasm", "upper.wasm"}},
+			RestartPlugins: []string{"go.wasm", "upper.wasm"}, SignedHeader: "X-Hub-Signature-256"},
 	}
 	for _, s := range []struct{ suite, name, kind string }{
 		{SuiteIngest, NameBare, "bare"}, {SuiteIngest, NameSluiceFsync, "sluice"},
@@ -79,12 +79,14 @@ func sample() *Report {
 		{SuiteSync, NameSink, "sink"}, {SuiteSync, NameSluiceSync, "sluice"},
 		{SuiteOpenLoop, NameBare, "bare"}, {SuiteOpenLoop, NameSluiceFsync, "sluice"},
 		{SuitePayload, NameBare, "bare"}, {SuitePayload, NameSluiceFsync, "sluice"},
+		{SuiteVerify, NameSluiceFsync, "sluice"}, {SuiteVerify, NameSluiceGitHub, "sluice"},
 		{SuiteOrdering, NameSink, "sink"}, {SuiteOrdering, NameOrderNone, "sluice"},
 		{SuiteOrdering, NameOrderKey, "sluice"}, {SuiteOrdering, NameOrderFIFO, "sluice"},
 		{SuiteRestart, NameRestart, "sluice"},
 	} {
 		r.Servers = append(r.Servers, Server{Suite: s.suite, Name: s.name, Kind: s.kind, Command: []string{s.name},
-			OrderBy: map[string]string{NameOrderNone: "none", NameOrderKey: "header:X-Order-Key", NameOrderFIFO: "route"}[s.name]})
+			OrderBy: map[string]string{NameOrderNone: "none", NameOrderKey: "header:X-Order-Key", NameOrderFIFO: "route"}[s.name],
+			Auth:    map[string]string{NameSluiceGitHub: "github"}[s.name]})
 	}
 	add := func(suite string, conns int, rate float64, round int, server string, rps, p50, p99 float64) *Run {
 		h := &latency.Histogram{}
@@ -127,6 +129,12 @@ func sample() *Report {
 		add(SuitePayload, 64, 0, round, NameSluiceFsync, v.sluice256, 1600, 5000).BodyBytes = 256
 		add(SuitePayload, 64, 0, round, NameBare, v.bare64k, 8000, 25000).BodyBytes = 65536
 		add(SuitePayload, 64, 0, round, NameSluiceFsync, v.sluice64k, 16000, 50000).BodyBytes = 65536
+	}
+	// verify: github ÷ plain 0.9, 0.98, 1 → 0.98; CPU/req 1e6/rps.
+	for i, v := range []struct{ plain, github float64 }{{10000, 9000}, {10000, 9800}, {8000, 8000}} {
+		round := i + 1
+		add(SuiteVerify, 64, 0, round, NameSluiceFsync, v.plain, 1600, 5000)
+		add(SuiteVerify, 64, 0, round, NameSluiceGitHub, v.github, 1700, 5200)
 	}
 	// ordering: per key 0.75, 0.5, 1 → 0.75; FIFO 0.1, 0.05, 0.2 → 0.1.
 	for i, v := range []struct{ none, key, fifo float64 }{{8000, 6000, 800}, {8000, 4000, 400}, {8000, 8000, 1600}} {
@@ -208,6 +216,7 @@ func TestGoals(t *testing.T) {
 		"G10":      {2.5, "fail"},
 		"P1@256B":  {0.3, ""},
 		"P1@64KiB": {0.3, ""},
+		"S1":       {0.98, "pass"}, // ≥ 0.95
 		"O1":       {0.75, ""},
 		"O2":       {0.1, ""},
 		"R1":       {0.1, ""},
@@ -231,7 +240,7 @@ func TestGoals(t *testing.T) {
 			t.Errorf("%s verdict %q, want %q", g.ID, got, w.pass)
 		}
 	}
-	if want := []string{"G1", "G2", "G11", "B1", "B2", "G4", "G9", "G10", "P1@256B", "P1@64KiB", "O1", "O2", "R1"}; !slices.Equal(ids, want) {
+	if want := []string{"G1", "G2", "G11", "B1", "B2", "G4", "G9", "G10", "P1@256B", "P1@64KiB", "S1", "O1", "O2", "R1"}; !slices.Equal(ids, want) {
 		t.Errorf("goals %v, want %v", ids, want)
 	}
 }
@@ -251,7 +260,7 @@ func TestGoalsAtOtherConnectionCounts(t *testing.T) {
 		ids = append(ids, g.ID)
 	}
 	want := []string{"G1", "G2", "G11", "B1", "B2", "G1@256", "B1@256", "B2@256", "G4", "G9", "G10",
-		"P1@256B", "P1@64KiB", "O1", "O2", "R1"}
+		"P1@256B", "P1@64KiB", "S1", "O1", "O2", "R1"}
 	if !slices.Equal(ids, want) {
 		t.Errorf("goals %v, want %v", ids, want)
 	}

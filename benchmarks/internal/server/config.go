@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -21,13 +22,21 @@ const (
 // writes. It mirrors the documented file format; it is not Sluice's own
 // config type, so the harness does not import the server it measures.
 type SluiceConfig struct {
-	Listen      string   `yaml:"listen"`
-	AdminListen string   `yaml:"admin_listen"` // "off": two servers run side by side
+	Listen string `yaml:"listen"`
+	// AdminListen is the admin API's address, where GET /v1/stats (the
+	// backlog the harness reads) is served: a loopback host:port of its own
+	// for every server of a suite, since they run side by side, or AdminOff.
+	// No admin_token is set, which Sluice allows on loopback only.
+	AdminListen string   `yaml:"admin_listen"`
 	DataDir     string   `yaml:"data_dir"`
 	Durability  string   `yaml:"durability"`
 	Plugins     []Plugin `yaml:"plugins,omitempty"`
 	Routes      []Route  `yaml:"routes"`
 }
+
+// AdminOff is the AdminListen value that disables the admin API; the
+// configs below start with it and the harness sets an address.
+const AdminOff = "off"
 
 // Plugin is a WASM transform module, referenced by name from routes.
 type Plugin struct {
@@ -43,7 +52,18 @@ type Route struct {
 	Transforms  []string     `yaml:"transforms,omitempty"`
 	Destination *Destination `yaml:"destination,omitempty"`
 	Backlog     *Backlog     `yaml:"backlog,omitempty"`
+	Auth        *Auth        `yaml:"auth,omitempty"`
 }
+
+// Auth makes a route verify its sender before anything is stored.
+type Auth struct {
+	Verify string `yaml:"verify"` // the scheme; the harness signs VerifyGitHub only
+	Secret string `yaml:"secret"` // the signing secret, in the file
+}
+
+// VerifyGitHub is the auth scheme of a route that checks
+// X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, raw body)>.
+const VerifyGitHub = "github"
 
 // Destination is where a route delivers the transformed message.
 type Destination struct {
@@ -84,11 +104,19 @@ func OrderByHeader(name string) string { return "header:" + name }
 func BenchConfig(listen, dataDir, durability string) SluiceConfig {
 	return SluiceConfig{
 		Listen:      listen,
-		AdminListen: "off",
+		AdminListen: AdminOff,
 		DataDir:     dataDir,
 		Durability:  durability,
 		Routes:      []Route{{Name: BenchRoute, Mode: "async", OrderBy: OrderNone}},
 	}
+}
+
+// VerifyConfig returns the ingest benchmark's configuration (durability
+// fsync) with the route verifying GitHub signatures made with secret.
+func VerifyConfig(listen, dataDir, secret string) SluiceConfig {
+	c := BenchConfig(listen, dataDir, DurabilityFsync)
+	c.Routes[0].Auth = &Auth{Verify: VerifyGitHub, Secret: secret}
+	return c
 }
 
 // E2EConfig returns the configuration for the end-to-end benchmark: an
@@ -160,6 +188,9 @@ func (c SluiceConfig) Validate() error {
 	case len(c.Routes) == 0:
 		return fmt.Errorf("%w: routes is empty", errBadSluiceConfig)
 	}
+	if err := c.validateAdmin(); err != nil {
+		return err
+	}
 	for i, r := range c.Routes {
 		if r.Name == "" {
 			return fmt.Errorf("%w: routes[%d].name is empty", errBadSluiceConfig, i)
@@ -174,11 +205,31 @@ func (c SluiceConfig) Validate() error {
 			return fmt.Errorf("%w: routes[%d].order_by %q (async routes: none, route, header:<Name> or json:/<pointer>)",
 				errBadSluiceConfig, i, r.OrderBy)
 		}
+		if a := r.Auth; a != nil && (a.Verify != VerifyGitHub || a.Secret == "") {
+			return fmt.Errorf("%w: routes[%d].auth needs verify: %s and a secret", errBadSluiceConfig, i, VerifyGitHub)
+		}
 	}
 	for i, p := range c.Plugins {
 		if p.Name == "" || p.Path == "" {
 			return fmt.Errorf("%w: plugins[%d] needs a name and a path", errBadSluiceConfig, i)
 		}
+	}
+	return nil
+}
+
+// validateAdmin checks admin_listen: AdminOff, or a loopback address with a
+// port (Sluice refuses another address without an admin token; port 0 would
+// bind a port the harness cannot know) that is not the ingress's.
+func (c SluiceConfig) validateAdmin() error {
+	if c.AdminListen == AdminOff {
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(c.AdminListen)
+	if err != nil || !ap.Addr().IsLoopback() || ap.Port() == 0 {
+		return fmt.Errorf("%w: admin_listen %q (want %q or a loopback ip:port)", errBadSluiceConfig, c.AdminListen, AdminOff)
+	}
+	if c.AdminListen == c.Listen {
+		return fmt.Errorf("%w: admin_listen %s is also listen", errBadSluiceConfig, c.AdminListen)
 	}
 	return nil
 }

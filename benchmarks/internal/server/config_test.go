@@ -4,15 +4,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice/runtime/config"
 	"go.yaml.in/yaml/v3"
 )
 
 func TestRenderBenchConfig(t *testing.T) {
-	got, err := BenchConfig("127.0.0.1:18080", "/tmp/xyz/data", DurabilityFsync).Render()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `listen: 127.0.0.1:18080
+	withAdmin := BenchConfig("127.0.0.1:18080", "/tmp/xyz/data", DurabilityFsync)
+	withAdmin.AdminListen = "127.0.0.1:18081"
+	tests := []struct {
+		name string
+		cfg  SluiceConfig
+		want string
+	}{
+		{"admin API off", BenchConfig("127.0.0.1:18080", "/tmp/xyz/data", DurabilityFsync), `listen: 127.0.0.1:18080
 admin_listen: "off"
 data_dir: /tmp/xyz/data
 durability: fsync
@@ -20,9 +24,82 @@ routes:
   - name: bench
     mode: async
     order_by: none
-`
-	if string(got) != want {
-		t.Errorf("rendered:\n%s\nwant:\n%s", got, want)
+`},
+		{"admin API on its own port", withAdmin, `listen: 127.0.0.1:18080
+admin_listen: 127.0.0.1:18081
+data_dir: /tmp/xyz/data
+durability: fsync
+routes:
+  - name: bench
+    mode: async
+    order_by: none
+`},
+		{"github verification", VerifyConfig("127.0.0.1:1", "/d", "s3cret: #x"), `listen: 127.0.0.1:1
+admin_listen: "off"
+data_dir: /d
+durability: fsync
+routes:
+  - name: bench
+    mode: async
+    order_by: none
+    auth:
+      verify: github
+      secret: 's3cret: #x'
+`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.cfg.Render()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("rendered:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSluiceAcceptsRenderedConfigs parses and validates the rendered files
+// with Sluice's own config package, so that a server does not refuse to
+// start in the middle of a run.
+func TestSluiceAcceptsRenderedConfigs(t *testing.T) {
+	const listen, admin, sink = "127.0.0.1:18080", "127.0.0.1:18081", "http://127.0.0.1:18082/sink"
+	tests := []struct {
+		name string
+		cfg  SluiceConfig
+	}{
+		{"bench", BenchConfig(listen, "/d", DurabilityNone)},
+		{"verify", VerifyConfig(listen, "/d", "bench-secret")},
+		{"e2e", E2EConfig(listen, "/d", sink, "", 1000)},
+		{"sync", SyncConfig(listen, "/d", sink, "")},
+		{"ordering", OrderingConfig(listen, "/d", sink, "", OrderByHeader("X-Order-Key"), 1000)},
+	}
+	for _, tt := range tests {
+		for _, adminListen := range []string{AdminOff, admin} {
+			t.Run(tt.name+" admin "+adminListen, func(t *testing.T) {
+				c := tt.cfg
+				c.AdminListen = adminListen
+				b, err := c.Render()
+				if err != nil {
+					t.Fatal(err)
+				}
+				sc, err := config.Parse(b)
+				if err != nil {
+					t.Fatalf("%v\n%s", err, b)
+				}
+				if err := sc.Validate(); err != nil {
+					t.Fatalf("%v\n%s", err, b)
+				}
+				if sc.AdminListen != adminListen {
+					t.Errorf("admin_listen %q, want %q", sc.AdminListen, adminListen)
+				}
+				if a := sc.Routes[0].Auth; (a != nil) != (c.Routes[0].Auth != nil) ||
+					a != nil && (a.Verify != config.AuthGitHub || len(a.Secret) != 1 || a.Secret[0].Reveal() != "bench-secret") {
+					t.Errorf("auth %+v, rendered from %+v", a, c.Routes[0].Auth)
+				}
+			})
+		}
 	}
 }
 
@@ -65,6 +142,16 @@ func TestValidate(t *testing.T) {
 		{"per-key order", func(c *SluiceConfig) { c.Routes[0].OrderBy = OrderByHeader("X-Order-Key") }, ""},
 		{"json order", func(c *SluiceConfig) { c.Routes[0].OrderBy = "json:/customer/id" }, ""},
 		{"strict FIFO", func(c *SluiceConfig) { c.Routes[0].OrderBy = OrderRoute }, ""},
+		{"admin on loopback", func(c *SluiceConfig) { c.AdminListen = "127.0.0.1:2" }, ""},
+		{"admin on IPv6 loopback", func(c *SluiceConfig) { c.AdminListen = "[::1]:2" }, ""},
+		{"no admin", func(c *SluiceConfig) { c.AdminListen = "" }, "admin_listen"},
+		{"admin not on loopback", func(c *SluiceConfig) { c.AdminListen = "0.0.0.0:2" }, "admin_listen"},
+		{"admin without port", func(c *SluiceConfig) { c.AdminListen = "127.0.0.1" }, "admin_listen"},
+		{"admin on port 0", func(c *SluiceConfig) { c.AdminListen = "127.0.0.1:0" }, "admin_listen"},
+		{"admin is the ingress", func(c *SluiceConfig) { c.AdminListen = c.Listen }, "admin_listen"},
+		{"github auth", func(c *SluiceConfig) { c.Routes[0].Auth = &Auth{Verify: VerifyGitHub, Secret: "s"} }, ""},
+		{"auth without secret", func(c *SluiceConfig) { c.Routes[0].Auth = &Auth{Verify: VerifyGitHub} }, "routes[0].auth"},
+		{"auth scheme not signed", func(c *SluiceConfig) { c.Routes[0].Auth = &Auth{Verify: "stripe", Secret: "s"} }, "routes[0].auth"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,7 +25,8 @@ FUZZ_TARGETS := \
 	runtime/verify:FuzzParseSignatureList \
 	runtime/verify:FuzzDecodeSignature \
 	runtime/verify:FuzzJSONTopLevelString \
-	runtime/wasm/wasmbin:FuzzInstrument
+	runtime/wasm/wasmbin:FuzzInstrument \
+	runtime/wasm/wasmbin:FuzzCodeStats
 
 .PHONY: run build test test-short plugins check fmt vet tidy security bench bench-plugins fuzz clean
 

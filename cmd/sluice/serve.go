@@ -168,7 +168,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	if cacheDir == "" {
 		cacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
 	}
-	s.host, err = wasm.NewHost(cacheDir, log)
+	s.host, err = wasm.NewHostWithOptions(wasm.HostOptions{CacheDir: cacheDir, CacheMaxSize: int64(cfg.WasmCacheMaxSize), Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -549,12 +549,17 @@ func backlogLimits(cfg *config.Config) queue.Limits {
 // wasmLimits converts configured limits; zero fields keep the host's defaults.
 func wasmLimits(l config.PluginLimits) wasm.Limits {
 	return wasm.Limits{
-		MemoryPages:   uint32((l.MemoryLimit + 65535) / 65536), // #nosec G115 -- memory_limit is at most 4GiB (config.Validate): at most 65536 pages
-		Timeout:       l.Timeout.D(),
-		Fuel:          l.Fuel,
-		MaxDepth:      int32(l.MaxDepth), // #nosec G115 -- max_depth is at most 1000000 (config.Validate)
-		MaxOutput:     int(l.MaxOutput),
-		MaxModuleSize: int(l.MaxModuleSize),
+		MemoryPages:     uint32((l.MemoryLimit + 65535) / 65536), // #nosec G115 -- memory_limit is at most 4GiB (config.Validate): at most 65536 pages
+		Timeout:         l.Timeout.D(),
+		Fuel:            l.Fuel,
+		MaxDepth:        int32(l.MaxDepth), // #nosec G115 -- max_depth is at most 1000000 (config.Validate)
+		MaxOutput:       int(l.MaxOutput),
+		MaxModuleSize:   int(l.MaxModuleSize),
+		MaxFunctions:    l.MaxFunctions,
+		MaxFunctionSize: int(l.MaxFunctionSize),
+		MaxCodeSize:     int(l.MaxCodeSize),
+		MaxDeclarations: l.MaxDeclarations,
+		MaxCompileWork:  l.MaxCompileWork,
 	}
 }
 

@@ -145,6 +145,9 @@ func view(v *registry.Version) PluginView {
 	out.Limits = map[string]string{
 		"memory_pages": fmt.Sprint(l.MemoryPages), "fuel": fmt.Sprint(l.Fuel), "max_depth": fmt.Sprint(l.MaxDepth),
 		"timeout": l.Timeout.String(), "max_output": fmt.Sprint(l.MaxOutput), "max_module_size": fmt.Sprint(l.MaxModuleSize),
+		"max_functions": fmt.Sprint(l.MaxFunctions), "max_function_size": fmt.Sprint(l.MaxFunctionSize),
+		"max_code_size": fmt.Sprint(l.MaxCodeSize), "max_declarations": fmt.Sprint(l.MaxDeclarations),
+		"max_compile_work": fmt.Sprint(l.MaxCompileWork),
 	}
 	return out
 }

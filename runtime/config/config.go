@@ -22,12 +22,15 @@ import (
 
 // Config is the whole file.
 type Config struct {
-	Listen      string   `yaml:"listen"`
-	AdminListen string   `yaml:"admin_listen"` // admin API (plugins); "off" disables it
-	DataDir     string   `yaml:"data_dir"`
-	WasmCache   string   `yaml:"wasm_cache_dir"` // compiled plugins; default <data_dir>/wasm-cache
-	Durability  string   `yaml:"durability"`     // fsync | none
-	MaxBodySize ByteSize `yaml:"max_body_size"`  // per request
+	Listen      string `yaml:"listen"`
+	AdminListen string `yaml:"admin_listen"` // admin API (plugins); "off" disables it
+	DataDir     string `yaml:"data_dir"`
+	WasmCache   string `yaml:"wasm_cache_dir"` // compiled plugins; default <data_dir>/wasm-cache
+	// WasmCacheMaxSize caps the compilation cache (least recently used
+	// entries go first); 0: 1GiB.
+	WasmCacheMaxSize ByteSize `yaml:"wasm_cache_max_size"`
+	Durability       string   `yaml:"durability"`    // fsync | none
+	MaxBodySize      ByteSize `yaml:"max_body_size"` // per request
 	// MinFreeDisk: below this much free space on the data dir's file system
 	// new messages get 507 disk_full (default: 1GiB or 5% of the file
 	// system, whichever is smaller; 0 turns the guard off).
@@ -180,6 +183,13 @@ type PluginLimits struct {
 	MaxDepth      int      `yaml:"max_depth"`       // call depth
 	MaxOutput     ByteSize `yaml:"max_output"`      // bytes one call may output
 	MaxModuleSize ByteSize `yaml:"max_module_size"` // refuse bigger modules before compiling
+	// Structure, checked before compiling so that no module costs the
+	// machine more than a bounded compile (see RATIONALE.md, WASM host).
+	MaxFunctions    int      `yaml:"max_functions"`     // functions the module defines
+	MaxFunctionSize ByteSize `yaml:"max_function_size"` // one function body
+	MaxCodeSize     ByteSize `yaml:"max_code_size"`     // all function bodies
+	MaxDeclarations int      `yaml:"max_declarations"`  // types, imports, globals, exports, segments, ... together
+	MaxCompileWork  int64    `yaml:"max_compile_work"`  // estimated compile cost (1 unit ≈ 10–15 ns)
 }
 
 // Or returns l with its zero fields taken from d.
@@ -201,6 +211,21 @@ func (l PluginLimits) Or(d PluginLimits) PluginLimits {
 	}
 	if l.MaxModuleSize == 0 {
 		l.MaxModuleSize = d.MaxModuleSize
+	}
+	if l.MaxFunctions == 0 {
+		l.MaxFunctions = d.MaxFunctions
+	}
+	if l.MaxFunctionSize == 0 {
+		l.MaxFunctionSize = d.MaxFunctionSize
+	}
+	if l.MaxCodeSize == 0 {
+		l.MaxCodeSize = d.MaxCodeSize
+	}
+	if l.MaxDeclarations == 0 {
+		l.MaxDeclarations = d.MaxDeclarations
+	}
+	if l.MaxCompileWork == 0 {
+		l.MaxCompileWork = d.MaxCompileWork
 	}
 	return l
 }
@@ -391,6 +416,9 @@ func checkLimits(key string, l PluginLimits, bad func(key, format string, args .
 	if l.MaxOutput < 0 || l.MaxOutput > 1<<30 {
 		bad(key+".max_output", "must be between 1 byte and 1GiB")
 	}
+	if l.MaxFunctions < 0 || l.MaxFunctionSize < 0 || l.MaxCodeSize < 0 || l.MaxDeclarations < 0 || l.MaxCompileWork < 0 {
+		bad(key, "max_functions, max_function_size, max_code_size, max_declarations and max_compile_work must be positive")
+	}
 	if l.MaxModuleSize < 0 {
 		bad(key+".max_module_size", "must be positive")
 	}
@@ -580,6 +608,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Retention != nil && *c.Retention < 0 {
 		bad("retention", "must be >= 0 (0 keeps results forever)")
+	}
+	if c.WasmCacheMaxSize < 0 {
+		bad("wasm_cache_max_size", "must be >= 0 (0 picks 1GiB)")
 	}
 	if c.MinFreeDisk != nil && *c.MinFreeDisk < 0 {
 		bad("min_free_disk", "must be >= 0 (0 turns the free-space guard off)")

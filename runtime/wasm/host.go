@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/runtime/wasm/wasmbin"
@@ -46,6 +48,29 @@ type Limits struct {
 	MaxDepth int32
 	// MaxModuleSize refuses larger modules before compiling them.
 	MaxModuleSize int
+
+	// Structural limits, checked before compiling (from the section headers
+	// and one pass over the code): they bound what compiling a module costs,
+	// since wazero's compiler cannot be interrupted.
+	//
+	// MaxFunctions bounds the functions a module defines (a fixed cost each).
+	MaxFunctions int
+	// MaxFunctionSize bounds one function body, in bytes: the compiler holds
+	// one function's whole intermediate form at a time.
+	MaxFunctionSize int
+	// MaxCodeSize bounds the code section, in bytes: compile time and
+	// memory grow with it.
+	MaxCodeSize int
+	// MaxDeclarations bounds the entries of every other section together:
+	// types, imports, tables, memories, globals, exports, element and data
+	// segments, tags (each costs memory and time to decode and instantiate).
+	MaxDeclarations int
+	// MaxCompileWork bounds the module's wasmbin.CodeStats.Work: the part
+	// of compiling that grows faster than the code (functions with many
+	// basic blocks, or many blocks and many locals; calls × mutable
+	// globals; functions × types, imports, globals and exports). A unit is
+	// about 10 ns of compiling at worst on the reference machine.
+	MaxCompileWork int64
 }
 
 // Defaults for zero Limits fields.
@@ -57,6 +82,16 @@ const (
 	DefaultInitFuel      = 100_000_000
 	DefaultMaxDepth      = 10_000
 	DefaultMaxModuleSize = 64 << 20
+	// The structural defaults allow about four times the largest plugin in
+	// the repository, a Go guest (plugins/demo/mapper.wasm: 2,201 functions,
+	// largest body 29 KiB, 2.1 MiB of code, 37,942 declarations, compile
+	// work 1.4e8), and bound compiling the worst module within all of them
+	// at about 10 s of one core and under 0.5 GB (RATIONALE.md, "WASM host").
+	DefaultMaxFunctions    = 50_000
+	DefaultMaxFunctionSize = 128 << 10
+	DefaultMaxCodeSize     = 8 << 20
+	DefaultMaxDeclarations = 500_000
+	DefaultMaxCompileWork  = 500_000_000
 )
 
 func (l Limits) withDefaults() Limits {
@@ -81,31 +116,79 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxModuleSize <= 0 {
 		l.MaxModuleSize = DefaultMaxModuleSize
 	}
+	if l.MaxFunctions <= 0 {
+		l.MaxFunctions = DefaultMaxFunctions
+	}
+	if l.MaxFunctionSize <= 0 {
+		l.MaxFunctionSize = DefaultMaxFunctionSize
+	}
+	if l.MaxCodeSize <= 0 {
+		l.MaxCodeSize = DefaultMaxCodeSize
+	}
+	if l.MaxDeclarations <= 0 {
+		l.MaxDeclarations = DefaultMaxDeclarations
+	}
+	if l.MaxCompileWork <= 0 {
+		l.MaxCompileWork = DefaultMaxCompileWork
+	}
 	return l
 }
 
 // Host compiles plugins. Safe for concurrent use.
 type Host struct {
 	cache   wazero.CompilationCache
+	disk    *diskCache // nil: the cache is in memory only
 	log     *slog.Logger
 	compile chan struct{} // bounds concurrent compilations
+	// compilations counts the modules handed to wazero's compiler (tests
+	// check that the structural limits refuse a module before it).
+	compilations atomic.Int64
 }
 
-// NewHost returns a host that caches compiled code in cacheDir (none if empty).
+// HostOptions configure a Host.
+type HostOptions struct {
+	// CacheDir keeps compiled plugins between runs; empty: in memory only.
+	// Processes may share it.
+	CacheDir string
+	// CacheMaxSize caps the bytes kept in CacheDir: past it, the least
+	// recently used compiled modules are deleted (when the host starts and
+	// after each compilation). 0: DefaultCacheMaxSize; negative: no cap.
+	CacheMaxSize int64
+	Log          *slog.Logger // nil: slog.Default()
+}
+
+// NewHost returns a host that caches compiled code in cacheDir (none if
+// empty), up to DefaultCacheMaxSize.
 func NewHost(cacheDir string, log *slog.Logger) (*Host, error) {
+	return NewHostWithOptions(HostOptions{CacheDir: cacheDir, Log: log})
+}
+
+// NewHostWithOptions returns a host configured by o. It prunes the cache
+// directory to its cap before returning.
+func NewHostWithOptions(o HostOptions) (*Host, error) {
+	log := o.Log
 	if log == nil {
 		log = slog.Default()
 	}
 	h := &Host{log: log, compile: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
-	if cacheDir != "" {
-		c, err := wazero.NewCompilationCacheWithDir(cacheDir)
-		if err != nil {
-			return nil, fmt.Errorf("wasm: opening compilation cache %s: %w", cacheDir, err)
-		}
-		h.cache = c
-	} else {
+	if o.CacheDir == "" {
 		h.cache = wazero.NewCompilationCache()
+		return h, nil
 	}
+	c, err := wazero.NewCompilationCacheWithDir(o.CacheDir)
+	if err != nil {
+		return nil, fmt.Errorf("wasm: opening compilation cache %s: %w", o.CacheDir, err)
+	}
+	h.cache = c
+	dir, err := filepath.Abs(o.CacheDir) // as wazero resolves it
+	if err != nil {
+		return nil, fmt.Errorf("wasm: opening compilation cache %s: %w", o.CacheDir, err)
+	}
+	h.disk = &diskCache{dir: dir, max: o.CacheMaxSize, log: log}
+	if h.disk.max == 0 {
+		h.disk.max = DefaultCacheMaxSize
+	}
+	h.disk.prune()
 	return h, nil
 }
 
@@ -157,10 +240,11 @@ func invalid(name, format string, args ...any) *Error {
 	return &Error{Code: CodeInvalidModule, Plugin: name, Message: fmt.Sprintf(format, args...)}
 }
 
-// Load checks a module (size, format, imports, memory, ABI exports), meters
-// it (wasmbin.Instrument), compiles it and instantiates it once to run the
-// version handshake. Errors are *Error with code invalid_module and say what
-// was found.
+// Load checks a module (size, format, the structural limits, imports,
+// memory, ABI exports), meters it (wasmbin.Instrument), compiles it and
+// instantiates it once to run the version handshake. Everything but the ABI
+// exports is checked before compiling. Errors are *Error with code
+// invalid_module and say what was found.
 func (h *Host) Load(ctx context.Context, name string, bin []byte, limits Limits) (*Plugin, error) {
 	return h.LoadABI(ctx, name, bin, "", limits)
 }
@@ -174,13 +258,27 @@ func (h *Host) LoadABI(ctx context.Context, name string, bin []byte, abi string,
 		log: h.log.With("plugin", name)}
 	p.Version = name + "@" + p.SHA256[:12]
 	if len(bin) > limits.MaxModuleSize {
-		return nil, invalid(name, "module is %d bytes, over the %d-byte limit", len(bin), limits.MaxModuleSize)
+		return nil, invalid(name, "module is %d bytes, over the %d-byte limit%s", len(bin), limits.MaxModuleSize, raise("max_module_size"))
+	}
+	counts, err := wasmbin.Count(bin)
+	if err != nil {
+		return nil, invalid(name, "%v", err)
+	}
+	if err := checkCounts(counts, limits); err != nil {
+		return nil, invalid(name, "%v", err)
 	}
 	mod, err := wasmbin.Parse(bin)
 	if err != nil {
 		return nil, invalid(name, "%v", err)
 	}
 	p.Module = mod
+	stats, err := mod.CodeStats(bin)
+	if err != nil {
+		return nil, invalid(name, "%v", err)
+	}
+	if err := checkCode(stats, limits); err != nil {
+		return nil, invalid(name, "%v", err)
+	}
 	if err := checkImports(mod); err != nil {
 		return nil, invalid(name, "%v", err)
 	}
@@ -227,10 +325,15 @@ func (h *Host) LoadABI(ctx context.Context, name string, bin []byte, abi string,
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	h.compilations.Add(1)
 	compiled, err := p.rt.CompileModule(ctx, metered)
 	<-h.compile
 	if err != nil {
 		return nil, invalid(name, "compiling: %v", err)
+	}
+	if h.disk != nil {
+		h.disk.touch(metered)
+		h.disk.prune()
 	}
 	p.compiled = compiled
 	if abi == ABIWASI {
@@ -271,6 +374,42 @@ func (h *Host) LoadABI(ctx context.Context, name string, bin []byte, abi string,
 	}
 	ok = true
 	return p, nil
+}
+
+// raise names the configuration key that raises a limit.
+func raise(key string) string {
+	return fmt.Sprintf(" (raise plugin_defaults.%s or the plugin's %s)", key, key)
+}
+
+// checkCounts applies the limits read from the section headers: they hold
+// before Parse builds anything per entry.
+func checkCounts(c wasmbin.Counts, l Limits) error {
+	if n := max(c.Functions, c.Bodies); n > l.MaxFunctions {
+		return fmt.Errorf("module defines %d functions, over the limit of %d%s", n, l.MaxFunctions, raise("max_functions"))
+	}
+	if c.CodeSize > l.MaxCodeSize {
+		return fmt.Errorf("module has %d bytes of code, over the limit of %d%s", c.CodeSize, l.MaxCodeSize, raise("max_code_size"))
+	}
+	if n := c.Declarations(); n > l.MaxDeclarations {
+		kind, most := c.Largest()
+		return fmt.Errorf("module declares %d types, imports, tables, memories, globals, exports, segments and tags "+
+			"(%d %s), over the limit of %d%s", n, most, kind, l.MaxDeclarations, raise("max_declarations"))
+	}
+	return nil
+}
+
+// checkCode applies the limits on the code's shape.
+func checkCode(s wasmbin.CodeStats, l Limits) error {
+	if s.MaxBody > l.MaxFunctionSize {
+		return fmt.Errorf("function %d is %d bytes, over the limit of %d%s", s.MaxBodyFunc, s.MaxBody, l.MaxFunctionSize, raise("max_function_size"))
+	}
+	if s.Work > l.MaxCompileWork {
+		return fmt.Errorf("module would take too long to compile: its compile work is %d, over the limit of %d%s; "+
+			"the costliest function, %d, has ~%d basic blocks, %d locals and %d calls (work grows with blocks², "+
+			"blocks × locals², calls × mutable globals, and functions × types, imports, globals and exports)",
+			s.Work, l.MaxCompileWork, raise("max_compile_work"), s.MaxWorkFunc, s.MaxWorkBlocks, s.MaxWorkLocals, s.MaxWorkCalls)
+	}
+	return nil
 }
 
 func pagesSize(pages uint64) string {

@@ -24,7 +24,7 @@ const (
 	CodeTimeout       = "plugin_timeout"      // the call ran past its wall-clock limit
 	CodeInvalidOutput = "invalid_output"      // output out of bounds or too large
 	CodeMemoryLimit   = "memory_limit"        // the guest could not get the memory it needed
-	CodeInvalidModule = "invalid_module"      // refused at load
+	CodeInvalidModule = "invalid_module"      // refused at load: not a module, no ABI, a limit (size, functions, code, declarations, compile work)
 )
 
 // Error is a failed transform. Discard reports whether the instance must be closed.

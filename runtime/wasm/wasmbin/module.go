@@ -1,6 +1,7 @@
 // Package wasmbin reads the WebAssembly binary format far enough to describe a
-// module (imports, exports, memory) and to rewrite its code for metering
-// (Instrument). It is not a validator: wazero validates what it compiles.
+// module (imports, exports, memory), to estimate what compiling it costs
+// (Count, CodeStats) and to rewrite its code for metering (Instrument). It is
+// not a validator: wazero validates what it compiles.
 package wasmbin
 
 import (
@@ -78,10 +79,12 @@ type Module struct {
 	Exports  []Export
 	Memories []Memory
 	// Funcs holds the type index of every function, imported ones first.
-	Funcs         []uint32
-	importedFuncs int
-	globals       int // imported + defined
-	sections      []section
+	Funcs          []uint32
+	importedFuncs  int
+	globals        int // imported + defined
+	mutableGlobals int
+	localNames     int // functions in the name section's local names
+	sections       []section
 }
 
 type section struct {
@@ -106,13 +109,42 @@ func (r *reader) valType() string {
 // Parse reads the module's header and the sections it describes. The code
 // section is located but not decoded.
 func Parse(bin []byte) (*Module, error) {
+	secs, err := sections(bin)
+	if err != nil {
+		return nil, err
+	}
+	m := &Module{sections: secs}
+	for _, s := range secs {
+		payload := bin[s.start:s.end]
+		sr := &reader{b: payload}
+		m.parseSection(s.id, sr)
+		if sr.err == nil && !sr.done() && s.id != secCustom && s.id <= secExport {
+			sr.fail("%d bytes after the section's last entry", len(payload)-sr.off)
+		}
+		if sr.err != nil {
+			return nil, fmt.Errorf("section %d at byte %d: %w", s.id, s.headerAt, sr.err)
+		}
+	}
+	for i := range m.Exports {
+		e := &m.Exports[i]
+		if e.Kind == KindFunc && int(e.Index) < len(m.Funcs) && int(m.Funcs[e.Index]) < len(m.Types) {
+			t := m.Types[m.Funcs[e.Index]]
+			e.Type = &t
+		}
+	}
+	return m, nil
+}
+
+// sections checks the module's header and splits it into sections, in an
+// order the format allows.
+func sections(bin []byte) ([]section, error) {
 	if len(bin) < 8 || string(bin[:4]) != "\x00asm" {
 		return nil, fmt.Errorf("not a WebAssembly module (no \\0asm magic)")
 	}
 	if v := bin[4:8]; string(v) != "\x01\x00\x00\x00" {
 		return nil, fmt.Errorf("unsupported WebAssembly binary version % x (want 01 00 00 00); components are not modules", v)
 	}
-	m := &Module{}
+	var secs []section
 	r := &reader{b: bin, off: 8}
 	last := 0
 	for !r.done() {
@@ -120,7 +152,7 @@ func Parse(bin []byte) (*Module, error) {
 		id := r.byte()
 		size := r.u32()
 		start := r.off
-		payload := r.bytes(int(size))
+		r.bytes(int(size))
 		if r.err != nil {
 			return nil, fmt.Errorf("section at byte %d: %w (the module is truncated or corrupt)", at, r.err)
 		}
@@ -134,28 +166,31 @@ func Parse(bin []byte) (*Module, error) {
 			}
 			last = pos
 		}
-		m.sections = append(m.sections, section{id: id, start: start, end: start + int(size), headerAt: at})
-		sr := &reader{b: payload}
-		m.parseSection(id, sr)
-		if sr.err == nil && !sr.done() && id != secCustom && id <= secExport {
-			sr.fail("%d bytes after the section's last entry", len(payload)-sr.off)
+		if len(secs) == maxSections {
+			return nil, fmt.Errorf("section at byte %d: more than %d sections", at, maxSections)
 		}
-		if sr.err != nil {
-			return nil, fmt.Errorf("section %d at byte %d: %w", id, at, sr.err)
-		}
+		secs = append(secs, section{id: id, start: start, end: start + int(size), headerAt: at})
 	}
-	for i := range m.Exports {
-		e := &m.Exports[i]
-		if e.Kind == KindFunc && int(e.Index) < len(m.Funcs) && int(m.Funcs[e.Index]) < len(m.Types) {
-			t := m.Types[m.Funcs[e.Index]]
-			e.Type = &t
-		}
-	}
-	return m, nil
+	return secs, nil
 }
 
 func (m *Module) parseSection(id byte, r *reader) {
 	switch id {
+	case secCustom:
+		if r.name() != "name" || r.err != nil {
+			r.err = nil // a custom section's contents are not checked
+			return
+		}
+		// Count the functions with local names: wazero looks each function
+		// up in that list (CodeStats). Only the subsections' headers are read.
+		for !r.done() {
+			sub, size := r.byte(), r.u32()
+			payload := r.bytes(int(size))
+			if sub == 2 && r.err == nil {
+				m.localNames = int((&reader{b: payload}).u32())
+			}
+		}
+		r.err = nil
 	case secType:
 		for n := r.u32(); n > 0 && r.err == nil; n-- {
 			if f := r.byte(); f != 0x60 {
@@ -197,7 +232,9 @@ func (m *Module) parseSection(id byte, r *reader) {
 				m.Memories = append(m.Memories, Memory{MinPages: min, MaxPages: max, HasMax: hasMax, Imported: true})
 			case 3:
 				r.valType()
-				r.byte()
+				if r.byte() == 1 {
+					m.mutableGlobals++
+				}
 				m.globals++
 			case 4:
 				r.byte()
@@ -222,7 +259,9 @@ func (m *Module) parseSection(id byte, r *reader) {
 	case secGlobal:
 		for n := r.u32(); n > 0 && r.err == nil; n-- {
 			r.valType()
-			r.byte()
+			if r.byte() == 1 {
+				m.mutableGlobals++
+			}
 			skipConstExpr(r)
 			m.globals++
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -32,11 +33,18 @@ type Options struct {
 	// 10m); expired and deleted entries give their space back.
 	GCInterval time.Duration
 	// MinFreeBytes: while the file system holding Dir has less space
-	// available, Append fails with ErrDiskFull (checked every second).
-	// 0 disables the check; AutoMinFree picks it from the file system.
+	// available, Append fails with ErrDiskFull. The committer charges every
+	// batch against the free space before writing it, and measures the
+	// file system again whenever a batch would cross a line (and every
+	// second). The line is never below the floor that the log keeps for
+	// Badger's own writes plus a headroom for outcomes (Stats.DiskFloor,
+	// Stats.DiskMinFree): under the floor not even outcomes are written,
+	// they wait. AutoMinFree picks it from the file system. 0 disables the
+	// guard entirely: Badger then crashes (SIGBUS) when the disk fills up.
 	MinFreeBytes int64
 
-	freeBytes func(dir string) (free, total int64, err error) // the file system's space (tests stub it)
+	freeBytes    func(dir string) (free, total int64, err error) // the file system's space (tests stub it)
+	diskInterval time.Duration                                   // how often to measure when idle (tests); default diskInterval
 }
 
 // Log is the embedded [Queue]: Badger on local disk with group commit.
@@ -52,17 +60,22 @@ type Log struct {
 	exited chan struct{}
 	gcDone chan struct{} // closed when the value-log GC loop returned
 
-	diskLow  atomic.Bool   // under MinFreeBytes: appends fail
-	diskErr  atomic.Bool   // the last check could not read the free space
+	space    space         // the free-space budget (disk.go)
+	diskLow  atomic.Bool   // under the line: appends fail (space.low, for Ready)
 	diskDone chan struct{} // closed when the free-space loop returned
 
 	nextSeq  uint64 // owned by the committer
 	maxBytes int64  // a batch's size cap: it must fit one Badger transaction
+	maxOps   int    // a batch's op cap: the same, in entries
 
 	stats struct {
 		batches, syncs, appends, completes atomic.Uint64
 		writeNanos, syncNanos              atomic.Uint64
-		diskFree                           atomic.Int64  // bytes available at the last check
+		diskFree, diskFloor, diskLine      atomic.Int64  // at the last measurement
+		diskHeld                           atomic.Int64  // ops held for space
+		diskChecks, diskRefused            atomic.Uint64 // measurements, appends refused for space
+		completedBytes                     atomic.Int64  // sizes of the messages completed (their space can be reclaimed)
+		reclaims                           atomic.Uint64 // forced flushes and compactions (reclaim)
 		syncedSeq                          atomic.Uint64 // every message with Seq <= this is synced
 		largestBatch                       atomic.Int64  // estimated bytes of the largest batch (tests)
 	}
@@ -117,12 +130,27 @@ type Stats struct {
 	BacklogBytes int64  `json:"backlog_bytes"` // their size
 	WriteNanos   uint64 `json:"write_nanos"`   // time spent writing batches to Badger
 	SyncNanos    uint64 `json:"sync_nanos"`    // time spent in fsync
-	DiskFree     int64  `json:"disk_free"`     // bytes available on the log's file system (last check)
-	DiskLow      bool   `json:"disk_low"`      // under MinFreeBytes: appends are refused
+	DiskFree     int64  `json:"disk_free"`     // bytes available on the log's file system (last measurement)
+	DiskLow      bool   `json:"disk_low"`      // under DiskMinFree: appends are refused (drain mode)
+	// DiskFloor is the space kept free for Badger's own writes: the tables
+	// of the WALs (flushes, Close, the next Open), what compactions may
+	// write before they delete their inputs (up to the size of the tree), a
+	// value-log GC. Nothing is written below it. DiskMinFree is where
+	// appends stop: MinFreeBytes, or the floor plus a headroom for outcomes
+	// if that is more. Both are from the last measurement.
+	DiskFloor    int64  `json:"disk_floor"`
+	DiskMinFree  int64  `json:"disk_min_free"`
+	DiskHeld     int    `json:"disk_held"`     // outcomes waiting for space (under the floor)
+	DiskChecks   uint64 `json:"disk_checks"`   // free-space measurements (statfs and Badger's file sizes)
+	DiskRefused  uint64 `json:"disk_refused"`  // appends refused with ErrDiskFull
+	DiskReclaims uint64 `json:"disk_reclaims"` // forced flushes and compactions to get space back (drain mode)
 }
 
 // Open opens (or creates) the log in opts.Dir, recovers every pending message
-// into the scheduler and starts the committer.
+// into the scheduler and starts the committer. With the free-space guard on
+// it fails with ErrDiskFull, before Badger replays anything, if the file
+// system has less than the log's floor free (Stats.DiskFloor); between the
+// floor and the line it opens in drain mode (Ready reports ErrDiskFull).
 func Open(opts Options) (*Log, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 4096
@@ -133,13 +161,23 @@ func Open(opts Options) (*Log, error) {
 	if opts.freeBytes == nil {
 		opts.freeBytes = freeBytes
 	}
-	bo := badger.DefaultOptions(opts.Dir).
+	if opts.diskInterval <= 0 {
+		opts.diskInterval = diskInterval
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("queue: creating %s: %w", opts.Dir, err)
+	}
+	sp, err := openSpace(opts)
+	if err != nil {
+		return nil, err
+	}
+	bo := sp.sz.options(badger.DefaultOptions(opts.Dir).
 		WithSyncWrites(false). // the committer syncs once per batch itself
 		WithLogger(badgerLogger{opts.Logger}).
 		WithLoggingLevel(badger.WARNING).
 		WithDetectConflicts(false).
 		WithBlockCacheSize(64 << 20).
-		WithValueLogFileSize(256 << 20).WithCompression(options.None)
+		WithCompression(options.None))
 	db, err := badger.Open(bo)
 	if err != nil {
 		// After a crash the first open occasionally fails and a second one
@@ -165,7 +203,11 @@ func Open(opts Options) (*Log, error) {
 		// within one transaction keeps it in one memtable, which the sync
 		// after it covers. Half the limit leaves room for the estimate.
 		maxBytes: db.MaxBatchSize() / 2,
+		// An op writes up to four entries; small memtables (small disks)
+		// allow fewer entries per transaction than MaxBatch ops.
+		maxOps: int(min(int64(opts.MaxBatch), max(db.MaxBatchCount()/8, 1))),
 	}
+	l.space.on, l.space.minFree, l.space.sz, l.space.backoff = sp.on, sp.minFree, sp.sz, reclaimInterval
 	n, err := l.recover()
 	if err != nil {
 		db.Close()
@@ -174,8 +216,8 @@ func Open(opts Options) (*Log, error) {
 	if n > 0 {
 		l.log.Info("recovered pending messages", "count", n)
 	}
-	l.checkDisk() // before the first append can come
-	go l.every(diskInterval, l.diskDone, l.checkDisk)
+	l.check(false) // before the first append can come: a short disk starts in drain mode
+	go l.every(opts.diskInterval, l.diskDone, l.checkDisk)
 	go l.commitLoop()
 	if l.opts.GCInterval <= 0 {
 		l.opts.GCInterval = 10 * time.Minute
@@ -261,6 +303,7 @@ func (l *Log) Ready() error {
 // Append implements [Queue].
 func (l *Log) Append(m *Message) error {
 	if err := l.Ready(); err != nil {
+		l.stats.diskRefused.Add(1)
 		return err
 	}
 	if err := l.sched.reserve(m); err != nil {
@@ -361,9 +404,14 @@ func readDead(txn *badger.Txn, id ID) (*Message, Record, error) {
 func (l *Log) Replay(id ID) error {
 	var m *Message
 	var parked bool
+	l.space.mu.Lock()
+	defer l.space.mu.Unlock()
 	err := l.db.Update(func(txn *badger.Txn) error {
 		var err error
 		if m, _, err = readDead(txn, id); err != nil {
+			return err
+		}
+		if err := l.chargeLocked(m.Size()+64, true); err != nil { // a replay is a new message
 			return err
 		}
 		parked = m.Parked
@@ -386,7 +434,12 @@ func (l *Log) Replay(id ID) error {
 // Discard implements [Queue].
 func (l *Log) Discard(id ID) error {
 	var m *Message
+	l.space.mu.Lock()
+	defer l.space.mu.Unlock()
 	err := l.db.Update(func(txn *badger.Txn) error {
+		if err := l.chargeLocked(128, false); err != nil {
+			return err
+		}
 		var err error
 		if m, _, err = readDead(txn, id); err != nil {
 			return err
@@ -409,7 +462,7 @@ func deadErr(what string, err error) error {
 	switch {
 	case errors.Is(err, badger.ErrKeyNotFound):
 		return errNotFound
-	case errors.Is(err, errNotDead):
+	case errors.Is(err, errNotDead), errors.Is(err, errDiskFull):
 		return err
 	}
 	return fmt.Errorf("queue: %s a dead letter: %w", what, err)
@@ -478,7 +531,14 @@ func (l *Log) Callbacks() ([]ID, error) {
 
 // CallbackDone implements [Queue].
 func (l *Log) CallbackDone(id ID) error {
-	err := l.db.Update(func(txn *badger.Txn) error { return txn.Delete(outboxKey(id)) })
+	l.space.mu.Lock()
+	defer l.space.mu.Unlock()
+	err := l.db.Update(func(txn *badger.Txn) error {
+		if err := l.chargeLocked(64, false); err != nil {
+			return err
+		}
+		return txn.Delete(outboxKey(id))
+	})
 	if err != nil {
 		return fmt.Errorf("queue: forgetting a callback: %w", err)
 	}
@@ -542,6 +602,12 @@ func (l *Log) Stats() Stats {
 		SyncNanos:    l.stats.syncNanos.Load(),
 		DiskFree:     l.stats.diskFree.Load(),
 		DiskLow:      l.diskLow.Load(),
+		DiskFloor:    l.stats.diskFloor.Load(),
+		DiskMinFree:  l.stats.diskLine.Load(),
+		DiskHeld:     int(l.stats.diskHeld.Load()),
+		DiskChecks:   l.stats.diskChecks.Load(),
+		DiskRefused:  l.stats.diskRefused.Load(),
+		DiskReclaims: l.stats.reclaims.Load(),
 	}
 }
 
@@ -559,9 +625,50 @@ func (l *Log) Close() error {
 	<-l.exited
 	<-l.gcDone
 	<-l.diskDone
+	s := &l.space
+	s.mu.Lock()
+	held := s.held
+	s.held, s.heldB = nil, 0
+	s.mu.Unlock()
+	for _, o := range held { // the messages stay in the log and run again after a restart
+		l.failHeld(o)
+	}
+	l.stats.diskHeld.Store(0)
 	l.sched.close()
+	if err := l.roomToClose(); err != nil {
+		// Badger's Close would flush the memtable into a table that does
+		// not fit: SIGBUS. Leave Badger open (the process is about to exit,
+		// which releases it): what the WAL holds is synced and replayed at
+		// the next start.
+		if serr := l.db.Sync(); serr != nil {
+			l.log.Error("syncing the log before leaving it unclosed", "err", serr)
+		}
+		return err
+	}
 	if err := l.db.Close(); err != nil {
 		return fmt.Errorf("queue: closing badger: %w", err)
+	}
+	return nil
+}
+
+// roomToClose reports an error if the file system cannot take the table of
+// the memtable that Badger's Close flushes. Compactions running meanwhile
+// write into the floor's share for them.
+func (l *Log) roomToClose() error {
+	s := &l.space
+	if !s.on {
+		return nil
+	}
+	free, _, err := l.opts.freeBytes(l.opts.Dir)
+	if err != nil {
+		return nil // as when the guard cannot read the space while running
+	}
+	f, err := scanFiles(l.opts.Dir, s.sz, false)
+	if err != nil {
+		return nil
+	}
+	if need := f.wal + s.sz.slack(); free < need {
+		return &errNoSpace{what: "closing", dir: l.opts.Dir, need: need, free: free}
 	}
 	return nil
 }
@@ -588,7 +695,7 @@ func (l *Log) commitLoop() {
 		}
 		size := batch[0].size()
 	drain:
-		for len(batch) < cap(batch) {
+		for len(batch) < l.maxOps {
 			select {
 			case o, ok := <-l.ops:
 				if !ok {
@@ -623,6 +730,15 @@ func (o *op) size() int64 {
 }
 
 func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []*Message) {
+	// The budget admits the batch (or part of it) and is held until it is
+	// written, so that a measurement never sees half of it.
+	l.space.mu.Lock()
+	if l.space.on {
+		if batch = l.admitLocked(batch); len(batch) == 0 {
+			l.space.mu.Unlock()
+			return arena, appended
+		}
+	}
 	wb := l.db.NewWriteBatch()
 	var err error
 	set := func(k, v []byte) {
@@ -695,6 +811,7 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 	} else {
 		wb.Cancel()
 	}
+	l.space.mu.Unlock()
 	l.stats.batches.Add(1)
 	if err == nil && len(appended) > 0 && l.opts.Durability == DurabilityFsync {
 		t0 := time.Now()
@@ -748,6 +865,7 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		l.sched.done(o.msg)
 		if err == nil {
 			l.stats.completes.Add(1)
+			l.stats.completedBytes.Add(o.msg.Size())
 		}
 		if o.onDone != nil {
 			o.onDone(err)

@@ -14,6 +14,7 @@ const (
 	prefixOutbox  = 'o' // o<id:16> -> nothing: a final record whose callback is not sent yet
 	prefixIdem    = 'i' // i<route>\x00<idempotency key> -> id + body hash (expires)
 	prefixDead    = 'd' // d<route>\x00<dead seq:8> -> id: a route's dead letters, in the order they died
+	prefixFlush   = 'z' // z: a marker written and dropped at once to flush the memtables (reclaim)
 )
 
 func outboxKey(id ID) []byte {

@@ -11,3 +11,13 @@ func freeBytes(dir string) (free, total int64, err error) {
 	}
 	return int64(st.Bavail) * st.Bsize, int64(st.Blocks) * st.Bsize, nil
 }
+
+// allocated is the space a file takes on its file system: the blocks
+// allocated to it, which for a sparse file is less than its size.
+func allocated(path string) (int64, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return 0, err
+	}
+	return st.Blocks * 512, nil
+}

@@ -2,7 +2,19 @@
 
 package queue
 
-import "errors"
+import (
+	"errors"
+	"os"
+)
 
 // freeBytes is not implemented here: the log does not guard its disk.
 func freeBytes(string) (free, total int64, err error) { return 0, 0, errors.ErrUnsupported }
+
+// allocated is the file's size (sparse files count in full).
+func allocated(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}

@@ -17,6 +17,16 @@
 // backlog live in memory in a scheduler that another backend (for example a
 // replicated stream) can reuse.
 //
+// A full disk is an error, never a crash. Badger writes through mmap'd files
+// and dies with SIGBUS when the file system runs out under a mapping, so the
+// log keeps a free-space budget in front of it (disk.go): the committer
+// charges every batch before writing it; appends fail with [ErrDiskFull]
+// below the line (Stats.DiskMinFree, drain mode, reported by Ready);
+// outcomes are still written down to the floor kept for Badger's own
+// flushes and compactions (Stats.DiskFloor), and wait below it; Open and
+// Close fail with ErrDiskFull instead of letting Badger flush into a disk
+// without room.
+//
 // A Queue is safe for concurrent use. Messages returned by Next are owned by
 // the caller until it passes them to Complete.
 package queue

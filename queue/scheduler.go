@@ -42,6 +42,7 @@ type scheduler struct {
 	bytes    int64             // bytes counted against the limit
 	routes   map[string]*usage // per route, for routes with limits
 	closed   bool
+	held     bool          // hold: no message is handed out (the log cannot write outcomes)
 	wake     chan struct{} // one token: a waiter should look at ready again
 	stop     chan struct{} // closed by close
 }
@@ -164,7 +165,7 @@ func (s *scheduler) next(ctx context.Context) (*Message, error) {
 			s.mu.Unlock()
 			return nil, errClosed
 		}
-		if m := s.ready.pop(); m != nil {
+		if m := s.popLocked(); m != nil {
 			s.inflight[m.ID] = struct{}{}
 			more := s.ready.len() > 0
 			s.mu.Unlock()
@@ -180,6 +181,25 @@ func (s *scheduler) next(ctx context.Context) (*Message, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+	}
+}
+
+// popLocked takes the next ready message, unless the scheduler is held.
+func (s *scheduler) popLocked() *Message {
+	if s.held {
+		return nil
+	}
+	return s.ready.pop()
+}
+
+// hold stops (true) or resumes (false) handing out messages; messages
+// already claimed are not affected.
+func (s *scheduler) hold(on bool) {
+	s.mu.Lock()
+	s.held = on
+	s.mu.Unlock()
+	if !on {
+		s.signal()
 	}
 }
 

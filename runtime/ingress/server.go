@@ -245,7 +245,7 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 }
 
 // diskFullMessage explains a disk_full answer.
-const diskFullMessage = "the disk holding Sluice's log is almost full (under min_free_disk); the message was not accepted; retry later"
+const diskFullMessage = "the disk holding Sluice's log is almost full (under min_free_disk or the log's floor); the message was not accepted; retry later"
 
 var (
 	pathIngest  = []byte("/in/")
@@ -270,7 +270,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		if s.opts.Ready != nil {
 			if err := s.opts.Ready(); errors.Is(err, queue.ErrDiskFull) {
 				writeErrorDetail(ctx, errorDetail{Code: codeDiskFull,
-					Message: "the disk holding Sluice's log is almost full (under min_free_disk): new messages are refused"})
+					Message: "the disk holding Sluice's log is almost full (under min_free_disk or the log's floor): new messages are refused"})
 				ctx.SetStatusCode(fasthttp.StatusServiceUnavailable) // not ready; the process is fine
 				return
 			}

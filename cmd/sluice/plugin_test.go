@@ -120,7 +120,7 @@ func TestPluginRun(t *testing.T) {
 			stderr: []string{"error: fuel_exhausted: sluice_transform spent its fuel budget of 1000000"}},
 		{name: "timeout", args: []string{fixture("slow"), "--timeout", "50ms", "--fuel", "1000000000000"}, code: 1,
 			stderr: []string{"error: plugin_timeout: sluice_transform ran past its 50ms limit"}},
-		{name: "memory", args: []string{fixture("hostile/membomb"), "--memory", "16MiB"}, code: 1,
+		{name: "memory", args: []string{fixture("hostile/membomb"), "--memory", "16MiB", "--timeout", "2m"}, code: 1,
 			stderr: []string{"error: memory_limit: ", "of 256 pages"}},
 		{name: "max output", args: []string{fixture("echo"), "--max-output", "4B"}, stdin: "12345", code: 1,
 			stderr: []string{"error: invalid_output: set_output: 5 bytes exceeds the output limit of 4"}},

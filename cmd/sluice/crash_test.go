@@ -52,6 +52,13 @@ type process struct {
 
 func spawn(t *testing.T, bin, cfg, addr string) *process {
 	t.Helper()
+	return spawnWith(t, bin, cfg, addr, "http", http.DefaultClient)
+}
+
+// spawnWith starts the binary and waits until scheme://addr/healthz answers
+// 200 to client.
+func spawnWith(t *testing.T, bin, cfg, addr, scheme string, client *http.Client) *process {
+	t.Helper()
 	p := &process{t: t, addr: addr, logs: &bytes.Buffer{}}
 	p.cmd = exec.Command(bin, "serve", "--config", cfg, "--listen", addr, "--admin-listen", "off")
 	p.cmd.Stderr = &lockedWriter{w: p.logs}
@@ -60,7 +67,7 @@ func spawn(t *testing.T, bin, cfg, addr string) *process {
 	}
 	deadline := time.Now().Add(120 * time.Second)
 	for {
-		resp, err := http.Get("http://" + addr + "/healthz")
+		resp, err := client.Get(scheme + "://" + addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -90,6 +97,13 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
+}
+
+// String returns what was written (the writer must be a *bytes.Buffer).
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.(*bytes.Buffer).String()
 }
 
 // TestCrashLosesNoAcknowledgedMessage loads the real binary with async

@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -195,45 +194,21 @@ func TestSIGHUPReloadsCertificate(t *testing.T) {
 	os.WriteFile(cfg, []byte(fmt.Sprintf("data_dir: %s\ntls: {cert_file: %s, key_file: %s}\nroutes: [{name: s, mode: sync}]\n",
 		filepath.Join(dir, "data"), cert, key)), 0o644)
 	addr := freeAddr(t)
-	var logs lockedWriter
-	var buf strings.Builder
-	logs.w = &buf
-	cmd := exec.Command(bin, "serve", "--config", cfg, "--listen", addr, "--admin-listen", "off")
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	c := ca.client()
-	deadline := time.Now().Add(120 * time.Second)
-	for {
-		resp, err := c.Get("https://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not healthy over TLS: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	proc := spawnWith(t, bin, cfg, addr, "https", ca.client())
+	defer proc.kill9()
 	if s := ca.servedSerial(t, addr); s != 1 {
 		t.Fatalf("serial %d before renewal", s)
 	}
 	ca.issue(t, dir, 2)
-	cmd.Process.Signal(syscall.SIGHUP)
-	deadline = time.Now().Add(60 * time.Second)
+	proc.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(60 * time.Second)
 	for ca.servedSerial(t, addr) != 2 {
 		if time.Now().After(deadline) {
 			t.Fatal("the renewed certificate was not served after SIGHUP")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	logs.mu.Lock()
-	out := buf.String()
-	logs.mu.Unlock()
+	out := proc.cmd.Stderr.(*lockedWriter).String()
 	if !strings.Contains(out, "SIGHUP") {
 		t.Fatalf("no SIGHUP in the log:\n%s", out)
 	}

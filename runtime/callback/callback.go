@@ -190,7 +190,7 @@ func (s *Sender) send(id queue.ID) error {
 			{Name: "webhook-timestamp", Value: strconv.FormatInt(ts, 10)},
 			{Name: "Sluice-Correlation-Id", Value: idStr},
 			{Name: "Sluice-Route", Value: rec.Route},
-			{Name: "Sluice-Hops", Value: strconv.Itoa(out.Hops + 1)},
+			{Name: dispatch.HopsHeader, Value: strconv.Itoa(out.Hops + 1)},
 		}}
 	if t.Secret != nil {
 		req.Headers = append(req.Headers, dispatch.Header{Name: "webhook-signature", Value: Sign(t.Secret, idStr, ts, body)})

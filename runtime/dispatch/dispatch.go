@@ -46,6 +46,11 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// HopsHeader counts the times a message went through Sluice: every delivery
+// and callback carries one more than its message arrived with, and the
+// ingress refuses a message that has come round too often (a loop).
+const HopsHeader = "Sluice-Hops"
+
 // Header is a name/value pair.
 type Header struct{ Name, Value string }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/runtime/dispatch"
 	"github.com/valyala/fasthttp"
 )
 
@@ -118,12 +119,12 @@ func FuzzHopCount(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, v string) {
 		var ctx fasthttp.RequestCtx
-		ctx.Request.Header.Set(HopsHeader, v)
+		ctx.Request.Header.Set(dispatch.HopsHeader, v)
 		n := hopCount(&ctx)
 		if n < 0 {
 			t.Fatalf("%q: %d hops", v, n)
 		}
-		if got := ctx.Request.Header.Peek(HopsHeader); n > 0 {
+		if got := ctx.Request.Header.Peek(dispatch.HopsHeader); n > 0 {
 			if m, err := strconv.Atoi(string(got)); err != nil || m != n {
 				t.Fatalf("%q (sent as %q): %d hops", v, got, n)
 			}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/sluicehq/sluice/queue"
+	"github.com/sluicehq/sluice/runtime/dispatch"
 	"github.com/sluicehq/sluice/runtime/results"
 	"github.com/sluicehq/sluice/runtime/validate"
 	"github.com/sluicehq/sluice/runtime/verify"
@@ -454,13 +455,9 @@ func (r *routeState) drop(k []byte) bool {
 	return false
 }
 
-// HopsHeader counts how many times a message went through Sluice: the
-// dispatcher sends it one higher than it came in.
-const HopsHeader = "Sluice-Hops"
-
 // hopCount is the request's Sluice-Hops (0 if absent or malformed).
 func hopCount(ctx *fasthttp.RequestCtx) int {
-	v := ctx.Request.Header.Peek(HopsHeader)
+	v := ctx.Request.Header.Peek(dispatch.HopsHeader)
 	if len(v) == 0 {
 		return 0
 	}

@@ -417,7 +417,7 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 	}
 	req.Headers = setHeader(req.Headers, "Sluice-Correlation-Id", c.CorrelationID)
 	req.Headers = setHeader(req.Headers, "Sluice-Route", m.Route)
-	req.Headers = setHeader(req.Headers, HopsHeader, strconv.Itoa(Hops(m)+1))
+	req.Headers = setHeader(req.Headers, dispatch.HopsHeader, strconv.Itoa(Hops(m)+1))
 	sent := time.Now()
 	err = w.pool.Dispatcher.Send(&req, &w.resp)
 	w.attempt = results.Attempt{At: sent.UTC(), Latency: time.Since(sent)}
@@ -509,15 +509,10 @@ func hopByHop(name string) bool {
 	return false
 }
 
-// HopsHeader counts the times a message went through Sluice: every
-// delivery and callback carries one more than the message came in with, and
-// the ingress refuses a message that has come round too often.
-const HopsHeader = "Sluice-Hops"
-
 // Hops is the Sluice-Hops a message arrived with (0 without one).
 func Hops(m *queue.Message) int {
 	for _, h := range m.Headers {
-		if strings.EqualFold(h.Name, HopsHeader) {
+		if strings.EqualFold(h.Name, dispatch.HopsHeader) {
 			if n, err := strconv.Atoi(h.Value); err == nil && n > 0 {
 				return n
 			}

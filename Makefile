@@ -28,18 +28,30 @@ FUZZ_TARGETS := \
 	runtime/wasm/wasmbin:FuzzInstrument \
 	runtime/wasm/wasmbin:FuzzCodeStats
 
-.PHONY: run build test test-short plugins check fmt vet tidy security bench bench-plugins fuzz clean
+.PHONY: run build install test test-short test-benchmarks plugins check fmt vet tidy security bench bench-plugins fuzz clean
 
-## run: start Sluice on the embedded demo config (Badger in ./data)
+## run: build, then start Sluice on the embedded demo config (Badger in ./data; delete it to start empty)
 run: build
+	@echo "make run: starting $(BIN) serve (data in $(CURDIR)/data; Ctrl-C stops it)"
 	./$(BIN) serve
 
-## build: build the single binary into bin/sluice
+## build: build the single binary into bin/sluice (the first build downloads the server's modules and compiles
+## them: ~35 s on 2 cores; later builds take a second or two)
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sluice
+	@echo "make build: building $(BIN) $(VERSION) (the first build downloads and compiles the dependencies, ~35 s)"
+	@start=$$(date +%s); $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sluice && \
+	  echo "make build: $(BIN) built in $$(( $$(date +%s) - start )) s"
 
-## test: every test, race detector on (host module, the Go SDK, the demo plugins' unit tests; fuzz targets on
-## their seed corpora), then a short real fuzzing pass of the ingress and of sender verification (FUZZTIME_TEST)
+## install: put `sluice` on the PATH: go install into $(go env GOBIN), or $(go env GOPATH)/bin when GOBIN is unset
+install:
+	$(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/sluice
+	@dir=$$($(GO) env GOBIN); [ -n "$$dir" ] || dir=$$($(GO) env GOPATH)/bin; \
+	  echo "make install: installed $$dir/sluice"; \
+	  case ":$$PATH:" in *":$$dir:"*) ;; *) echo "make install: $$dir is not on your PATH; add it, e.g. export PATH=\"$$dir:\$$PATH\"";; esac
+
+## test: every test, race detector on (server module, the Go SDK, the demo plugins' unit tests; fuzz targets on
+## their seed corpora), then a short real fuzzing pass of the ingress and of sender verification (FUZZTIME_TEST).
+## The benchmark harness is its own module (benchmarks/, with its charting dependencies): test-benchmarks.
 test:
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd sdk/go && $(GO) test -race -count=1 ./...
@@ -49,6 +61,10 @@ ifneq ($(FUZZTIME_TEST),)
 	$(GO) test -run '^$$' -fuzz '^FuzzIngress$$' -fuzztime $(FUZZTIME_TEST) ./runtime/ingress
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME_TEST) ./runtime/verify
 endif
+
+## test-benchmarks: the benchmark harness's own tests (its module downloads gonum/plot for the charts)
+test-benchmarks:
+	cd benchmarks && $(GO) test -race -count=1 ./...
 
 ## test-short: skip the tests that build and crash the binary
 test-short:
@@ -64,6 +80,10 @@ check: vet
 	@cp go.mod /tmp/sluice.go.mod.bak && cp go.sum /tmp/sluice.go.sum.bak && $(GO) mod tidy && \
 	  if ! git diff --quiet -- go.mod go.sum; then echo "go.mod/go.sum not tidy:"; git diff -- go.mod go.sum; \
 	  cp /tmp/sluice.go.mod.bak go.mod; cp /tmp/sluice.go.sum.bak go.sum; exit 1; fi
+	@cd benchmarks && cp go.mod /tmp/sluice-bench.go.mod.bak && cp go.sum /tmp/sluice-bench.go.sum.bak && $(GO) mod tidy && \
+	  if ! git diff --quiet -- go.mod go.sum; then echo "benchmarks/go.mod/go.sum not tidy:"; git diff -- go.mod go.sum; \
+	  cp /tmp/sluice-bench.go.mod.bak go.mod; cp /tmp/sluice-bench.go.sum.bak go.sum; exit 1; fi
+	cd benchmarks && $(GO) vet ./...
 	@for m in sdk/go plugins/demo/src runtime/wasm/testdata/hostile/gopanic runtime/wasm/testdata/wasi/upper-go plugins/order-to-invoice/go; do (cd $$m && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./...) || exit 1; done
 	cd benchmarks/plugincall && $(GO) vet ./...
 
@@ -79,7 +99,7 @@ fmt:
 
 ## bench: the load benchmarks (sluice vs a bare fasthttp handler, a sink and a by-hand baseline; body sizes, ordering modes, restart time), ~9 min
 bench:
-	$(GO) run ./benchmarks/cmd/ingest
+	cd benchmarks && $(GO) run ./cmd/ingest
 
 ## bench-plugins: plugin call cost, bare wazero vs Sluice vs the Extism Go SDK (own module), metering cost, memory per instance
 bench-plugins:

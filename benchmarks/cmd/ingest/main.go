@@ -4,9 +4,10 @@
 // server, a sink) and a by-hand baseline, with one load generator in one
 // run, and reports every goal's median ratio.
 //
-// Run it from the repository root:
+// It is its own module (benchmarks/go.mod); run it from anywhere inside
+// the repository, e.g.:
 //
-//	go run ./benchmarks/cmd/ingest [flags]
+//	cd benchmarks && go run ./cmd/ingest [flags]
 //
 // It prints a Markdown report to stdout, progress to stderr, and writes
 // <out>/<YYYY-MM-DD>.json, the same Markdown as <YYYY-MM-DD>.md and SVG
@@ -25,7 +26,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -243,17 +243,36 @@ func writeFile(path string, write func(io.Writer) error) error {
 	return nil
 }
 
-// repoRoot is the directory of the main module's go.mod.
+// repoRoot is the repository root: the nearest directory at or above the
+// working directory whose go.mod declares the server module (the harness
+// is its own module, benchmarks/, so `go env GOMOD` would name that one).
 func repoRoot() (string, error) {
-	b, err := exec.Command("go", "env", "GOMOD").Output()
+	dir, err := os.Getwd()
 	if err != nil {
-		return "", fmt.Errorf("running go env GOMOD: %w", err)
+		return "", err
 	}
-	mod := strings.TrimSpace(string(b))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("not inside the sluice module; run from the repository root")
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && modulePath(b) == serverModule {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("not inside the sluice repository (no go.mod of %s at or above the working directory)", serverModule)
+		}
+		dir = parent
 	}
-	return filepath.Dir(mod), nil
+}
+
+const serverModule = "github.com/sluicehq/sluice"
+
+// modulePath is the module path a go.mod declares ("" if none).
+func modulePath(gomod []byte) string {
+	for line := range strings.SplitSeq(string(gomod), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" {
+			return strings.Trim(f[1], `"`)
+		}
+	}
+	return ""
 }
 
 // intList is a flag.Value for "64,256".

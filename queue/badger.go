@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -10,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -173,8 +173,9 @@ func Open(opts Options) (*Log, error) {
 	}
 	bo := sp.sz.options(badger.DefaultOptions(opts.Dir).
 		WithSyncWrites(false). // the committer syncs once per batch itself
+		// Only WithLogger: WithLoggingLevel would replace the logger with
+		// Badger's own, which prints "WARNING: ..." lines past Sluice's.
 		WithLogger(badgerLogger{opts.Logger}).
-		WithLoggingLevel(badger.WARNING).
 		WithDetectConflicts(false).
 		WithBlockCacheSize(64 << 20).
 		WithCompression(options.None))
@@ -875,16 +876,23 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 	return arena, appended
 }
 
-// badgerLogger forwards Badger's log lines to slog.
+// badgerLogger routes Badger's log lines through Sluice's logger, marked
+// component=badger: errors and warnings at their level, its chatty
+// information (tables opened, files replayed, compactions) at debug.
 type badgerLogger struct{ l *slog.Logger }
 
-func (b badgerLogger) Errorf(f string, a ...any) {
-	b.l.Error("badger: " + string(bytes.TrimSpace([]byte(fmt.Sprintf(f, a...)))))
+func (b badgerLogger) log(level slog.Level, f string, a []any) {
+	if !b.l.Enabled(context.Background(), level) {
+		return
+	}
+	if msg := strings.TrimSpace(fmt.Sprintf(f, a...)); msg != "" {
+		b.l.Log(context.Background(), level, msg, "component", "badger")
+	}
 }
-func (b badgerLogger) Warningf(f string, a ...any) {
-	b.l.Warn("badger: " + string(bytes.TrimSpace([]byte(fmt.Sprintf(f, a...)))))
-}
-func (b badgerLogger) Infof(f string, a ...any)  {}
-func (b badgerLogger) Debugf(f string, a ...any) {}
+
+func (b badgerLogger) Errorf(f string, a ...any)   { b.log(slog.LevelError, f, a) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.log(slog.LevelWarn, f, a) }
+func (b badgerLogger) Infof(f string, a ...any)    { b.log(slog.LevelDebug, f, a) }
+func (b badgerLogger) Debugf(f string, a ...any)   { b.log(slog.LevelDebug, f, a) }
 
 var _ Queue = (*Log)(nil)

@@ -62,6 +62,10 @@ type Config struct {
 	AdminTLS *TLS `yaml:"admin_tls"`
 	// HTTP bounds what a client may cost the ingress.
 	HTTP HTTP `yaml:"http"`
+
+	// src is what Parse learnt about the file: where each key is and what
+	// did not decode, for Validate to report every problem with its line.
+	src *source
 }
 
 // TLS is a certificate and its key (PEM files), reloaded when they change.
@@ -451,7 +455,7 @@ func Load(path string) (Config, error) {
 		return Config{}, fmt.Errorf("config: reading %s: %w", path, err)
 	}
 	c, err := Parse(b)
-	if err != nil {
+	if err != nil && c.src == nil { // not YAML
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	base := filepath.Dir(path)
@@ -495,6 +499,13 @@ func Load(path string) (Config, error) {
 	case !filepath.IsAbs(c.DataDir):
 		c.DataDir = filepath.Join(base, c.DataDir)
 	}
+	if err != nil {
+		// Some values did not decode: report them with every other
+		// problem Validate can still see, in line order.
+		var ps Problems
+		errors.As(c.Validate(), &ps)
+		return Config{}, &FileError{Path: path, Problems: ps}
+	}
 	return c, nil
 }
 
@@ -507,6 +518,11 @@ func LoadFS(fsys fs.FS, name string) (Config, error) {
 	}
 	c, err := Parse(b)
 	if err != nil {
+		if c.src != nil {
+			var ps Problems
+			errors.As(c.Validate(), &ps)
+			return Config{}, &FileError{Path: "embedded " + name, Problems: ps}
+		}
 		return Config{}, fmt.Errorf("embedded %s: %w", name, err)
 	}
 	if c.DataDir == "" {
@@ -525,18 +541,23 @@ func LoadFS(fsys fs.FS, name string) (Config, error) {
 
 // Parse decodes YAML over Default(), except that DataDir stays empty unless
 // the YAML sets it (Load resolves it). It does not validate.
+//
+// When the YAML is not well-formed the error says where and Config is
+// zero. When it is but some values are wrong (an unknown key, a value of
+// the wrong type, a key set twice) the error is the Problems of decoding,
+// every one with its line, and Config holds every value that did decode:
+// its Validate reports those problems again together with its own, skipping
+// the keys whose value did not decode.
 func Parse(b []byte) (Config, error) {
 	c := Default()
 	c.DataDir = ""
+	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
+	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return c, nil // an empty file is the defaults
 		}
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
-		msg = unknownField.ReplaceAllString(msg, "unknown key $1")
 		switch {
 		case errLine.MatchString(msg) || errNode.MatchString(msg):
 		case errByte.MatchString(msg): // the decoder gives no line for a byte it cannot read
@@ -546,12 +567,19 @@ func Parse(b []byte) (Config, error) {
 		}
 		return Config{}, fmt.Errorf("parsing YAML: %s", strings.TrimSpace(msg))
 	}
+	root := &doc
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		root = doc.Content[0]
+	}
+	c.src = decode(root, &c)
+	if len(c.src.probs) > 0 {
+		return c, c.src.probs
+	}
 	return c, nil
 }
 
 var (
-	unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
-	errLine      = regexp.MustCompile(`\bline \d+`)
+	errLine = regexp.MustCompile(`\bline \d+`)
 	// errNode: errors about an anchor, alias, merge or !!binary value, which
 	// name what to look for instead of a line.
 	errNode = regexp.MustCompile(`anchor|alias|merge|!!binary`)
@@ -577,11 +605,13 @@ func badByteLine(b []byte) int {
 	return 1
 }
 
-// Validate checks every field and reports all problems, each naming its key.
+// Validate checks every field and reports all problems (Problems), each
+// naming its key and, for a config from Parse, its line, together with the
+// problems of decoding, in line order.
 func (c *Config) Validate() error {
-	var errs []error
+	var probs Problems
 	bad := func(key, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
+		probs = append(probs, &Problem{Key: key, Msg: fmt.Sprintf(format, a...)})
 	}
 	if c.Listen == "" {
 		bad("listen", "must be set, e.g. 127.0.0.1:8080")
@@ -750,7 +780,7 @@ func (c *Config) Validate() error {
 		}
 		c.validateRouteSecurity(key, &r, bad)
 	}
-	return errors.Join(errs...)
+	return c.src.report(probs)
 }
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
@@ -794,6 +824,9 @@ type Duration time.Duration
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: must be a duration (e.g. 5s, 250ms), got %s", n.Line, describeNode(n))
+	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: %q is not a duration (e.g. 5s, 250ms)", n.Line, n.Value)
@@ -806,6 +839,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 type ByteSize int64
 
 func (s *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: must be a size (e.g. 65536, 512KiB, 16MiB), got %s", n.Line, describeNode(n))
+	}
 	v, err := ParseByteSize(n.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: %v", n.Line, err)

@@ -2,10 +2,12 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -15,11 +17,11 @@ import (
 // on them as a unit test.
 
 var (
-	// parseErr: every Parse error says where: a line, or the anchor,
-	// alias, merge or !!binary value it is about.
+	// parseErr: every YAML syntax error says where: a line, or the
+	// anchor, alias, merge or !!binary value it is about.
 	parseErr = regexp.MustCompile(`^parsing YAML: .*(\bline \d+|anchor|alias|merge|!!binary)`)
-	// keyErr: every Validate error starts with the key it is about.
-	keyErr = regexp.MustCompile(`^[a-z_]+(\[\d+\])?(\.[a-z_0-9]+(\[\d+\])?)*: \S`)
+	// keyPath: the key a Problem is about.
+	keyPath = regexp.MustCompile(`^[a-z_]+(\[\d+\])?(\.[a-z_0-9]+(\[\d+\])?)*$`)
 )
 
 const fuzzFileSecret = "file-secret-0123456789abcdef"
@@ -31,6 +33,9 @@ func fuzzConfigSeeds(tb testing.TB) []string {
 		"", "{}", "[]", "null", "~", "---\n...\n", "listen: :1\n---\nlisten: :2\n",
 		"listen: 127.0.0.1:8080\nlisten: 127.0.0.1:8081\n",
 		"routes: [{name: a, mode: sync, colour: red}]",
+		"routes: [{name: a, mode: async, orderBy: route, destinaton: {url: 'http://x'}, retry: {max_atempts: 2}}]\nmax_body_size: lots\nworkers: [1]\nhttp: {Max-Hops: 2}",
+		"routes: [{<<: [{name: a, mode: sync}, {name: b, colour: red}], name: c}]",
+		"a: &a {<<: *a}\nroutes: [{<<: *a}]",
 		"routes:\n  - name: a\n    mode: async\n    order_by: 'json:/customer/id'\n    retry: {max_attempts: 3, on: [5xx, timeout, '429']}\n    destination: {url: 'http://127.0.0.1:8080/in/a'}\n",
 		"base: &b {name: a, mode: sync}\nroutes: [*b, *b]",
 		"routes: [{<<: {name: a}, mode: sync}]",
@@ -71,11 +76,12 @@ func fuzzConfigSeeds(tb testing.TB) []string {
 	return seeds
 }
 
-// FuzzConfig: Parse and then Validate never panic, on any bytes; every
-// Parse error names a line or a key, and every Validate error starts with
-// the key it is about; and no error, nor the config printed or encoded as
-// JSON, shows a secret (admin_token, auth secrets and keys, from the file,
-// the environment or a file).
+// FuzzConfig: Parse and then Validate never panic, on any bytes; a YAML
+// syntax error names its line, every decoding problem has a line, Validate
+// reports them again with its own, each naming its key, in line order; and
+// no error, nor the config printed or encoded as JSON, shows a secret
+// (admin_token, auth secrets and keys, from the file, the environment or a
+// file).
 //
 // Secret files named in the YAML are looked up in a temporary directory
 // (secret.txt exists there), never at the fuzzed path: Validate reads them,
@@ -92,11 +98,17 @@ func FuzzConfig(f *testing.F) {
 	f.Setenv("FUZZ_CONFIG_SECRET", envSecret)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Parse(b)
-		if err != nil {
+		var decodeProblems Problems
+		if err != nil && !errors.As(err, &decodeProblems) {
 			if !parseErr.MatchString(err.Error()) {
-				t.Fatalf("Parse error names no line or key: %q\ninput %q", err, b)
+				t.Fatalf("Parse error names no line: %q\ninput %q", err, b)
 			}
 			return
+		}
+		for _, p := range decodeProblems {
+			if p.Line < 1 {
+				t.Fatalf("Parse problem without a line: %q\ninput %q", p, b)
+			}
 		}
 		secrets := []string{envSecret, fuzzFileSecret, c.AdminToken.Reveal()}
 		for i := range c.Routes {
@@ -114,15 +126,22 @@ func FuzzConfig(f *testing.F) {
 			}
 		}
 		err = c.Validate()
-		var errs []error
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			errs = j.Unwrap()
-		} else if err != nil {
-			errs = []error{err}
+		var problems Problems
+		if err != nil && !errors.As(err, &problems) {
+			t.Fatalf("Validate error is not Problems: %q\ninput %q", err, b)
 		}
-		for _, e := range errs {
-			if !keyErr.MatchString(e.Error()) {
-				t.Fatalf("Validate error does not start with its key: %q\ninput %q", e, b)
+		// Validate reports the decoding problems again, every problem
+		// names a key or a line (a key unless it is a decoding problem),
+		// and they come in line order, those without a line last.
+		if len(problems) < len(decodeProblems) {
+			t.Fatalf("Validate reports %d problems, decoding alone had %d\ninput %q", len(problems), len(decodeProblems), b)
+		}
+		for i, p := range problems {
+			if p.Key != "" && !keyPath.MatchString(p.Key) || p.Key == "" && !slices.Contains(decodeProblems, p) {
+				t.Fatalf("problem does not name its key: %q\ninput %q", p, b)
+			}
+			if i > 0 && (p.Line != 0 && p.Line < problems[i-1].Line || p.Line != 0 && problems[i-1].Line == 0) {
+				t.Fatalf("problems out of line order: %q after %q\ninput %q", p, problems[i-1], b)
 			}
 		}
 		shown := []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c)}

@@ -29,6 +29,15 @@ var (
 	ErrDiskFull = errDiskFull
 )
 
+// Error codes of the log's refusals, as the ingress answers them (the
+// status of each is in runtime/errcode).
+const (
+	CodeBacklogFull      = "backlog_full"       // ErrBacklogFull
+	CodeRouteBacklogFull = "route_backlog_full" // ErrRouteBacklogFull
+	CodeDiskFull         = "disk_full"          // ErrDiskFull
+	CodeUnavailable      = "log_unavailable"    // any other error: the log could not store or read
+)
+
 // ID is a message's correlation id: 16 bytes (a UUIDv7 at the ingress).
 type ID [16]byte
 

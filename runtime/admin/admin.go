@@ -33,10 +33,23 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/sluicehq/sluice/queue"
+	"github.com/sluicehq/sluice/runtime/errcode"
+	"github.com/sluicehq/sluice/runtime/ingress"
 	"github.com/sluicehq/sluice/runtime/registry"
 	"github.com/sluicehq/sluice/runtime/results"
+	"github.com/sluicehq/sluice/runtime/verify"
 	"github.com/sluicehq/sluice/runtime/wasm"
 	"github.com/sluicehq/sluice/runtime/wasm/wasmbin"
+)
+
+// Error codes of the admin API (the status of each is in runtime/errcode;
+// it also answers with errcode's, verify.CodeUnauthorized, results.CodeInternal
+// and, for a refused upload, the wasm package's codes).
+const (
+	CodePluginNotFound     = "plugin_not_found"
+	CodeDeadLetterNotFound = "dead_letter_not_found"
+	CodePluginPinned       = "plugin_pinned"
+	CodeModuleTooLarge     = "module_too_large"
 )
 
 // Loader compiles a new version of a configured plugin with the plugin's
@@ -80,7 +93,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }) // #nosec G104 -- a client that went away cannot be told
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no admin endpoint %s %s", r.Method, r.URL.Path))
+		writeError(w, errcode.NotFound, fmt.Sprintf("no admin endpoint %s %s", r.Method, r.URL.Path))
 	})
 	if s.Token == "" {
 		return mux
@@ -95,12 +108,11 @@ func (s *Server) Handler() http.Handler {
 		got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
 		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sluice-admin"`)
-			code := "unauthorized"
 			msg := "the admin API needs the operator token: Authorization: Bearer <admin_token>"
 			if ok {
 				msg = "the token is not the admin token"
 			}
-			writeError(w, http.StatusUnauthorized, code, msg)
+			writeError(w, verify.CodeUnauthorized, msg)
 			return
 		}
 		mux.ServeHTTP(w, r)
@@ -164,7 +176,7 @@ func (s *Server) list(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	v := s.Registry.Get(r.PathValue("name"))
 	if v == nil {
-		writeError(w, http.StatusNotFound, "plugin_not_found", fmt.Sprintf("no plugin named %q in the config", r.PathValue("name")))
+		writeError(w, CodePluginNotFound, fmt.Sprintf("no plugin named %q in the config", r.PathValue("name")))
 		return
 	}
 	writeJSON(w, http.StatusOK, view(v))
@@ -174,7 +186,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if s.Registry.Get(name) == nil {
-		writeError(w, http.StatusNotFound, "plugin_not_found",
+		writeError(w, CodePluginNotFound,
 			fmt.Sprintf("no plugin named %q in the config (uploads replace configured plugins)", name))
 		return
 	}
@@ -182,15 +194,15 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "module_too_large",
+			writeError(w, CodeModuleTooLarge,
 				fmt.Sprintf("the module is over the %d-byte limit (max_module_size)", s.MaxModule))
 			return
 		}
-		writeError(w, http.StatusBadRequest, "bad_request", "reading the module: "+err.Error())
+		writeError(w, errcode.BadRequest, "reading the module: "+err.Error())
 		return
 	}
 	if len(bin) == 0 {
-		writeError(w, http.StatusBadRequest, "bad_request", "empty body: PUT the .wasm file as the request body")
+		writeError(w, errcode.BadRequest, "empty body: PUT the .wasm file as the request body")
 		return
 	}
 	start := time.Now()
@@ -200,24 +212,24 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 		var we *wasm.Error
 		switch {
 		case errors.As(err, &pinned):
-			writeError(w, http.StatusConflict, "plugin_pinned", err.Error())
+			writeError(w, CodePluginPinned, err.Error())
 		case errors.As(err, &we):
-			writeError(w, http.StatusUnprocessableEntity, we.Code, we.Message)
+			writeError(w, we.Code, we.Message)
 		default:
-			writeError(w, http.StatusInternalServerError, "internal_error", err.Error())
+			writeError(w, results.CodeInternal, err.Error())
 		}
 		return
 	}
 	if err := writeFileAtomic(UploadPath(s.UploadDir, name), bin); err != nil {
 		p.Close(context.Background()) // #nosec G104 -- discarding a version that was not installed
-		writeError(w, http.StatusInternalServerError, "internal_error", "keeping the upload: "+err.Error())
+		writeError(w, results.CodeInternal, "keeping the upload: "+err.Error())
 		return
 	}
 	v := &registry.Version{Plugin: p, Source: registry.SourceUpload, LoadedAt: time.Now()}
 	old, err := s.Registry.Swap(v)
 	if err != nil {
 		p.Close(context.Background()) // #nosec G104 -- discarding a version that was not installed
-		writeError(w, http.StatusNotFound, "plugin_not_found", err.Error())
+		writeError(w, CodePluginNotFound, err.Error())
 		return
 	}
 	s.Log.Info("plugin version swapped", "plugin", name, "from", old.Plugin.Version, "to", p.Version,
@@ -263,19 +275,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v) // #nosec G104 -- the status is sent; a client that went away cannot be told
 }
 
-func writeError(w http.ResponseWriter, status int, code, msg string) {
+// writeError answers with the code's status on the admin listener
+// (runtime/errcode) and the JSON error body.
+func writeError(w http.ResponseWriter, code, msg string) {
 	w.Header().Set("Sluice-Error-Code", code)
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": strings.TrimSpace(msg)}})
+	writeJSON(w, errcode.AdminStatus(code), map[string]any{"error": map[string]string{"code": code, "message": strings.TrimSpace(msg)}})
 }
 
-// DeadView is one dead letter in GET /v1/routes/{route}/dead.
+// DeadView is one dead letter in GET /v1/routes/{route}/dead. Its
+// ordering key is shown as the route's order_by made it: OrderBy is route,
+// header or json (absent for a route that does not order), OrderKey the
+// header's or the JSON pointer's value in the message (present for header
+// and json; "" if the message lacked it).
 type DeadView struct {
 	CorrelationID string                `json:"correlation_id"`
+	Route         string                `json:"route"`
 	ReceivedAt    time.Time             `json:"received_at"`
 	DiedAt        time.Time             `json:"died_at"`
 	Attempts      int                   `json:"attempts"`
 	Parked        bool                  `json:"parked"`
-	Key           string                `json:"key,omitempty"`
+	OrderBy       string                `json:"order_by,omitempty"`
+	OrderKey      *string               `json:"order_key,omitempty"`
 	LastError     *results.Error        `json:"last_error,omitempty"`
 	LastStatus    int                   `json:"last_destination_status,omitempty"`
 	Plugins       []string              `json:"plugins,omitempty"`
@@ -285,7 +305,7 @@ type DeadView struct {
 func (s *Server) route(w http.ResponseWriter, r *http.Request) (string, bool) {
 	name := r.PathValue("route")
 	if !s.Routes[name] {
-		writeError(w, http.StatusNotFound, "route_not_found", fmt.Sprintf("no route named %q", name))
+		writeError(w, errcode.RouteNotFound, fmt.Sprintf("no route named %q", name))
 		return "", false
 	}
 	return name, true
@@ -302,7 +322,7 @@ func (s *Server) deadList(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("after"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "bad_request", "after must be the next cursor of a previous page")
+			writeError(w, errcode.BadRequest, "after must be the next cursor of a previous page")
 			return
 		}
 		after = n
@@ -310,20 +330,26 @@ func (s *Server) deadList(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "bad_request", "limit must be between 1 and 1000")
+			writeError(w, errcode.BadRequest, "limit must be between 1 and 1000")
 			return
 		}
 		limit = n
 	}
 	letters, next, err := s.Queue.DeadLetters(route, after, limit)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "internal_error", err.Error())
+		writeError(w, results.CodeInternal, err.Error())
 		return
 	}
 	out := make([]DeadView, 0, len(letters))
 	for _, d := range letters {
-		v := DeadView{CorrelationID: uuid.UUID(d.Message.ID).String(), ReceivedAt: d.Message.Received,
-			DiedAt: d.Record.Updated, Attempts: int(d.Record.Attempts), Parked: d.Message.Parked, Key: d.Message.Key}
+		v := DeadView{CorrelationID: uuid.UUID(d.Message.ID).String(), Route: d.Message.Route, ReceivedAt: d.Message.Received,
+			DiedAt: d.Record.Updated, Attempts: int(d.Record.Attempts), Parked: d.Message.Parked}
+		if _, by, value := ingress.SplitOrderKey(d.Message.Key); by != "" {
+			v.OrderBy = by
+			if by != "route" {
+				v.OrderKey = &value
+			}
+		}
 		if o, err := results.Decode(d.Record.Payload); err == nil {
 			v.LastError, v.Plugins, v.AttemptLog = o.Error, o.Plugins, results.AttemptViews(o.Attempts)
 			if o.Response != nil {
@@ -353,16 +379,16 @@ func (s *Server) deadOne(w http.ResponseWriter, r *http.Request, done string, ac
 	}
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_correlation_id", fmt.Sprintf("%q is not a correlation id", r.PathValue("id")))
+		writeError(w, errcode.InvalidCorrelationID, fmt.Sprintf("%q is not a correlation id", r.PathValue("id")))
 		return
 	}
 	switch err := act(queue.ID(id)); {
 	case err == nil:
 		writeJSON(w, http.StatusOK, map[string]string{"correlation_id": id.String(), "status": done})
 	case errors.Is(err, queue.ErrNotFound), errors.Is(err, queue.ErrNotDead):
-		writeError(w, http.StatusNotFound, "dead_letter_not_found", fmt.Sprintf("%s is not a dead letter of this route", id))
+		writeError(w, CodeDeadLetterNotFound, fmt.Sprintf("%s is not a dead letter of this route", id))
 	default:
-		writeError(w, http.StatusInternalServerError, "internal_error", err.Error())
+		writeError(w, results.CodeInternal, err.Error())
 	}
 }
 
@@ -378,7 +404,7 @@ func (s *Server) deadReplayAll(w http.ResponseWriter, r *http.Request) {
 		// Replayed letters leave the list: always read its first page.
 		letters, _, err := s.Queue.DeadLetters(route, 0, 500)
 		if err != nil {
-			writeError(w, http.StatusInternalServerError, "internal_error", err.Error())
+			writeError(w, results.CodeInternal, err.Error())
 			return
 		}
 		if len(letters) == 0 {
@@ -391,7 +417,7 @@ func (s *Server) deadReplayAll(w http.ResponseWriter, r *http.Request) {
 			case err == nil:
 				replayed++
 			case !errors.Is(err, queue.ErrNotDead) && !errors.Is(err, queue.ErrNotFound):
-				writeError(w, http.StatusInternalServerError, "internal_error", fmt.Sprintf("after %d replayed: %v", replayed, err))
+				writeError(w, results.CodeInternal, fmt.Sprintf("after %d replayed: %v", replayed, err))
 				return
 			}
 		}

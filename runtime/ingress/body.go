@@ -3,6 +3,7 @@ package ingress
 import (
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/runtime/errcode"
 	"io"
 	"os"
 	"slices"
@@ -95,12 +96,12 @@ func (s *Server) unreserve(n int64) { s.inflight.Add(-n) }
 
 func (s *Server) tooLarge(ctx *fasthttp.RequestCtx) {
 	ctx.SetConnectionClose() // the rest of the body is not read
-	writeError(ctx, codeBodyTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes (max_body_size)", s.opts.MaxBodySize))
+	writeError(ctx, CodeBodyTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes (max_body_size)", s.opts.MaxBodySize))
 }
 
 func (s *Server) busy(ctx *fasthttp.RequestCtx) {
 	ctx.SetConnectionClose()
-	writeError(ctx, codeServerBusy, fmt.Sprintf("the server is receiving %d MiB of request bodies already (http.max_inflight_bytes); "+
+	writeError(ctx, CodeServerBusy, fmt.Sprintf("the server is receiving %d MiB of request bodies already (http.max_inflight_bytes); "+
 		"the message was not accepted; retry later", s.opts.MaxInflightBytes>>20))
 }
 
@@ -109,8 +110,8 @@ func (s *Server) busy(ctx *fasthttp.RequestCtx) {
 func (s *Server) bodyFailed(ctx *fasthttp.RequestCtx, err error) {
 	ctx.SetConnectionClose()
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		writeError(ctx, codeRequestTimeout, "the request body did not arrive in time (http.min_body_rate); the message was not accepted")
+		writeError(ctx, CodeRequestTimeout, "the request body did not arrive in time (http.min_body_rate); the message was not accepted")
 		return
 	}
-	writeError(ctx, codeBadRequest, "reading the request body: "+err.Error())
+	writeError(ctx, errcode.BadRequest, "reading the request body: "+err.Error())
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/runtime/errcode"
 	"log/slog"
 	"mime"
 	"net"
@@ -258,19 +259,19 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	path, ok := requestPath(ctx)
 	switch {
 	case !ok:
-		writeError(ctx, codeBadRequest, "the request target must be a path such as /in/{route}")
+		writeError(ctx, errcode.BadRequest, "the request target must be a path such as /in/{route}")
 	case bytes.HasPrefix(path, pathIngest):
 		s.ingest(ctx, path[len(pathIngest):])
 	case bytes.HasPrefix(path, pathResults):
 		s.result(ctx, path[len(pathResults):])
 	case bytes.Equal(path, pathHealth):
 		if s.draining.Load() {
-			writeError(ctx, codeShuttingDown, "shutting down")
+			writeError(ctx, CodeShuttingDown, "shutting down")
 			return
 		}
 		if s.opts.Ready != nil {
 			if err := s.opts.Ready(); errors.Is(err, queue.ErrDiskFull) {
-				writeErrorDetail(ctx, errorDetail{Code: codeDiskFull,
+				writeErrorDetail(ctx, errorDetail{Code: queue.CodeDiskFull,
 					Message: "the disk holding Sluice's log is almost full (under min_free_disk or the log's floor): new messages are refused"})
 				ctx.SetStatusCode(fasthttp.StatusServiceUnavailable) // not ready; the process is fine
 				return
@@ -279,7 +280,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}` + "\n")
 	default:
-		writeError(ctx, codeNotFound, fmt.Sprintf("no such endpoint %q; messages go to POST /in/{route}", path))
+		writeError(ctx, errcode.NotFound, fmt.Sprintf("no such endpoint %q; messages go to POST /in/{route}", path))
 	}
 }
 
@@ -288,13 +289,13 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 func (s *Server) handleError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		writeError(ctx, codeBodyTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes (max_body_size)", s.opts.MaxBodySize))
+		writeError(ctx, CodeBodyTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes (max_body_size)", s.opts.MaxBodySize))
 	case errors.As(err, new(*fasthttp.ErrSmallBuffer)) || strings.Contains(err.Error(), "small read buffer") || strings.Contains(err.Error(), "too big"):
-		writeError(ctx, codeHeadersTooLarge, fmt.Sprintf("request headers exceed %d bytes (http.max_header_size)", s.opts.MaxHeaderSize))
+		writeError(ctx, CodeHeadersTooLarge, fmt.Sprintf("request headers exceed %d bytes (http.max_header_size)", s.opts.MaxHeaderSize))
 	case errors.Is(err, os.ErrDeadlineExceeded) || strings.Contains(err.Error(), "timeout"):
-		writeError(ctx, codeRequestTimeout, "the request did not arrive in time (http.read_header_timeout for the headers, http.min_body_rate for the body)")
+		writeError(ctx, CodeRequestTimeout, "the request did not arrive in time (http.read_header_timeout for the headers, http.min_body_rate for the body)")
 	default:
-		writeError(ctx, codeBadRequest, "malformed request: "+err.Error())
+		writeError(ctx, errcode.BadRequest, "malformed request: "+err.Error())
 	}
 }
 
@@ -311,23 +312,23 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 	switch {
 	case r == nil:
 		ctx.SetConnectionClose() // the body is not read
-		writeError(ctx, codeRouteNotFound, fmt.Sprintf("no route named %q", name))
+		writeError(ctx, errcode.RouteNotFound, fmt.Sprintf("no route named %q", name))
 		return
 	case !ctx.IsPost():
 		ctx.Response.Header.Set("Allow", "POST")
-		writeError(ctx, codeMethod, "send messages with POST")
+		writeError(ctx, CodeMethodNotAllowed, "send messages with POST")
 		return
 	case s.draining.Load():
-		writeError(ctx, codeShuttingDown, "shutting down; retry on another instance or later")
+		writeError(ctx, CodeShuttingDown, "shutting down; retry on another instance or later")
 		return
 	case ctx.Request.Header.Len() > s.opts.MaxHeaders:
 		ctx.SetConnectionClose()
-		writeError(ctx, codeHeadersTooLarge, fmt.Sprintf("the request has more than %d headers (http.max_headers)", s.opts.MaxHeaders))
+		writeError(ctx, CodeHeadersTooLarge, fmt.Sprintf("the request has more than %d headers (http.max_headers)", s.opts.MaxHeaders))
 		return
 	}
 	if hops := hopCount(ctx); hops >= s.opts.MaxHops {
 		ctx.SetConnectionClose()
-		writeError(ctx, codeLoopDetected, fmt.Sprintf("this message has been through Sluice %d times (Sluice-Hops); a route delivers "+
+		writeError(ctx, CodeLoopDetected, fmt.Sprintf("this message has been through Sluice %d times (Sluice-Hops); a route delivers "+
 			"into itself or another route that leads back (http.max_hops is %d)", hops, s.opts.MaxHops))
 		return
 	}
@@ -348,7 +349,7 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 		if ok, wait := r.limit.take(time.Now()); !ok {
 			r.rateLimited.Add(1)
 			ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(max(1, (wait+time.Second-1)/time.Second))))
-			writeError(ctx, codeRateLimited, fmt.Sprintf("route %s accepts at most %g requests a second (rate_limit); retry later", r.Name, r.RPS))
+			writeError(ctx, CodeRateLimited, fmt.Sprintf("route %s accepts at most %g requests a second (rate_limit); retry later", r.Name, r.RPS))
 			return
 		}
 	}
@@ -395,16 +396,16 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 		}
 		switch {
 		case errors.Is(err, queue.ErrBacklogFull):
-			writeError(ctx, codeBacklogFull, "backlog limit reached; retry later")
+			writeError(ctx, queue.CodeBacklogFull, "backlog limit reached; retry later")
 		case errors.Is(err, queue.ErrRouteBacklogFull):
-			writeError(ctx, codeRouteBacklogFull, fmt.Sprintf("route %s reached its backlog limit; retry later", r.Name))
+			writeError(ctx, queue.CodeRouteBacklogFull, fmt.Sprintf("route %s reached its backlog limit; retry later", r.Name))
 		case errors.Is(err, queue.ErrClosed):
-			writeError(ctx, codeShuttingDown, "shutting down")
+			writeError(ctx, CodeShuttingDown, "shutting down")
 		case errors.Is(err, queue.ErrDiskFull):
-			writeError(ctx, codeDiskFull, diskFullMessage)
+			writeError(ctx, queue.CodeDiskFull, diskFullMessage)
 		default:
 			s.log.Error("appending message", "err", err)
-			writeError(ctx, codeLogUnavailable, "could not store the message; it was not accepted")
+			writeError(ctx, queue.CodeUnavailable, "could not store the message; it was not accepted")
 		}
 		return
 	}
@@ -440,7 +441,7 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 			return
 		}
 		ctx.Response.Header.Set("Location", "/v1/results/"+idStr)
-		writeErrorDetail(ctx, errorDetail{Code: codeSyncTimeout, CorrelationID: idStr,
+		writeErrorDetail(ctx, errorDetail{Code: CodeSyncTimeout, CorrelationID: idStr,
 			Message: fmt.Sprintf("no outcome within %s; the message is stored and its result will be at /v1/results/%s", s.opts.SyncTimeout, idStr)})
 	}
 }
@@ -475,7 +476,7 @@ func hopCount(ctx *fasthttp.RequestCtx) int {
 // returns a release to call when the request is done.
 func (s *Server) idempotent(ctx *fasthttp.RequestCtx, r *Route, m *queue.Message, key string) (release func(), done bool) {
 	if len(key) > 255 {
-		writeError(ctx, codeBadRequest, "Idempotency-Key is longer than 255 bytes")
+		writeError(ctx, errcode.BadRequest, "Idempotency-Key is longer than 255 bytes")
 		return nil, true
 	}
 	busy := r.Name + "\x00" + key
@@ -486,7 +487,7 @@ func (s *Server) idempotent(ctx *fasthttp.RequestCtx, r *Route, m *queue.Message
 	}
 	s.idemMu.Unlock()
 	if inFlight {
-		writeError(ctx, codeIdemInFlight, "a request with this Idempotency-Key is still being handled; retry later")
+		writeError(ctx, CodeIdempotencyKeyInFlight, "a request with this Idempotency-Key is still being handled; retry later")
 		return nil, true
 	}
 	release = func() {
@@ -503,12 +504,12 @@ func (s *Server) idempotent(ctx *fasthttp.RequestCtx, r *Route, m *queue.Message
 	case err != nil:
 		release()
 		s.log.Error("reading an idempotency key", "err", err)
-		writeError(ctx, codeLogUnavailable, "could not check the Idempotency-Key")
+		writeError(ctx, queue.CodeUnavailable, "could not check the Idempotency-Key")
 		return nil, true
 	}
 	defer release()
 	if prev != hash {
-		writeError(ctx, codeIdemReused, "this Idempotency-Key was used with a different body")
+		writeError(ctx, CodeIdempotencyKeyReused, "this Idempotency-Key was used with a different body")
 		return nil, true
 	}
 	idStr := uuid.UUID(id).String()
@@ -526,10 +527,10 @@ func (s *Server) idempotent(ctx *fasthttp.RequestCtx, r *Route, m *queue.Message
 	switch {
 	case err != nil:
 		s.log.Error("replaying an idempotent request", "correlation_id", idStr, "err", err)
-		writeError(ctx, codeLogUnavailable, "could not read the original answer")
+		writeError(ctx, queue.CodeUnavailable, "could not read the original answer")
 	case out == nil:
 		ctx.Response.Header.Set("Location", "/v1/results/"+idStr)
-		writeErrorDetail(ctx, errorDetail{Code: codeIdemInFlight, CorrelationID: idStr,
+		writeErrorDetail(ctx, errorDetail{Code: CodeIdempotencyKeyInFlight, CorrelationID: idStr,
 			Message: "the first request with this Idempotency-Key is still being processed; its result will be at /v1/results/" + idStr})
 	default:
 		ctx.Response.Header.Set("Idempotent-Replayed", "true")
@@ -544,13 +545,13 @@ func (s *Server) idempotent(ctx *fasthttp.RequestCtx, r *Route, m *queue.Message
 // plugin's reason, or the plugin's failure.
 func (s *Server) valid(ctx *fasthttp.RequestCtx, r *Route, m *queue.Message, id string) bool {
 	if len(r.Accept) > 0 && !accepts(r.Accept, m.ContentType) {
-		writeError(ctx, codeUnsupportedType, fmt.Sprintf("route %s accepts %s; got Content-Type %q",
+		writeError(ctx, CodeUnsupportedMediaType, fmt.Sprintf("route %s accepts %s; got Content-Type %q",
 			r.Name, strings.Join(r.Accept, ", "), m.ContentType))
 		return false
 	}
 	if r.Schema != nil {
 		if v := r.Schema.Check(m.Body); len(v) > 0 {
-			writeErrorDetail(ctx, errorDetail{Code: codeValidationFailed, CorrelationID: id, Violations: v,
+			writeErrorDetail(ctx, errorDetail{Code: validate.CodeFailed, CorrelationID: id, Violations: v,
 				Message: fmt.Sprintf("the message does not match the route's schema (%d violations)", len(v))})
 			return false
 		}
@@ -566,7 +567,7 @@ func (s *Server) valid(ctx *fasthttp.RequestCtx, r *Route, m *queue.Message, id 
 	case err == nil:
 		return true
 	case errors.As(err, &we) && we.Code == wasm.CodeRejected:
-		writeErrorDetail(ctx, errorDetail{Code: codeValidationFailed, CorrelationID: id, Plugin: we.Plugin,
+		writeErrorDetail(ctx, errorDetail{Code: validate.CodeFailed, CorrelationID: id, Plugin: we.Plugin,
 			Message: we.Message, Violations: []validate.Violation{{Pointer: "", Message: we.Message}}})
 	case errors.As(err, &we):
 		writeErrorDetail(ctx, errorDetail{Code: we.Code, CorrelationID: id, Plugin: we.Plugin, Message: "validating: " + we.Message})
@@ -640,18 +641,18 @@ func writeOutcome(ctx *fasthttp.RequestCtx, id string, out *results.Outcome) {
 func (s *Server) result(ctx *fasthttp.RequestCtx, raw []byte) {
 	if !ctx.IsGet() && !ctx.IsHead() {
 		ctx.Response.Header.Set("Allow", "GET")
-		writeError(ctx, codeMethod, "results are read with GET")
+		writeError(ctx, CodeMethodNotAllowed, "results are read with GET")
 		return
 	}
 	id, err := uuid.ParseBytes(raw)
 	if err != nil {
-		writeError(ctx, codeBadID, fmt.Sprintf("%q is not a correlation id (a UUID)", raw))
+		writeError(ctx, errcode.InvalidCorrelationID, fmt.Sprintf("%q is not a correlation id (a UUID)", raw))
 		return
 	}
 	ctx.Response.Header.Set("Sluice-Correlation-Id", id.String())
 	wait, err := parseWait(ctx.QueryArgs().Peek("wait"), s.opts.MaxResultWait)
 	if err != nil {
-		writeError(ctx, codeBadRequest, err.Error())
+		writeError(ctx, errcode.BadRequest, err.Error())
 		return
 	}
 	var done <-chan *results.Outcome
@@ -680,7 +681,7 @@ func (s *Server) result(ctx *fasthttp.RequestCtx, raw []byte) {
 	}
 	if err != nil {
 		s.log.Error("looking up result", "err", err)
-		writeError(ctx, codeLogUnavailable, "could not read the result")
+		writeError(ctx, queue.CodeUnavailable, "could not read the result")
 		return
 	}
 	var out *results.Outcome
@@ -710,7 +711,7 @@ func (s *Server) notFound(ctx *fasthttp.RequestCtx, id string) {
 	if s.anyAuth {
 		msg += " that these credentials may read (results of routes with auth need one of the route's API keys or the operator token: Authorization: Bearer ...)"
 	}
-	writeError(ctx, codeResultNotFound, msg)
+	writeError(ctx, CodeResultNotFound, msg)
 }
 
 // keepHeader drops headers that describe the connection, not the message.

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/runtime/errcode"
 	"io"
 	"log/slog"
 	"net"
@@ -443,7 +444,7 @@ func fuzzIngressSeeds() []string {
 //     /healthz's 200, which has nothing to correlate;
 //   - answers every non-2xx with Sluice-Error-Code and the JSON body
 //     {"error":{"code","message"}} whose code is a known one that maps to
-//     that status (statusFor): there is no other writer of errors, also for
+//     that status (errcode.IngressStatus): there is no other writer of errors, also for
 //     the requests fasthttp cannot parse (they go through handleError);
 //   - has stored the message of every 202 (and of every answer that says
 //     where its result will be, or carries a sync outcome), and has stored
@@ -549,11 +550,11 @@ func checkAnswer(e *fuzzIngress, s served, resp *http.Response, body []byte) err
 	outcome := resp.Header.Get("Sluice-Status") != "" // a sync route's outcome
 	if !ok {
 		code := resp.Header.Get("Sluice-Error-Code")
-		if _, known := statusOf[code]; !known {
-			return fmt.Errorf("Sluice-Error-Code %q is not a known code", code)
+		if info, known := errcode.Lookup(code); !known || info.Ingress == 0 {
+			return fmt.Errorf("Sluice-Error-Code %q is not a code the ingress answers with", code)
 		}
-		if statusFor(code) != status {
-			return fmt.Errorf("code %s maps to %d, not %d", code, statusFor(code), status)
+		if errcode.IngressStatus(code) != status {
+			return fmt.Errorf("code %s maps to %d, not %d", code, errcode.IngressStatus(code), status)
 		}
 		if !s.head {
 			var eb struct {

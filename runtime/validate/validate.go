@@ -16,6 +16,10 @@ import (
 	"golang.org/x/text/message"
 )
 
+// CodeFailed is the error code of a message that breaks its route's schema
+// (or that a validator plugin rejected): it is never stored.
+const CodeFailed = "validation_failed"
+
 // Schema is a compiled JSON Schema. Safe for concurrent use.
 type Schema struct {
 	Path string

@@ -19,13 +19,10 @@ import (
 	"time"
 )
 
-// buildBinary compiles the real sluice binary once per test binary.
+// buildBinary compiles the real sluice binary once per test binary, into
+// testDir (removed by TestMain).
 var buildBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "sluice-bin-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "sluice")
+	bin := filepath.Join(testDir, "sluice")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)

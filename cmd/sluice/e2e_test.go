@@ -23,8 +23,9 @@ import (
 )
 
 // wasmCache is shared by every test server so each plugin compiles once per
-// test binary (compiling a Go guest under -race takes long).
-var wasmCache = filepath.Join(os.TempDir(), "sluice-test-wasm-cache")
+// test binary (compiling a Go guest under -race takes long); TestMain puts
+// it in testDir.
+var wasmCache string
 
 type testServer struct {
 	t         *testing.T

@@ -55,7 +55,19 @@ func builds(t testing.TB) map[string]string {
 	return out
 }
 
-var cacheDir = filepath.Join(os.TempDir(), "sluice-test-wasm-cache")
+// cacheDir is the compilation cache the tests share; TestMain removes it.
+var cacheDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sluice-conformance-")
+	if err != nil {
+		panic(err)
+	}
+	cacheDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 func load(t testing.TB, lang, path string) *wasm.Plugin {
 	t.Helper()

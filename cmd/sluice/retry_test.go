@@ -190,9 +190,19 @@ routes:
     order_by: "json:/k"
     destination: {url: `+dest.URL+`}
     retry: {max_attempts: 2, initial_backoff: 10ms, max_backoff: 10ms}
+  - name: byheader
+    mode: async
+    order_by: "header:X-Customer-Id"
+    destination: {url: `+dest.URL+`}
+    retry: {max_attempts: 2, initial_backoff: 10ms, max_backoff: 10ms}
+  - name: unordered
+    mode: async
+    order_by: none
+    destination: {url: `+dest.URL+`}
+    retry: {max_attempts: 2, initial_backoff: 10ms, max_backoff: 10ms}
 `), "")
-	post := func(route, body string) string {
-		r := ts.post(route, body)
+	post := func(route, body string, hdr ...string) string {
+		r := ts.post(route, body, hdr...)
 		if r.status != 202 {
 			t.Fatalf("POST: %d %s", r.status, r.body)
 		}
@@ -236,6 +246,34 @@ routes:
 	if d["correlation_id"] != p1 || d["attempts"].(float64) != 2 || d["parked"] != true ||
 		d["last_destination_status"].(float64) != 500 || d["last_error"].(map[string]any)["code"] != "destination_failed" {
 		t.Fatalf("dead letter: %v", d)
+	}
+	// Its ordering key as the config made it: the route, json, the value at /k.
+	if _, internal := d["key"]; internal || d["route"] != "parked" || d["order_by"] != "json" || d["order_key"] != "p" {
+		t.Fatalf("dead letter's key: %v", d)
+	}
+	// A header's value, an empty one (the message lacked the header), none.
+	fail(`{"h":1}`, 2)
+	fail(`{"h":2}`, 2)
+	fail(`{"u":1}`, 2)
+	ts.waitFinal(post("byheader", `{"h":1}`, "X-Customer-Id", "x1")) // one after the other: listed in the order they died
+	ts.waitFinal(post("byheader", `{"h":2}`))
+	ts.waitFinal(post("unordered", `{"u":1}`))
+	_, list = ts.adminDo("GET", "/v1/routes/byheader/dead", nil)
+	if dead, _ = list["dead"].([]any); len(dead) != 2 {
+		t.Fatalf("byheader's dead letters: %v", list)
+	}
+	for i, want := range []string{"x1", ""} {
+		d := dead[i].(map[string]any)
+		if v, ok := d["order_key"].(string); !ok || v != want || d["route"] != "byheader" || d["order_by"] != "header" {
+			t.Fatalf("dead letter %d of byheader: order_key %q: %v", i, want, d)
+		}
+	}
+	_, list = ts.adminDo("GET", "/v1/routes/unordered/dead", nil)
+	if dead, _ = list["dead"].([]any); len(dead) != 1 {
+		t.Fatalf("unordered's dead letters: %v", list)
+	}
+	if d := dead[0].(map[string]any); d["route"] != "unordered" || d["order_by"] != nil || d["order_key"] != nil {
+		t.Fatalf("a dead letter of a route that does not order: %v", d)
 	}
 	// Replay (the destination now accepts it): same correlation id, then the key moves on.
 	if st, body := ts.adminDo("POST", "/v1/routes/parked/dead/"+p1+"/replay", nil); st != 200 {

@@ -166,6 +166,21 @@ func FuzzOrderKey(f *testing.F) {
 		if again := orderKey(r, &ctx, bytes.Clone(body)); again != key {
 			t.Fatalf("%s %q: key %q, then %q", mode, arg, key, again)
 		}
+		// SplitOrderKey gives back what the key was made of.
+		route, by, value := SplitOrderKey(key)
+		switch want := mode; {
+		case mode == "none":
+			if route != "" || by != "" || value != "" {
+				t.Fatalf("none: split %q into %q %q %q", key, route, by, value)
+			}
+		case mode != "header" && mode != "json":
+			want = "route"
+			fallthrough
+		default:
+			if route != "orders" || by != want || (mode == "header" || mode == "json") && r.Name+"\x00"+by[:1]+"\x00"+value != key {
+				t.Fatalf("%s: split %q into %q %q %q", mode, key, route, by, value)
+			}
+		}
 		switch mode {
 		case "none":
 			if key != "" {

@@ -17,13 +17,41 @@ func orderKey(r *Route, ctx *fasthttp.RequestCtx, body []byte) string {
 	case "none":
 		return ""
 	case "header":
-		return r.Name + "\x00h\x00" + string(ctx.Request.Header.Peek(r.OrderArg))
+		return r.Name + keyHeader + string(ctx.Request.Header.Peek(r.OrderArg))
 	case "json":
 		v, _ := jsonPointer(body, r.OrderArg)
-		return r.Name + "\x00j\x00" + v
+		return r.Name + keyJSON + v
 	default: // route
 		return r.Name
 	}
+}
+
+// What separates a route's name from the value it orders by in a key.
+const (
+	keyHeader = "\x00h\x00"
+	keyJSON   = "\x00j\x00"
+)
+
+// SplitOrderKey undoes orderKey, to show a stored message's key as the
+// route's config says it: the route, how it orders ("route", "header" or
+// "json", as in order_by) and, for header and json, the value the message
+// carried ("" if it lacked it: such messages share one key). The empty key
+// (order_by none, sync routes) gives "", "", "".
+func SplitOrderKey(key string) (route, by, value string) {
+	if i := strings.IndexByte(key, 0); i >= 0 {
+		rest := key[i:]
+		switch {
+		case strings.HasPrefix(rest, keyHeader):
+			return key[:i], "header", rest[len(keyHeader):]
+		case strings.HasPrefix(rest, keyJSON):
+			return key[:i], "json", rest[len(keyJSON):]
+		}
+		return key[:i], "", rest // not a key orderKey writes
+	}
+	if key == "" {
+		return "", "", ""
+	}
+	return key, "route", ""
 }
 
 // jsonPointer returns the value at an RFC 6901 pointer in doc: strings as

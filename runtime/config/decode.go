@@ -325,6 +325,9 @@ type entry struct {
 // entries lists a mapping's keys, its own first, then those it merges in
 // (<<: *base or <<: [*a, *b]), in order: the first of a key wins.
 func (d *decoder) entries(n *yaml.Node, path string, merging []*yaml.Node) []entry {
+	if !d.spend(len(n.Content)/2, n) {
+		return nil
+	}
 	var own, merged []entry
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
@@ -347,8 +350,12 @@ func (d *decoder) entries(n *yaml.Node, path string, merging []*yaml.Node) []ent
 				d.problem(m.Line, path, "<< (merge) takes a block of keys or a list of them, got %s", describeNode(m))
 			case slices.Contains(merging, m) || m == n:
 				d.problem(m.Line, path, "<< (merge) includes the block itself")
-			case d.spend(len(m.Content)/2+1, m):
-				merged = append(merged, d.entries(m, path, append(merging, n))...)
+			default:
+				sub := d.entries(m, path, append(merging, n))
+				if !d.spend(len(sub), m) { // copying them is work too
+					return nil
+				}
+				merged = append(merged, sub...)
 			}
 		}
 	}

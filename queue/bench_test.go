@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // BenchmarkLogVsRawFile measures goal G3 of the benchmarks issue: the log's
@@ -228,4 +230,47 @@ func BenchmarkAppendLatency(b *testing.B) {
 		}
 		report(b, lat)
 	})
+}
+
+// BenchmarkBadgerSyncWrites is why the log syncs once per batch itself
+// instead of turning on Badger's SyncWrites: with SyncWrites every
+// transaction commit waits for its own sync, and concurrent transactions do
+// not share one, so commits/s stays near one sync's rate whatever the
+// concurrency. Each op is one transaction setting one 1 KiB value under a
+// distinct key, from conc goroutines at once; compare msgs/s across conc:
+//
+//	go test -run '^$' -bench 'BadgerSyncWrites' -count 3 ./queue
+func BenchmarkBadgerSyncWrites(b *testing.B) {
+	body := bytes.Repeat([]byte("x"), 1024)
+	for _, conc := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
+			db, err := badger.Open(badger.DefaultOptions(b.TempDir()).WithSyncWrites(true).WithLogger(nil))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			var next atomic.Int64
+			b.SetBytes(int64(len(body)))
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for range conc {
+				wg.Go(func() {
+					var key [8]byte
+					for {
+						n := next.Add(1)
+						if n > int64(b.N) {
+							return
+						}
+						binary.BigEndian.PutUint64(key[:], uint64(n))
+						if err := db.Update(func(txn *badger.Txn) error { return txn.Set(key[:], body) }); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
 }

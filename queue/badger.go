@@ -330,9 +330,14 @@ func (l *Log) Complete(m *Message, rec *Record, done func(error)) error {
 
 // Retry implements [Queue].
 func (l *Log) Retry(m *Message, done func(error)) error {
+	l.sched.retrying(m) // Lookup shows the retry from now on, not the attempt before
 	o := newOp(m)
 	o.retry, o.onDone = true, done
-	return l.send(o)
+	if err := l.send(o); err != nil {
+		l.sched.forgetRetry(m.ID)
+		return err
+	}
+	return nil
 }
 
 // Dead implements [Queue].
@@ -548,6 +553,9 @@ func (l *Log) CallbackDone(id ID) error {
 
 // Lookup implements [Queue].
 func (l *Log) Lookup(id ID) (Record, error) {
+	// The scheduler first: a message it says is claimed is at least as far
+	// along in the log (its outcome or retry is written after it is claimed).
+	inflight, retry, retrying := l.sched.claimed(id)
 	var rec Record
 	err := l.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(recordKey(id))
@@ -571,7 +579,7 @@ func (l *Log) Lookup(id ID) (Record, error) {
 			rec = Record{ID: id, Route: m.Route, Status: StatusAccepted, Created: m.Received, Updated: m.Received,
 				Attempts: m.Attempts}
 			if m.Attempts > 0 {
-				rec.Status, rec.Payload = StatusRetrying, m.State
+				rec.Status, rec.Payload, rec.NextAttempt = StatusRetrying, m.State, m.NotBefore
 			}
 			return nil
 		})
@@ -582,7 +590,13 @@ func (l *Log) Lookup(id ID) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("queue: looking up record: %w", err)
 	}
-	if !rec.Status.Final() && l.sched.processing(id) {
+	switch {
+	case rec.Status.Final():
+	case retrying: // being written
+		rec.Status, rec.Attempts, rec.Payload, rec.NextAttempt = StatusRetrying, retry.attempts, retry.state, retry.notBefore
+	case inflight && rec.Status == StatusRetrying: // its next attempt is being made
+		rec.NextAttempt = time.Time{}
+	case inflight:
 		rec.Status = StatusProcessing
 	}
 	return rec, nil

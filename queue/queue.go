@@ -91,7 +91,7 @@ const (
 	StatusProcessing                   // claimed by a worker
 	StatusSucceeded                    // final
 	StatusFailed                       // final
-	StatusRetrying                     // waiting for its next attempt
+	StatusRetrying                     // an attempt failed; waiting for the next one, or making it
 	StatusDead                         // gave up: in its route's dead letters, replayable
 )
 
@@ -127,6 +127,9 @@ type Record struct {
 	Created  time.Time
 	Updated  time.Time
 	Payload  []byte
+	// NextAttempt (Lookup, StatusRetrying): when the next attempt may start;
+	// zero while it is being made.
+	NextAttempt time.Time
 	// Notify (Complete, Dead): also queue a callback for the message in the
 	// same batch (Callbacks lists them until CallbackDone).
 	Notify bool

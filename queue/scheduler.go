@@ -37,6 +37,7 @@ type scheduler struct {
 	keys     map[string]*fifo  // key -> messages waiting behind the running one; present while the key is busy
 	spare    []*fifo           // fifos of keys that went idle, for the next busy key
 	inflight map[ID]struct{}   // claimed by Next, not yet done
+	retries  map[ID]retryState // claimed messages whose Retry is being written (Lookup shows it)
 	reserved int               // messages counted against the limit
 	waiting  int               // messages waiting for a retry's NotBefore
 	bytes    int64             // bytes counted against the limit
@@ -52,6 +53,7 @@ func newScheduler(l Limits) *scheduler {
 		limits:   l,
 		keys:     make(map[string]*fifo),
 		inflight: make(map[ID]struct{}),
+		retries:  make(map[ID]retryState),
 		routes:   make(map[string]*usage),
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
@@ -301,6 +303,7 @@ func (s *scheduler) replay(m *Message, parked bool) {
 func (s *scheduler) later(m *Message) {
 	s.mu.Lock()
 	delete(s.inflight, m.ID)
+	delete(s.retries, m.ID)
 	s.delayLocked(m)
 	s.mu.Unlock()
 }
@@ -320,11 +323,36 @@ func (s *scheduler) delayLocked(m *Message) {
 	})
 }
 
-func (s *scheduler) processing(id ID) bool {
+// retryState is what a claimed message's Retry writes: Lookup shows it
+// from the call to Retry until later (the write is done and the message
+// waits for NotBefore), so that no moment shows the attempt before.
+type retryState struct {
+	attempts  uint32
+	notBefore time.Time
+	state     []byte
+}
+
+// retrying notes the retry of m (claimed) that Retry is about to write.
+func (s *scheduler) retrying(m *Message) {
 	s.mu.Lock()
-	_, ok := s.inflight[id]
+	s.retries[m.ID] = retryState{m.Attempts, m.NotBefore, m.State}
 	s.mu.Unlock()
-	return ok
+}
+
+func (s *scheduler) forgetRetry(id ID) {
+	s.mu.Lock()
+	delete(s.retries, id)
+	s.mu.Unlock()
+}
+
+// claimed reports whether id is claimed by a worker and, if its retry is
+// being written, what the retry says.
+func (s *scheduler) claimed(id ID) (inflight bool, r retryState, retrying bool) {
+	s.mu.Lock()
+	_, inflight = s.inflight[id]
+	r, retrying = s.retries[id]
+	s.mu.Unlock()
+	return inflight, r, retrying
 }
 
 // backlog reports the messages and bytes counted against the limits.

@@ -164,6 +164,116 @@ routes:
 	}
 }
 
+// TestRetryingResult: from the first failed attempt to the outcome, the
+// result says retrying with the attempts so far, their log and the last
+// error, both while it waits (with next_attempt_at) and while the next
+// attempt is being made (without); the history never disappears.
+func TestRetryingResult(t *testing.T) {
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	var mu sync.Mutex
+	n := 0
+	dest := newDestination(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		mu.Lock()
+		n++
+		attempt := n
+		mu.Unlock()
+		switch attempt {
+		case 1:
+			w.WriteHeader(500)
+		case 2: // held until the test has looked at the result meanwhile
+			arrived <- struct{}{}
+			<-release
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(503)
+		default:
+			w.WriteHeader(200)
+		}
+	})
+	ts := startServer(t, withRepo(`
+routes:
+  - name: r
+    mode: async
+    destination: {url: `+dest.URL+`}
+    retry: {max_attempts: 5, initial_backoff: 300ms, max_backoff: 300ms}
+`), "")
+	t.Cleanup(free) // before the destination closes: a held attempt must end
+	r := ts.post("r", `{"n":1}`)
+	if r.status != 202 {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	id := r.json(t)["correlation_id"].(string)
+	get := func() map[string]any {
+		t.Helper()
+		r := ts.do("GET", "/v1/results/"+id, "", nil)
+		if r.status != 200 {
+			t.Fatalf("GET result: %d %s", r.status, r.body)
+		}
+		return r.json(t)
+	}
+	// checkRetrying: the state after `attempts` failed attempts.
+	checkRetrying := func(res map[string]any, attempts int, waiting bool) {
+		t.Helper()
+		log := attemptLog(t, res)
+		e, _ := res["error"].(map[string]any)
+		_, next := res["next_attempt_at"]
+		if res["status"] != "retrying" || res["attempts"].(float64) != float64(attempts) || len(log) != attempts ||
+			log[0]["status"].(float64) != 500 || e["code"] != "destination_failed" || e["stage"] != "dispatch" || next != waiting {
+			t.Fatalf("after %d failed attempts (waiting %v): %v", attempts, waiting, res)
+		}
+		if waiting {
+			at, err := time.Parse(time.RFC3339Nano, res["next_attempt_at"].(string))
+			last, _ := time.Parse(time.RFC3339Nano, log[attempts-1]["at"].(string))
+			if err != nil || at.Before(last) || at.After(last.Add(time.Minute)) {
+				t.Fatalf("next_attempt_at %v, the last attempt at %v: %v", res["next_attempt_at"], last, res)
+			}
+		}
+	}
+
+	// Waiting after the first attempt; from then on, never less.
+	deadline := time.Now().Add(30 * time.Second)
+	var res map[string]any
+	for {
+		res = get()
+		if res["status"] == "retrying" {
+			break
+		}
+		if res["status"] != "accepted" && res["status"] != "processing" || time.Now().After(deadline) {
+			t.Fatalf("before the first attempt failed: %v", res)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if _, waiting := res["next_attempt_at"]; !waiting {
+		t.Fatalf("retrying after the first attempt, not waiting: %v", res)
+	}
+	checkRetrying(res, 1, true)
+	select {
+	case <-arrived:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the second attempt never came")
+	}
+	checkRetrying(get(), 1, false) // the second attempt is being made
+	free()
+	for {
+		res = get()
+		if res["status"] == "succeeded" {
+			break
+		}
+		if attempts := int(res["attempts"].(float64)); attempts < 1 || attempts > 2 || time.Now().After(deadline) {
+			t.Fatalf("between the second attempt and the outcome: %v", res)
+		} else {
+			checkRetrying(res, attempts, res["next_attempt_at"] != nil)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	log := attemptLog(t, res)
+	if res["attempts"].(float64) != 3 || len(log) != 3 || log[1]["status"].(float64) != 503 || log[2]["status"].(float64) != 200 ||
+		res["error"] != nil || res["next_attempt_at"] != nil {
+		t.Fatalf("the outcome: %v", res)
+	}
+}
+
 // TestDeadLetters: with on_dead: park a dead letter holds its key until it is
 // replayed (under its correlation id) or discarded; with skip the key moves
 // on. Dead letters are listed per route, page by page, and replayed in bulk.

@@ -152,9 +152,10 @@ func (s *source) report(validation Problems) error {
 	return all
 }
 
-// maxDecodeWork bounds the values one document may expand to through
-// aliases and merges (a "billion laughs" document).
-const maxDecodeWork = 1 << 20
+// minDecodeWork is the least work a document may cost: the values it
+// expands to through aliases and merges, and the copies of merged keys. A
+// bigger document may cost 4 times its nodes. (Bounds a "billion laughs".)
+const minDecodeWork = 1 << 18
 
 // decoder walks a YAML node tree along a Go struct's yaml tags, so that
 // every problem is found in one pass: an unknown key (with the closest key
@@ -168,12 +169,13 @@ type decoder struct {
 	src      *source
 	reported map[*yaml.Node]bool // unknown keys already reported (a merged block is met once per use)
 	work     int
+	limit    int
 }
 
 // decode decodes root (a document's top node) into out, a pointer to a
 // struct, and returns what it learnt.
 func decode(root *yaml.Node, out any) *source {
-	d := &decoder{src: &source{lines: map[string]int{}}, reported: map[*yaml.Node]bool{}}
+	d := &decoder{src: &source{lines: map[string]int{}}, reported: map[*yaml.Node]bool{}, limit: max(minDecodeWork, 4*nodesIn(root))}
 	d.value(root, reflect.ValueOf(out).Elem(), "")
 	// A problem may quote a value, and an alias may have put a secret
 	// where a duration was expected.
@@ -222,12 +224,12 @@ func (d *decoder) problem(line int, key, format string, args ...any) {
 // spend counts n units of work and reports whether the budget allows them;
 // the first time it does not, it says so.
 func (d *decoder) spend(n int, at *yaml.Node) bool {
-	if d.work > maxDecodeWork {
+	if d.work > d.limit {
 		return false
 	}
 	d.work += n
-	if d.work > maxDecodeWork {
-		d.problem(at.Line, "", "the document expands (through aliases and merges) to more than %d values; stopped here", maxDecodeWork)
+	if d.work > d.limit {
+		d.problem(at.Line, "", "the document expands (through aliases and merges) to more than %d values; stopped here", d.limit)
 		return false
 	}
 	return true
@@ -463,7 +465,7 @@ func (d *decoder) block(n *yaml.Node, v reflect.Value, path string) {
 // leaf decodes n into v with yaml.v3, over v's current value (a null keeps
 // a default), leaving v as it was if it fails.
 func (d *decoder) leaf(n *yaml.Node, v reflect.Value, path string) {
-	if !d.spend(countNodes(n, maxDecodeWork-d.work+1), n) {
+	if !d.spend(countNodes(n, d.limit-d.work+1), n) {
 		return
 	}
 	if k := v.Kind(); k >= reflect.Int && k <= reflect.Uint64 && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" {
@@ -499,6 +501,15 @@ func (d *decoder) leaf(n *yaml.Node, v reflect.Value, path string) {
 			d.src.lines[path+"["+strconv.Itoa(i)+"]"] = item.Line
 		}
 	}
+}
+
+// nodesIn counts the nodes of a document as written (aliases not expanded).
+func nodesIn(n *yaml.Node) int {
+	count := 1
+	for _, c := range n.Content {
+		count += nodesIn(c)
+	}
+	return count
 }
 
 // countNodes counts n's nodes, aliases expanded, stopping past limit.

@@ -698,7 +698,7 @@ func (s *Server) result(ctx *fasthttp.RequestCtx, raw []byte) {
 	}, out)
 	if rec.Status == queue.StatusRetrying { // the attempts so far, kept with the message
 		if as, err := results.DecodeAttempts(rec.Payload); err == nil {
-			view.AttemptLog = results.AttemptViews(as)
+			view.Retrying(as, rec.NextAttempt)
 		}
 	}
 	writeJSON(ctx, fasthttp.StatusOK, view)

@@ -284,7 +284,7 @@ func (d *decoder) string() string {
 type Meta struct {
 	CorrelationID string
 	Route         string
-	Status        string // accepted | processing | succeeded | failed
+	Status        string // accepted | processing | retrying | succeeded | failed | dead
 	Attempts      int
 	Created       time.Time
 	Updated       time.Time
@@ -302,6 +302,9 @@ type View struct {
 	Error         *Error        `json:"error,omitempty"`
 	Plugins       []string      `json:"plugins,omitempty"`
 	AttemptLog    []AttemptView `json:"attempt_log,omitempty"`
+	// NextAttemptAt (retrying): when the next attempt may start; absent
+	// while it is being made.
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
 	// DestinationResponse is the destination's own answer when reply
 	// transforms reshaped it (or failed).
 	DestinationResponse *ResponseView `json:"destination_response,omitempty"`
@@ -349,6 +352,21 @@ func NewView(m Meta, o *Outcome) View {
 	}
 	v.Response, v.DestinationResponse = responseView(o.Response), responseView(o.Raw)
 	return v
+}
+
+// Retrying fills in a message between its first failed attempt and its
+// outcome: the attempts so far, the last one's error (retries follow
+// delivery failures only) and when the next attempt may start (zero: it is
+// being made).
+func (v *View) Retrying(as []Attempt, next time.Time) {
+	v.AttemptLog = AttemptViews(as)
+	if n := len(as); n > 0 && as[n-1].Code != "" {
+		v.Error = &Error{Code: as[n-1].Code, Message: as[n-1].Message, Stage: "dispatch"}
+	}
+	if !next.IsZero() {
+		next = next.UTC()
+		v.NextAttemptAt = &next
+	}
 }
 
 func responseView(r *Response) *ResponseView {

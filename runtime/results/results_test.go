@@ -2,6 +2,7 @@ package results
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -99,4 +100,32 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-encoding a decoded outcome fails: %v", err)
 		}
 	})
+}
+
+func TestViewRetrying(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	as := []Attempt{
+		{At: at, Status: 500, Latency: 3 * time.Millisecond, Code: CodeDestinationFailed, Message: "the destination answered 500"},
+		{At: at.Add(time.Second), Code: "destination_timeout", Message: "no answer within 5s"},
+	}
+	next := at.Add(3 * time.Second).In(time.FixedZone("x", 3600))
+	v := NewView(Meta{CorrelationID: "c", Route: "r", Status: "retrying", Attempts: 2}, nil)
+	v.Retrying(as, next)
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"status":"retrying"`, `"attempts":2`,
+		`"error":{"code":"destination_timeout","message":"no answer within 5s","stage":"dispatch"}`,
+		`"attempt_log":[{"at":"2026-01-02T03:04:05Z","status":500,"latency_ms":3,"error":{"code":"destination_failed","message":"the destination answered 500"}},{"at":"2026-01-02T03:04:06Z","latency_ms":0,"error":{"code":"destination_timeout","message":"no answer within 5s"}}]`,
+		`"next_attempt_at":"2026-01-02T03:04:08Z"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("view %s\nlacks %s", b, want)
+		}
+	}
+	v = NewView(Meta{Status: "retrying"}, nil)
+	v.Retrying(as[:1], time.Time{}) // the next attempt is being made
+	if v.NextAttemptAt != nil || v.Error == nil || v.Error.Code != CodeDestinationFailed {
+		t.Fatalf("while the next attempt runs: %+v", v)
+	}
 }

@@ -1,6 +1,6 @@
 // Command sluice is the Sluice server and its tools.
 //
-//	sluice serve [--config FILE] [--data DIR] [--listen ADDR]
+//	sluice serve [--config FILE] [--data DIR] [--listen ADDR] [--admin-listen ADDR|off]
 //	sluice config check FILE
 //	sluice plugin run FILE.wasm [--input FILE|-] [--header K=V]... [--abi native|wasi]
 //	sluice plugin inspect FILE.wasm
@@ -20,7 +20,7 @@ var version = ""
 const usage = `Sluice: durable ingest, WASM transforms and HTTP delivery for webhooks.
 
 Usage:
-  sluice serve [--config FILE] [--data DIR] [--listen ADDR]
+  sluice serve [--config FILE] [--data DIR] [--listen ADDR] [--admin-listen ADDR|off]
         Serve; without --config, the embedded demo (routes demo-sync, demo-async).
   sluice config check FILE
         Validate a config file and compile its plugins; explain every error.

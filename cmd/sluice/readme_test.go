@@ -249,3 +249,37 @@ func matchText(want, got string, ids map[string]string) string {
 	}
 	return ""
 }
+
+// TestEveryServeFlagDocumented fails when a flag of `sluice serve` is
+// missing from `sluice help` or from the README.
+func TestEveryServeFlagDocumented(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	usage, _ := exec.Command(bin, "serve", "-h").CombinedOutput() // exits 2 after the usage
+	help, err := exec.Command(bin, "help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("sluice help: %v\n%s", err, help)
+	}
+	readme, err := os.ReadFile(repoPath("README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := regexp.MustCompile(`(?m)^  -([a-z-]+)`).FindAllStringSubmatch(string(usage), -1)
+	if len(flags) < 4 {
+		t.Fatalf("found %d flags in sluice serve -h:\n%s", len(flags), usage)
+	}
+	for _, f := range flags {
+		flag := "--" + f[1]
+		if !bytes.Contains(help, []byte(flag)) {
+			t.Errorf("sluice help does not mention serve's %s", flag)
+		}
+		if !bytes.Contains(readme, []byte(flag)) {
+			t.Errorf("README.md does not mention serve's %s", flag)
+		}
+	}
+}

@@ -86,15 +86,16 @@ func startSecured(t *testing.T, yaml string, mutate func(*config.Config)) (*test
 		t.Fatal(err)
 	}
 	cfg.Listen, cfg.AdminListen, cfg.DataDir, cfg.WasmCache = "127.0.0.1:0", "127.0.0.1:0", dir+"/data", wasmCache
-	if err := cfg.Validate(); err != nil {
+	prov, err := cfg.Provision()
+	if err != nil {
 		t.Fatal(err)
 	}
 	if mutate != nil { // after the check: what it cannot see (an alias of this host, say)
-		mutate(&cfg)
+		mutate(prov.Config)
 	}
 	lc := &logCapture{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(lc, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelInfo}))
-	s, err := start(t.Context(), cfg, log)
+	s, err := startProvisioned(t.Context(), prov, log)
 	if err != nil {
 		t.Fatal(err)
 	}

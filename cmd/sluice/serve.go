@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -34,8 +33,6 @@ import (
 	"github.com/sluicehq/sluice/runtime/registry"
 	"github.com/sluicehq/sluice/runtime/results"
 	"github.com/sluicehq/sluice/runtime/tlsconf"
-	"github.com/sluicehq/sluice/runtime/validate"
-	"github.com/sluicehq/sluice/runtime/verify"
 	"github.com/sluicehq/sluice/runtime/wasm"
 	"github.com/sluicehq/sluice/runtime/worker"
 )
@@ -64,7 +61,8 @@ func serveCmd(args []string, stderr io.Writer) int {
 	if *adminListen != "" {
 		cfg.AdminListen = *adminListen
 	}
-	if err := cfg.Validate(); err != nil {
+	prov, err := cfg.Provision()
+	if err != nil {
 		fmt.Fprintf(stderr, "sluice: invalid config:\n%s\n", indent(err))
 		return 1
 	}
@@ -79,7 +77,7 @@ func serveCmd(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s, err := start(ctx, cfg, log)
+	s, err := startProvisioned(ctx, prov, log)
 	if err != nil {
 		log.Error("starting", "err", err)
 		return 1
@@ -151,9 +149,20 @@ type server struct {
 	tls, adminTLS *tlsconf.Reloader
 }
 
-// start opens the log, compiles the plugins, starts the workers and the
-// ingress. Every accepted message without a final result is processed again.
-func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server, err error) {
+// start provisions cfg (config.Provision) and starts a server with it.
+func start(ctx context.Context, cfg config.Config, log *slog.Logger) (*server, error) {
+	prov, err := cfg.Provision()
+	if err != nil {
+		return nil, fmt.Errorf("invalid config:\n%s", indent(err))
+	}
+	return startProvisioned(ctx, prov, log)
+}
+
+// startProvisioned opens the log, compiles the plugins, starts the workers
+// and the ingress. Every accepted message without a final result is
+// processed again.
+func startProvisioned(ctx context.Context, prov *config.Provisioned, log *slog.Logger) (_ *server, err error) {
+	cfg := *prov.Config
 	uuid.EnableRandPool()
 	s := &server{log: log}
 	defer func() {
@@ -168,7 +177,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	if cacheDir == "" {
 		cacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
 	}
-	s.host, err = wasm.NewHostWithOptions(wasm.HostOptions{CacheDir: cacheDir, CacheMaxSize: int64(cfg.WasmCacheMaxSize), Log: log})
+	s.host, err = wasm.NewHostWithOptions(wasm.HostOptions{CacheDir: cacheDir, CacheMaxSize: cfg.WasmCacheSize(), Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +187,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 		return nil, err
 	}
 	durability := queue.DurabilityFsync
-	if cfg.Durability == "none" {
+	if cfg.Durability == config.DurabilityNone {
 		durability = queue.DurabilityNone
 	}
 	minFree := int64(queue.AutoMinFree)
@@ -200,30 +209,25 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	waiters := results.NewWaiters()
 	workerRoutes := make(map[string]*worker.Route, len(cfg.Routes))
 	var ingressRoutes []ingress.Route
-	for _, r := range cfg.Routes {
+	for _, pr := range prov.Routes {
+		r := pr.Route
 		wr := &worker.Route{Name: r.Name, Transforms: r.Transforms, Callback: r.Callback != nil,
 			ReplyTransforms: r.ReplyTransforms}
 		if r.Retry != nil {
 			p := r.Retry.WithDefaults()
 			wr.Retry = &worker.RetryPolicy{MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff.D(),
-				MaxBackoff: p.MaxBackoff.D(), MaxAge: p.MaxAge.D(), Retryable: p.Retries, Park: p.OnDead == "park"}
+				MaxBackoff: p.MaxBackoff.D(), MaxAge: p.MaxAge.D(), Retryable: p.Retries, Park: p.OnDead == config.OnDeadPark}
 		}
 		if d := r.Destination; d != nil {
-			wd := &worker.Destination{URL: d.URL, Timeout: d.Timeout.D(), Forward: d.ForwardHeaders}
-			if wd.Timeout == 0 {
-				wd.Timeout = config.DefaultDestinationTimeout
-			}
+			wd := &worker.Destination{URL: d.URL, Timeout: d.TimeoutOrDefault(), Forward: d.ForwardHeaders}
 			for k, v := range d.Headers {
 				wd.Headers = append(wd.Headers, dispatch.Header{Name: k, Value: v})
 			}
 			wr.Destination = wd
 		}
 		workerRoutes[r.Name] = wr
-		mode, arg, _ := config.ParseOrderBy(r.OrderBy)
-		ir := ingress.Route{Name: r.Name, Sync: r.Mode == config.ModeSync, OrderMode: mode, OrderArg: arg, Accept: r.Accept}
-		if ir.Verifier, err = routeVerifier(r); err != nil {
-			return nil, err
-		}
+		ir := ingress.Route{Name: r.Name, Sync: r.Mode == config.ModeSync, OrderMode: pr.OrderMode, OrderArg: pr.OrderArg,
+			Accept: r.Accept, Verifier: pr.Verifier, Schema: pr.Schema}
 		if a := r.Auth; a != nil && a.Verify == config.AuthAPIKey {
 			ir.APIKey = true
 			for _, h := range []string{"Authorization", "X-Api-Key"} { // credentials are not stored
@@ -237,24 +241,16 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 		}
 		if v := r.Validate; v != nil {
 			ir.Validators = v.Plugins
-			if v.Schema != "" {
-				if ir.Schema, err = validate.Compile(v.Schema); err != nil {
-					return nil, fmt.Errorf("route %s: %w", r.Name, err)
-				}
-			}
 		}
 		ingressRoutes = append(ingressRoutes, ir)
 	}
 
-	deny, err := denyNetworks(&cfg)
-	if err != nil {
-		return nil, err
-	}
+	deny := prov.DenyNetworks
 	if len(deny) > 0 {
 		log.Info("outbound connections refused into", "dispatch.deny_networks", cfg.Dispatch.DenyNetworks)
 	}
-	dispatcher := dispatch.New(dispatch.Options{MaxConnsPerHost: cfg.Dispatch.MaxConnsPerHost,
-		MaxResponseSize: int(cfg.Dispatch.MaxResponseSize), UserAgent: "sluice/" + versionString(), DenyNetworks: deny})
+	dispatcher := dispatch.New(dispatch.Options{MaxConnsPerHost: cfg.Dispatch.ConnsPerHost(),
+		MaxResponseSize: cfg.Dispatch.ResponseSizeLimit(), UserAgent: "sluice/" + versionString(), DenyNetworks: deny})
 	pool := &worker.Pool{
 		Queue:      s.queue,
 		Routes:     workerRoutes,
@@ -266,10 +262,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	s.cancel, s.workers = cancel, make(chan struct{})
-	if targets, err := callbackTargets(&cfg); err != nil {
-		cancel()
-		return nil, err
-	} else if len(targets) > 0 {
+	if targets := callbackTargets(prov); len(targets) > 0 {
 		s.callbacks = &callback.Sender{Queue: s.queue, Dispatcher: pool.Dispatcher, Targets: targets, Log: log}
 		s.callbacks.Start(wctx)
 		pool.Callbacks = s.callbacks
@@ -279,10 +272,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 		pool.Run(wctx)
 	}()
 
-	token, err := cfg.Token()
-	if err != nil {
-		return nil, err
-	}
+	token := prov.Token
 	if s.tls, err = loadTLS(cfg.TLS, log); err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
@@ -294,7 +284,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 			go t.Watch(wctx, tlsWatchInterval)
 		}
 	}
-	if cfg.AdminListen != "" && cfg.AdminListen != "off" {
+	if cfg.AdminListen != "" && cfg.AdminListen != config.AdminListenOff {
 		if err := s.startAdmin(&cfg, token); err != nil {
 			return nil, err
 		}
@@ -308,7 +298,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *server,
 	opts := ingress.Options{
 		Routes: ingressRoutes, Queue: s.queue, Waiters: waiters,
 		MaxBodySize: int(cfg.MaxBodySize), SyncTimeout: cfg.SyncTimeout.D(), Log: log,
-		IdempotencyTTL: cfg.IdempotencyTTL.D(),
+		IdempotencyTTL: cfg.IdempotencyPeriod(),
 		Validator:      &worker.Inline{Plugins: s.plugins},
 		Ready:          s.queue.Ready,
 		OperatorToken:  token,
@@ -379,7 +369,18 @@ func loadPlugin(ctx context.Context, h *wasm.Host, p config.Plugin, defaults con
 			return nil, &admin.PinnedError{Name: p.Name, Pinned: p.SHA256, Got: hex.EncodeToString(sum[:])}
 		}
 	}
-	return h.LoadABI(ctx, p.Name, bin, p.ABI, wasmLimits(p.PluginLimits.Or(defaults)))
+	return h.LoadABI(ctx, p.Name, bin, wasmABI(p.ABI), wasmLimits(p.PluginLimits.Or(defaults)))
+}
+
+// wasmABI is the host's name of a configured ABI ("": detect it).
+func wasmABI(abi string) string {
+	switch abi {
+	case config.ABINative:
+		return wasm.ABINative
+	case config.ABIWASI:
+		return wasm.ABIWASI
+	}
+	return ""
 }
 
 // startAdmin serves the admin API on cfg.AdminListen.
@@ -477,59 +478,15 @@ func (s *server) reloadTLS() {
 	}
 }
 
-// denyNetworks parses dispatch.deny_networks; the error names the entry.
-func denyNetworks(cfg *config.Config) ([]netip.Prefix, error) {
-	deny, err := dispatch.ParseNetworks(cfg.Dispatch.DenyNetworks)
-	if err != nil {
-		var ne *dispatch.NetworkError
-		if errors.As(err, &ne) {
-			return nil, fmt.Errorf("dispatch.deny_networks[%d]: %w", ne.Index, err)
-		}
-		return nil, fmt.Errorf("dispatch.deny_networks: %w", err)
-	}
-	return deny, nil
-}
-
-// routeVerifier builds a route's sender verification (nil without auth).
-func routeVerifier(r config.Route) (*verify.Verifier, error) {
-	a := r.Auth
-	if a == nil {
-		return nil, nil
-	}
-	secrets, err := a.Secrets()
-	if err != nil {
-		return nil, fmt.Errorf("route %s: auth: %w", r.Name, err)
-	}
-	v, err := verify.New(verify.Config{Scheme: a.Verify, Secrets: secrets, Header: a.Header, Algorithm: a.Algorithm,
-		Encoding: a.Encoding, Prefix: a.Prefix, IDHeader: a.IDHeader, Tolerance: a.Tolerance.D()})
-	if err != nil {
-		return nil, fmt.Errorf("route %s: auth: %w", r.Name, err)
-	}
-	return v, nil
-}
-
 // callbackTargets collects the routes' callbacks.
-func callbackTargets(cfg *config.Config) (map[string]*callback.Target, error) {
+func callbackTargets(prov *config.Provisioned) map[string]*callback.Target {
 	targets := map[string]*callback.Target{}
-	for _, r := range cfg.Routes {
-		cb := r.Callback
-		if cb == nil {
-			continue
+	for _, r := range prov.Routes {
+		if cb := r.Callback; cb != nil {
+			targets[r.Name] = &callback.Target{URL: cb.URL, Timeout: cb.TimeoutOrDefault(), Secret: r.CallbackSecret}
 		}
-		t := &callback.Target{URL: cb.URL, Timeout: cb.Timeout.D()}
-		if t.Timeout == 0 {
-			t.Timeout = config.DefaultDestinationTimeout
-		}
-		if cb.Secret != "" {
-			secret, err := callback.ParseSecret(cb.Secret.Reveal())
-			if err != nil {
-				return nil, fmt.Errorf("route %s: callback %w", r.Name, err)
-			}
-			t.Secret = secret
-		}
-		targets[r.Name] = t
 	}
-	return targets, nil
+	return targets
 }
 
 // backlogLimits converts the global and per-route backlog limits.

@@ -21,7 +21,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -36,19 +35,6 @@ type Target struct {
 	URL     string
 	Secret  []byte // HMAC key; nil: unsigned
 	Timeout time.Duration
-}
-
-// ParseSecret reads a Standard Webhooks secret: "whsec_" and base64, or any
-// other string used as is.
-func ParseSecret(s string) ([]byte, error) {
-	if rest, ok := strings.CutPrefix(s, "whsec_"); ok {
-		b, err := base64.StdEncoding.DecodeString(rest)
-		if err != nil {
-			return nil, fmt.Errorf("secret: whsec_ must be followed by base64: %w", err)
-		}
-		return b, nil
-	}
-	return []byte(s), nil
 }
 
 // Sign returns the webhook-signature value for a message.

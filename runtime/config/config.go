@@ -2,7 +2,6 @@ package config
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -11,12 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/sluicehq/sluice/runtime/dispatch"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -104,23 +104,6 @@ type HTTP struct {
 	// MaxHops stops a message that went through Sluice this many times
 	// (the Sluice-Hops header): 508 loop_detected.
 	MaxHops int `yaml:"max_hops"`
-}
-
-// HTTP defaults.
-func DefaultHTTP() HTTP {
-	return HTTP{
-		ReadHeaderTimeout:   Duration(10 * time.Second),
-		MinBodyRate:         64 << 10,
-		WriteTimeout:        Duration(30 * time.Second),
-		IdleTimeout:         Duration(2 * time.Minute),
-		MaxHeaderSize:       16 << 10,
-		MaxHeaders:          100,
-		MaxConnections:      10_000,
-		MaxConnectionsPerIP: 1_000,
-		MaxInflightBytes:    256 << 20,
-		ShutdownTimeout:     Duration(30 * time.Second),
-		MaxHops:             8,
-	}
 }
 
 // Auth verifies a route's sender before anything is stored.
@@ -306,45 +289,14 @@ type Retry struct {
 	OnDead string `yaml:"on_dead"`
 }
 
-// Retry defaults.
-const (
-	DefaultRetryAttempts       = 5
-	DefaultRetryInitialBackoff = time.Second
-	DefaultRetryMaxBackoff     = 5 * time.Minute
-	DefaultRetryMaxAge         = 24 * time.Hour
-)
-
-// DefaultRetryOn is what a retry policy retries unless it says otherwise.
-var DefaultRetryOn = []string{"timeout", "connection", "408", "425", "429", "5xx"}
-
-// WithDefaults returns r with its zero fields filled in.
-func (r Retry) WithDefaults() Retry {
-	if r.MaxAttempts == 0 {
-		r.MaxAttempts = DefaultRetryAttempts
-	}
-	if r.InitialBackoff == 0 {
-		r.InitialBackoff = Duration(DefaultRetryInitialBackoff)
-	}
-	if r.MaxBackoff == 0 {
-		r.MaxBackoff = Duration(DefaultRetryMaxBackoff)
-	}
-	if r.MaxAge == 0 {
-		r.MaxAge = Duration(DefaultRetryMaxAge)
-	}
-	if len(r.On) == 0 {
-		r.On = DefaultRetryOn
-	}
-	return r
-}
-
 // Retries reports whether a failure with the dispatch error code and the
 // destination's status (0: no answer) is retried. On must be valid.
 func (r Retry) Retries(code string, status int) bool {
 	for _, on := range r.On {
 		switch {
-		case on == "timeout" && code == "destination_timeout":
+		case on == "timeout" && code == dispatch.CodeTimeout:
 			return true
-		case on == "connection" && code == "destination_unreachable":
+		case on == "connection" && code == dispatch.CodeUnreachable:
 			return true
 		case status != 0 && len(on) == 3 && on[1:] == "xx" && int(on[0]-'0') == status/100:
 			return true
@@ -373,29 +325,6 @@ const (
 	ModeAsync = "async"
 )
 
-// Default returns a Config with every default filled in and no routes.
-func Default() Config {
-	return Config{
-		Listen:      "127.0.0.1:8080",
-		AdminListen: "127.0.0.1:8081",
-		DataDir:     "./data",
-		Durability:  "fsync",
-		MaxBodySize: 16 << 20,
-		Backlog:     Backlog{MaxMessages: 100_000, MaxBytes: 512 << 20},
-		SyncTimeout: Duration(30 * time.Second),
-		LogLevel:    "info",
-		Dispatch:    Dispatcher{MaxConnsPerHost: 512, MaxResponseSize: 16 << 20},
-		HTTP:        DefaultHTTP(),
-	}
-}
-
-// Plugin defaults.
-const (
-	DefaultMemoryLimit        = 64 << 20
-	DefaultPluginTimeout      = time.Second
-	DefaultDestinationTimeout = 10 * time.Second
-)
-
 // Plugin ABIs.
 const (
 	ABINative = "native"
@@ -404,47 +333,33 @@ const (
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
+// checkLimits checks plugin limits; zero fields are the host's defaults
+// (plugin_defaults, then the WASM host's built-in limits).
 func checkLimits(key string, l PluginLimits, bad func(key, format string, args ...any)) {
-	if l.MemoryLimit < 0 || l.MemoryLimit > 4<<30 {
-		bad(key+".memory_limit", "must be between 64KiB and 4GiB")
+	if l.MemoryLimit != 0 && (l.MemoryLimit < MinMemoryLimit || l.MemoryLimit > MaxMemoryLimit) {
+		bad(key+".memory_limit", "must be between 64KiB and 4GiB (0 or unset: the default), got %d bytes", l.MemoryLimit)
 	}
 	if l.Timeout < 0 {
-		bad(key+".timeout", "must be positive")
+		bad(key+".timeout", "must not be negative (0 or unset: the default)")
 	}
 	if l.Fuel < 0 {
-		bad(key+".fuel", "must be positive")
+		bad(key+".fuel", "must not be negative (0 or unset: the default)")
 	}
-	if l.MaxDepth < 0 || l.MaxDepth > 1_000_000 {
-		bad(key+".max_depth", "must be between 1 and 1000000")
+	if l.MaxDepth < 0 || l.MaxDepth > MaxMaxDepth {
+		bad(key+".max_depth", "must be between 1 and %d (0 or unset: the default)", MaxMaxDepth)
 	}
-	if l.MaxOutput < 0 || l.MaxOutput > 1<<30 {
-		bad(key+".max_output", "must be between 1 byte and 1GiB")
+	if l.MaxOutput < 0 || l.MaxOutput > MaxBodySizeLimit {
+		bad(key+".max_output", "must be between 1 byte and 1GiB (0 or unset: the default)")
 	}
-	if l.MaxFunctions < 0 || l.MaxFunctionSize < 0 || l.MaxCodeSize < 0 || l.MaxDeclarations < 0 || l.MaxCompileWork < 0 {
-		bad(key, "max_functions, max_function_size, max_code_size, max_declarations and max_compile_work must be positive")
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"max_functions", int64(l.MaxFunctions)}, {"max_function_size", int64(l.MaxFunctionSize)}, {"max_code_size", int64(l.MaxCodeSize)},
+		{"max_declarations", int64(l.MaxDeclarations)}, {"max_compile_work", l.MaxCompileWork}, {"max_module_size", int64(l.MaxModuleSize)}} {
+		if f.v < 0 {
+			bad(key+"."+f.name, "must not be negative (0 or unset: the default)")
+		}
 	}
-	if l.MaxModuleSize < 0 {
-		bad(key+".max_module_size", "must be positive")
-	}
-}
-
-// DefaultRetention is how long results are kept unless the config says.
-const DefaultRetention = 7 * 24 * time.Hour
-
-// RetentionPeriod is the configured retention or the default (0: forever).
-func (c *Config) RetentionPeriod() time.Duration {
-	if c.Retention == nil {
-		return DefaultRetention
-	}
-	return c.Retention.D()
-}
-
-// WorkerCount is the configured worker count or the default.
-func (c *Config) WorkerCount() int {
-	if c.Workers > 0 {
-		return c.Workers
-	}
-	return 8 * runtime.GOMAXPROCS(0)
 }
 
 // Load reads a config file over Default(). Unknown keys are errors that name
@@ -621,17 +536,20 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		bad("data_dir", "must be set")
 	}
-	if c.Durability != "fsync" && c.Durability != "none" {
+	if c.Durability != DurabilityFsync && c.Durability != DurabilityNone {
 		bad("durability", "must be fsync or none, got %q", c.Durability)
 	}
-	if c.MaxBodySize <= 0 || c.MaxBodySize > 1<<30 {
+	if c.MaxBodySize <= 0 || c.MaxBodySize > MaxBodySizeLimit {
 		bad("max_body_size", "must be between 1 byte and 1GiB")
 	}
-	if c.Dispatch.MaxResponseSize < 0 || c.Dispatch.MaxResponseSize > 1<<30 {
-		bad("dispatch.max_response_size", "must be at most 1GiB")
+	if c.Dispatch.MaxResponseSize < 0 || c.Dispatch.MaxResponseSize > MaxBodySizeLimit {
+		bad("dispatch.max_response_size", "must be between 1 byte and 1GiB (0: the default, 16MiB)")
+	}
+	if c.Dispatch.MaxConnsPerHost < 0 {
+		bad("dispatch.max_conns_per_host", "must not be negative (0: the default, %d)", DefaultMaxConnsPerHost)
 	}
 	if c.Workers < 0 {
-		bad("workers", "must be >= 0 (0 picks 8 × GOMAXPROCS)")
+		bad("workers", "must be >= 0 (0 picks %d × GOMAXPROCS)", WorkersPerCPU)
 	}
 	if c.Backlog.MaxMessages < 0 || c.Backlog.MaxBytes < 0 {
 		bad("backlog", "limits must be >= 0 (0 means unlimited)")
@@ -645,22 +563,17 @@ func (c *Config) Validate() error {
 	if c.MinFreeDisk != nil && *c.MinFreeDisk < 0 {
 		bad("min_free_disk", "must be >= 0 (0 turns the free-space guard off)")
 	}
-	idem := c.IdempotencyTTL.D()
-	if idem == 0 {
-		idem = 24 * time.Hour
-	}
+	idem := c.IdempotencyPeriod()
 	if r := c.RetentionPeriod(); r > 0 && r < idem {
 		bad("retention", "is shorter than idempotency_ttl (%s): replaying an Idempotency-Key needs its result", idem)
 	}
 	if c.IdempotencyTTL < 0 {
-		bad("idempotency_ttl", "must be positive")
+		bad("idempotency_ttl", "must not be negative (0 or unset: the default, %s)", DefaultIdempotencyTTL)
 	}
 	if c.SyncTimeout <= 0 {
 		bad("sync_timeout", "must be positive")
 	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
+	if !slices.Contains(LogLevels, c.LogLevel) {
 		bad("log_level", "must be debug, info, warn or error, got %q", c.LogLevel)
 	}
 	c.validateSecurity(bad)
@@ -698,13 +611,11 @@ func (c *Config) Validate() error {
 		}
 		if cb := r.Callback; cb != nil {
 			c.checkURL(key+".callback.url", cb.URL, bad)
-			if rest, ok := strings.CutPrefix(cb.Secret.Reveal(), "whsec_"); ok {
-				if _, err := base64.StdEncoding.DecodeString(rest); err != nil {
-					bad(key+".callback.secret", "whsec_ must be followed by base64")
-				}
+			if _, err := cb.SigningKey(); err != nil {
+				bad(key+".callback.secret", "%v", err)
 			}
 			if cb.Timeout < 0 {
-				bad(key+".callback.timeout", "must be positive")
+				bad(key+".callback.timeout", "must not be negative (0 or unset: the default, %s)", DefaultCallbackTimeout)
 			}
 		}
 		if b := r.Backlog; b != nil && (b.MaxMessages < 0 || b.MaxBytes < 0) {
@@ -717,16 +628,16 @@ func (c *Config) Validate() error {
 			if r.Destination == nil {
 				bad(key+".retry", "needs a destination: only deliveries are retried")
 			}
-			if rt.MaxAttempts < 0 || rt.MaxAttempts > 1000 {
-				bad(key+".retry.max_attempts", "must be between 1 and 1000")
+			if rt.MaxAttempts < 0 || rt.MaxAttempts > MaxRetryAttempts {
+				bad(key+".retry.max_attempts", "must be between 1 and %d (0 or unset: the default, %d)", MaxRetryAttempts, DefaultRetryAttempts)
 			}
 			if rt.InitialBackoff < 0 || rt.MaxBackoff < 0 || rt.MaxAge < 0 {
-				bad(key+".retry", "durations must be positive")
+				bad(key+".retry", "durations must not be negative (0 or unset: the default)")
 			}
 			if rt.MaxBackoff > 0 && rt.InitialBackoff > rt.MaxBackoff {
 				bad(key+".retry.initial_backoff", "is longer than max_backoff")
 			}
-			if rt.OnDead != "" && rt.OnDead != "skip" && rt.OnDead != "park" {
+			if rt.OnDead != "" && rt.OnDead != OnDeadSkip && rt.OnDead != OnDeadPark {
 				bad(key+".retry.on_dead", "must be skip or park, got %q", rt.OnDead)
 			}
 			for j, on := range rt.On {
@@ -770,7 +681,7 @@ func (c *Config) Validate() error {
 		if d := r.Destination; d != nil {
 			c.checkURL(key+".destination.url", d.URL, bad)
 			if d.Timeout < 0 {
-				bad(key+".destination.timeout", "must be positive")
+				bad(key+".destination.timeout", "must not be negative (0 or unset: the default, %s)", DefaultDestinationTimeout)
 			}
 			for j, h := range d.ForwardHeaders {
 				if !headerName.MatchString(h) {

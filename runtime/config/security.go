@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/sluicehq/sluice/runtime/verify"
 )
 
 // Auth schemes (Auth.Verify).
@@ -33,10 +35,10 @@ func (c *Config) validateSecurity(bad func(key, format string, args ...any)) {
 	token, err := c.Token()
 	if err != nil {
 		bad("admin_token_env", "%v", strings.TrimPrefix(err.Error(), "admin_token_env: "))
-	} else if token != "" && len(token) < 16 {
+	} else if token != "" && len(token) < MinAdminTokenLength {
 		bad("admin_token", "is too short: use at least 16 characters (e.g. openssl rand -hex 32)")
 	}
-	if c.AdminListen != "" && c.AdminListen != "off" {
+	if c.AdminListen != "" && c.AdminListen != AdminListenOff {
 		if _, port, ok := strings.Cut(c.AdminListen, ":"); !ok || port == "" {
 			bad("admin_listen", "%q is not host:port", c.AdminListen)
 		} else if token == "" && err == nil && !loopbackAddr(c.AdminListen) {
@@ -65,7 +67,7 @@ func (c *Config) validateSecurity(bad func(key, format string, args ...any)) {
 	if h.MinBodyRate <= 0 {
 		bad("http.min_body_rate", "must be positive (bytes a second, e.g. 64KiB)")
 	}
-	if h.MaxHeaderSize < 1<<10 || h.MaxHeaderSize > 1<<20 {
+	if h.MaxHeaderSize < MinHeaderSizeLimit || h.MaxHeaderSize > MaxHeaderSizeLimit {
 		bad("http.max_header_size", "must be between 1KiB and 1MiB")
 	}
 	if h.MaxHeaders < 1 {
@@ -92,7 +94,7 @@ func (c *Config) validateRouteSecurity(key string, r *Route, bad func(key, forma
 			bad(key+".rate_limit.rps", "must be positive")
 		}
 		if rl.Burst < 0 {
-			bad(key+".rate_limit.burst", "must be >= 1 (default: rps rounded up)")
+			bad(key+".rate_limit.burst", "must not be negative (0 or unset: rps rounded up)")
 		}
 	}
 	a := r.Auth
@@ -130,7 +132,7 @@ func (c *Config) validateRouteSecurity(key string, r *Route, bad func(key, forma
 		}
 	}
 	if a.Tolerance < 0 {
-		bad(key+".tolerance", "must be positive")
+		bad(key+".tolerance", "must not be negative (0 or unset: the default, %s)", verify.DefaultTolerance)
 	}
 }
 

@@ -70,22 +70,22 @@ type Response struct {
 	Body    []byte
 }
 
-// Options tune the client.
+// Options tune the client. Sluice passes its config's values (the defaults
+// are runtime/config's).
 type Options struct {
+	// MaxConnsPerHost caps the connections to one destination host (0:
+	// fasthttp.DefaultMaxConnsPerHost).
 	MaxConnsPerHost int
 	UserAgent       string
-	// MaxResponseSize caps the body of a destination's answer (default
-	// DefaultMaxResponseSize): past it the delivery fails with
-	// CodeResponseTooLarge instead of the answer being buffered.
+	// MaxResponseSize caps the body of a destination's answer: past it the
+	// delivery fails with CodeResponseTooLarge instead of the answer being
+	// buffered. 0: no cap.
 	MaxResponseSize int
 	// DenyNetworks refuses connections to addresses in these ranges (see
 	// ParseNetworks), checked on every new connection after resolving the
 	// host. Empty: no check, fasthttp's own dialer.
 	DenyNetworks []netip.Prefix
 }
-
-// DefaultMaxResponseSize is Options.MaxResponseSize's default.
-const DefaultMaxResponseSize = 16 << 20
 
 // Dispatcher sends requests. Safe for concurrent use.
 type Dispatcher struct {
@@ -97,13 +97,13 @@ type Dispatcher struct {
 // New returns a Dispatcher.
 func New(o Options) *Dispatcher {
 	if o.MaxConnsPerHost <= 0 {
-		o.MaxConnsPerHost = 512
+		o.MaxConnsPerHost = fasthttp.DefaultMaxConnsPerHost
 	}
 	if o.UserAgent == "" {
 		o.UserAgent = "sluice"
 	}
-	if o.MaxResponseSize <= 0 {
-		o.MaxResponseSize = DefaultMaxResponseSize
+	if o.MaxResponseSize < 0 {
+		o.MaxResponseSize = 0
 	}
 	d := &Dispatcher{maxResp: o.MaxResponseSize, client: &fasthttp.Client{
 		MaxResponseBodySize:           o.MaxResponseSize,

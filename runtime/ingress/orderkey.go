@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluicehq/sluice/runtime/config"
 	"github.com/valyala/fasthttp"
 )
 
@@ -14,11 +15,11 @@ import (
 // its key field shares the route's empty-value key.
 func orderKey(r *Route, ctx *fasthttp.RequestCtx, body []byte) string {
 	switch r.OrderMode {
-	case "none":
+	case config.OrderNone:
 		return ""
-	case "header":
+	case config.OrderHeader:
 		return r.Name + keyHeader + string(ctx.Request.Header.Peek(r.OrderArg))
-	case "json":
+	case config.OrderJSON:
 		v, _ := jsonPointer(body, r.OrderArg)
 		return r.Name + keyJSON + v
 	default: // route
@@ -42,16 +43,16 @@ func SplitOrderKey(key string) (route, by, value string) {
 		rest := key[i:]
 		switch {
 		case strings.HasPrefix(rest, keyHeader):
-			return key[:i], "header", rest[len(keyHeader):]
+			return key[:i], config.OrderHeader, rest[len(keyHeader):]
 		case strings.HasPrefix(rest, keyJSON):
-			return key[:i], "json", rest[len(keyJSON):]
+			return key[:i], config.OrderJSON, rest[len(keyJSON):]
 		}
 		return key[:i], "", rest // not a key orderKey writes
 	}
 	if key == "" {
 		return "", "", ""
 	}
-	return key, "route", ""
+	return key, config.OrderRoute, ""
 }
 
 // jsonPointer returns the value at an RFC 6901 pointer in doc: strings as

@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"github.com/sluicehq/sluice/runtime/errcode"
@@ -80,6 +81,21 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx) (body []byte, reserved int64
 			return nil, 0, false
 		}
 	}
+}
+
+// expect answers a request with Expect: 100-continue before its body is
+// sent: one refused from its headers alone (an unknown route or path,
+// another method than POST, a declared body over max_body_size) gets its
+// refusal at once instead of 100 Continue, so the client does not send a
+// body only to have it refused; the others continue.
+func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
+	if path, ok := requestPath(ctx); ok && bytes.HasPrefix(path, pathIngest) &&
+		s.routes[string(path[len(pathIngest):])] != nil && ctx.IsPost() &&
+		ctx.Request.Header.ContentLength() <= s.opts.MaxBodySize {
+		return fasthttp.StatusContinue
+	}
+	s.handle(ctx) // answers without reading the body
+	return ctx.Response.StatusCode()
 }
 
 // reserve counts n bytes against the in-flight body budget; false if they

@@ -28,6 +28,7 @@ const (
 	CodeIdempotencyKeyInFlight = "idempotency_key_in_flight"
 	CodeUnsupportedMediaType   = "unsupported_media_type"
 	CodeServerBusy             = "server_busy"
+	CodeTooManyConnections     = "too_many_connections"
 	CodeRequestTimeout         = "request_timeout"
 	CodeLoopDetected           = "loop_detected"
 	CodeRateLimited            = "rate_limited"
@@ -53,11 +54,7 @@ func writeError(ctx *fasthttp.RequestCtx, code, msg string) {
 
 func writeErrorDetail(ctx *fasthttp.RequestCtx, d errorDetail) {
 	ctx.Response.Header.Set("Sluice-Error-Code", d.Code)
-	if len(ctx.Response.Header.Peek("Sluice-Correlation-Id")) == 0 { // so that a caller can always quote one
-		if id, err := uuid.NewV7(); err == nil {
-			ctx.Response.Header.Set("Sluice-Correlation-Id", id.String())
-		}
-	}
+	setCorrelationID(ctx)
 	switch d.Code {
 	case queue.CodeBacklogFull, queue.CodeRouteBacklogFull, queue.CodeUnavailable, CodeShuttingDown, CodeServerBusy:
 		ctx.Response.Header.Set("Retry-After", strconv.Itoa(1))
@@ -65,6 +62,17 @@ func writeErrorDetail(ctx *fasthttp.RequestCtx, d errorDetail) {
 		ctx.Response.Header.Set("Retry-After", strconv.Itoa(30))
 	}
 	writeJSON(ctx, errcode.IngressStatus(d.Code), errorBody{Error: d})
+}
+
+// setCorrelationID gives an answer that has no correlation id yet (a
+// refusal before there is a message, a health check) one of its own, so
+// that a caller can always quote one.
+func setCorrelationID(ctx *fasthttp.RequestCtx) {
+	if len(ctx.Response.Header.Peek("Sluice-Correlation-Id")) == 0 {
+		if id, err := uuid.NewV7(); err == nil {
+			ctx.Response.Header.Set("Sluice-Correlation-Id", id.String())
+		}
+	}
 }
 
 func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {

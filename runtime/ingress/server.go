@@ -20,7 +20,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/sluicehq/sluice/queue"
-	"github.com/sluicehq/sluice/runtime/config"
 	"github.com/sluicehq/sluice/runtime/dispatch"
 	"github.com/sluicehq/sluice/runtime/results"
 	"github.com/sluicehq/sluice/runtime/validate"
@@ -70,33 +69,32 @@ type Limits struct {
 }
 
 func (l Limits) withDefaults() Limits {
-	d := config.DefaultHTTP()
-	or := func(v *time.Duration, d config.Duration) {
+	or := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
-			*v = d.D()
+			*v = d
 		}
 	}
-	or(&l.ReadHeaderTimeout, d.ReadHeaderTimeout)
-	or(&l.WriteTimeout, d.WriteTimeout)
-	or(&l.IdleTimeout, d.IdleTimeout)
-	or(&l.ShutdownTimeout, d.ShutdownTimeout)
+	or(&l.ReadHeaderTimeout, 10*time.Second)
+	or(&l.WriteTimeout, 30*time.Second)
+	or(&l.IdleTimeout, 2*time.Minute)
+	or(&l.ShutdownTimeout, 30*time.Second)
 	if l.MinBodyRate <= 0 {
-		l.MinBodyRate = int64(d.MinBodyRate)
+		l.MinBodyRate = 64 << 10
 	}
 	if l.MaxHeaderSize <= 0 {
-		l.MaxHeaderSize = int(d.MaxHeaderSize)
+		l.MaxHeaderSize = 16 << 10
 	}
 	if l.MaxHeaders <= 0 {
-		l.MaxHeaders = d.MaxHeaders
+		l.MaxHeaders = 100
 	}
 	if l.MaxConnections <= 0 {
-		l.MaxConnections = d.MaxConnections
+		l.MaxConnections = 10_000
 	}
 	if l.MaxInflightBytes <= 0 {
-		l.MaxInflightBytes = int64(d.MaxInflightBytes)
+		l.MaxInflightBytes = 256 << 20
 	}
 	if l.MaxHops <= 0 {
-		l.MaxHops = d.MaxHops
+		l.MaxHops = 8
 	}
 	return l
 }
@@ -108,8 +106,7 @@ type Options struct {
 	Waiters     *results.Waiters
 	MaxBodySize int
 	SyncTimeout time.Duration
-	// IdempotencyTTL is how long an Idempotency-Key is remembered (0:
-	// config.DefaultIdempotencyTTL).
+	// IdempotencyTTL is how long an Idempotency-Key is remembered (default 24h).
 	IdempotencyTTL time.Duration
 	// MaxResultWait caps GET /v1/results/{id}?wait= (default 60s).
 	MaxResultWait time.Duration
@@ -146,6 +143,10 @@ type Server struct {
 	idemBusy map[string]struct{} // route\x00key of requests being handled
 }
 
+// DefaultIdempotencyTTL is how long an Idempotency-Key is remembered when
+// Options.IdempotencyTTL is zero.
+const DefaultIdempotencyTTL = 24 * time.Hour
+
 // DefaultMaxResultWait caps a long-poll when Options.MaxResultWait is zero.
 const DefaultMaxResultWait = time.Minute
 
@@ -158,7 +159,7 @@ func New(o Options) *Server {
 		o.MaxResultWait = DefaultMaxResultWait
 	}
 	if o.IdempotencyTTL <= 0 {
-		o.IdempotencyTTL = config.DefaultIdempotencyTTL
+		o.IdempotencyTTL = DefaultIdempotencyTTL
 	}
 	o.Limits = o.Limits.withDefaults()
 	s := &Server{opts: o, routes: make(map[string]*routeState, len(o.Routes)), log: o.Log, closing: make(chan struct{}),
@@ -182,6 +183,7 @@ func New(o Options) *Server {
 		Logger:         fasthttpLogger{o.Log},
 		TLSConfig:      o.TLS,
 		HeaderReceived: s.headerReceived,
+		ExpectHandler:  s.expect,
 		// Bodies stream: the handler sees the headers first (route, size,
 		// budget) and reads the body itself, once, into the message.
 		StreamRequestBody:  true,
@@ -189,11 +191,14 @@ func New(o Options) *Server {
 		ReadBufferSize:     o.MaxHeaderSize, // headers must fit: 431 beyond
 		// ReadTimeout runs from a request's first byte: it bounds the
 		// headers; headerReceived extends it for a body by its size.
-		ReadTimeout:     o.ReadHeaderTimeout,
-		WriteTimeout:    o.WriteTimeout,
-		IdleTimeout:     o.IdleTimeout,
-		Concurrency:     o.MaxConnections,
-		MaxConnsPerIP:   o.MaxConnsPerIP,
+		ReadTimeout:  o.ReadHeaderTimeout,
+		WriteTimeout: o.WriteTimeout,
+		IdleTimeout:  o.IdleTimeout,
+		// The listener enforces MaxConnections and MaxConnsPerIP and
+		// answers past them with Sluice's JSON error (conns.go); fasthttp's
+		// own cap, which answers in plain text, sits above it for the
+		// moment a closed connection's worker is still finishing.
+		Concurrency:     o.MaxConnections + max(64, o.MaxConnections/8),
 		CloseOnShutdown: true,
 		// fasthttp's errors about a request it cannot parse quote the raw
 		// request by default: its credentials (Authorization, X-Api-Key,
@@ -205,7 +210,7 @@ func New(o Options) *Server {
 
 // Serve accepts connections on ln until Shutdown (TLS when Options.TLS is set).
 func (s *Server) Serve(ln net.Listener) error {
-	ln = s.conns.wrap(ln)
+	ln = s.conns.wrap(ln, s.opts.MaxConnections, s.opts.MaxConnsPerIP, s.refuse)
 	if s.opts.TLS != nil {
 		ln = tls.NewListener(ln, s.opts.TLS)
 	}
@@ -276,6 +281,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 				return
 			}
 		}
+		setCorrelationID(ctx) // every answer has one
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}` + "\n")
 	default:

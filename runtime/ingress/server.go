@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/sluicehq/sluice/queue"
+	"github.com/sluicehq/sluice/runtime/config"
 	"github.com/sluicehq/sluice/runtime/dispatch"
 	"github.com/sluicehq/sluice/runtime/results"
 	"github.com/sluicehq/sluice/runtime/validate"
@@ -69,32 +70,33 @@ type Limits struct {
 }
 
 func (l Limits) withDefaults() Limits {
-	or := func(v *time.Duration, d time.Duration) {
+	d := config.DefaultHTTP()
+	or := func(v *time.Duration, d config.Duration) {
 		if *v <= 0 {
-			*v = d
+			*v = d.D()
 		}
 	}
-	or(&l.ReadHeaderTimeout, 10*time.Second)
-	or(&l.WriteTimeout, 30*time.Second)
-	or(&l.IdleTimeout, 2*time.Minute)
-	or(&l.ShutdownTimeout, 30*time.Second)
+	or(&l.ReadHeaderTimeout, d.ReadHeaderTimeout)
+	or(&l.WriteTimeout, d.WriteTimeout)
+	or(&l.IdleTimeout, d.IdleTimeout)
+	or(&l.ShutdownTimeout, d.ShutdownTimeout)
 	if l.MinBodyRate <= 0 {
-		l.MinBodyRate = 64 << 10
+		l.MinBodyRate = int64(d.MinBodyRate)
 	}
 	if l.MaxHeaderSize <= 0 {
-		l.MaxHeaderSize = 16 << 10
+		l.MaxHeaderSize = int(d.MaxHeaderSize)
 	}
 	if l.MaxHeaders <= 0 {
-		l.MaxHeaders = 100
+		l.MaxHeaders = d.MaxHeaders
 	}
 	if l.MaxConnections <= 0 {
-		l.MaxConnections = 10_000
+		l.MaxConnections = d.MaxConnections
 	}
 	if l.MaxInflightBytes <= 0 {
-		l.MaxInflightBytes = 256 << 20
+		l.MaxInflightBytes = int64(d.MaxInflightBytes)
 	}
 	if l.MaxHops <= 0 {
-		l.MaxHops = 8
+		l.MaxHops = d.MaxHops
 	}
 	return l
 }
@@ -106,7 +108,8 @@ type Options struct {
 	Waiters     *results.Waiters
 	MaxBodySize int
 	SyncTimeout time.Duration
-	// IdempotencyTTL is how long an Idempotency-Key is remembered (default 24h).
+	// IdempotencyTTL is how long an Idempotency-Key is remembered (0:
+	// config.DefaultIdempotencyTTL).
 	IdempotencyTTL time.Duration
 	// MaxResultWait caps GET /v1/results/{id}?wait= (default 60s).
 	MaxResultWait time.Duration
@@ -143,10 +146,6 @@ type Server struct {
 	idemBusy map[string]struct{} // route\x00key of requests being handled
 }
 
-// DefaultIdempotencyTTL is how long an Idempotency-Key is remembered when
-// Options.IdempotencyTTL is zero.
-const DefaultIdempotencyTTL = 24 * time.Hour
-
 // DefaultMaxResultWait caps a long-poll when Options.MaxResultWait is zero.
 const DefaultMaxResultWait = time.Minute
 
@@ -159,7 +158,7 @@ func New(o Options) *Server {
 		o.MaxResultWait = DefaultMaxResultWait
 	}
 	if o.IdempotencyTTL <= 0 {
-		o.IdempotencyTTL = DefaultIdempotencyTTL
+		o.IdempotencyTTL = config.DefaultIdempotencyTTL
 	}
 	o.Limits = o.Limits.withDefaults()
 	s := &Server{opts: o, routes: make(map[string]*routeState, len(o.Routes)), log: o.Log, closing: make(chan struct{}),

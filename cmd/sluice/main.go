@@ -4,6 +4,7 @@
 //	sluice config check FILE
 //	sluice plugin run FILE.wasm [--input FILE|-] [--header K=V]... [--abi native|wasi]
 //	sluice plugin inspect FILE.wasm
+//	sluice plugin new NAME [--lang go|rust|c|assemblyscript|zig]
 //	sluice version
 package main
 
@@ -28,6 +29,8 @@ Usage:
         Transform one message as the server would; the output goes to stdout.
   sluice plugin inspect FILE.wasm
         Describe a module (ABI, imports, exports, memory, sha256) and say whether it loads.
+  sluice plugin new NAME [--lang go|rust|c|assemblyscript|zig]
+        Write a ready plugin project: source, SDK, Makefile, example input, README.
         See sluice plugin help for their flags.
   sluice version
         Print the version.

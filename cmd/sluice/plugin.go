@@ -25,6 +25,7 @@ import (
 
 const pluginUsage = `usage: sluice plugin run FILE.wasm [flags]
        sluice plugin inspect FILE.wasm [--abi native|wasi] [--cache-dir DIR]
+       sluice plugin new NAME [--lang go|rust|c|assemblyscript|zig]
 
 run: transform one message as the server would, with the same limits; the output
 body goes to stdout byte for byte, metadata, plugin logs and errors to stderr.
@@ -48,9 +49,12 @@ Exit status 1 if the plugin rejects or fails the message or cannot be loaded.
 
 inspect: print the module's size, sha256, ABI, imports, exports and memory, and
 whether the host loads it with the default limits (exit status 1 if not).
+
+new: write a ready plugin project NAME/ (source, SDK, Makefile, example.json,
+README); see sluice plugin new --help.
 `
 
-// pluginCmd runs `sluice plugin run|inspect`.
+// pluginCmd runs `sluice plugin run|inspect|new`.
 func pluginCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
@@ -58,6 +62,8 @@ func pluginCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return pluginRunCmd(args[1:], stdin, stdout, stderr)
 		case "inspect":
 			return pluginInspectCmd(args[1:], stdout, stderr)
+		case "new":
+			return pluginNewCmd(args[1:], stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, pluginUsage)
 			return 0

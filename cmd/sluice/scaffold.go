@@ -53,20 +53,23 @@ type scaffoldLang struct {
 	Title  string // for people
 	Source string // the file a plugin author edits
 	Needs  string // what make needs installed, for the project's README
+	// UnitTest is the command make test runs before checking expected.json, TestFile where its tests are;
+	// empty for none.
+	UnitTest, TestFile string
 }
 
 // scaffoldLangs are the languages of `sluice plugin new`, in the order its messages list them.
 var scaffoldLangs = []scaffoldLang{
-	{"go", "Go", "main.go", "Go 1.24 or later"},
+	{"go", "Go", "main.go", "Go 1.24 or later", "go test", "main_test.go"},
 	{"rust", "Rust", "src/lib.rs", "Rust 1.63 or later (`cargo`, `rustc`) with the `wasm32-unknown-unknown` " +
 		"standard library: with rustup, `rustup target add wasm32-unknown-unknown`; on Debian/Ubuntu, " +
-		"`apt-get install rustc cargo libstd-rust-dev-wasm32 lld`"},
+		"`apt-get install rustc cargo libstd-rust-dev-wasm32 lld`", "cargo test", "src/lib.rs"},
 	{"c", "C", "main.c", "clang with the wasm32-wasi target and wasi-libc: on Debian/Ubuntu, " +
 		"`apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32`; elsewhere wasi-sdk " +
-		"(`make CLANG=/path/to/wasi-sdk/bin/clang`)"},
+		"(`make CLANG=/path/to/wasi-sdk/bin/clang`)", "", ""},
 	{"assemblyscript", "AssemblyScript", "assembly/index.ts", "Node.js 20 or later with npm (the AssemblyScript " +
-		"compiler comes from npm)"},
-	{"zig", "Zig", "main.zig", "Zig " + zigVersion + " on PATH, or `make ZIG=/path/to/zig`"},
+		"compiler comes from npm)", "", ""},
+	{"zig", "Zig", "main.zig", "Zig " + zigVersion + " on PATH, or `make ZIG=/path/to/zig`", "zig test", "main.zig"},
 }
 
 func langNames() []string {

@@ -144,9 +144,12 @@ func TestPluginNew(t *testing.T) {
 				t.Errorf("plugin run on an array: exit %d, want 1 and a rejection:\n%s", code, errs)
 			}
 
+			// make test: the unit tests (where the language has them), then expected.json.
+			unitPassed := map[string]string{"go": "ok  \t" + name, "rust": "test result: ok. 2 passed", "zig": "All 2 tests passed."}[l.Lang]
 			if code, out, errs := runIn(t, project, append(env, "SLUICE="+bin), "", "make", "test"); code != 0 ||
-				!strings.Contains(out, "ok: "+name+".wasm turns example.json into expected.json") {
-				t.Errorf("make test: exit %d\n%s%s", code, out, errs)
+				!strings.Contains(out, "ok: "+name+".wasm turns example.json into expected.json") ||
+				!strings.Contains(out+errs, unitPassed) {
+				t.Errorf("make test: exit %d, want the unit tests (%q) and expected.json to pass\n%s%s", code, unitPassed, out, errs)
 			}
 
 			// The configuration the project's README shows passes sluice config check (which loads the plugin).

@@ -25,7 +25,9 @@ import (
 //   - a full UUID stands for the id Sluice generated there, the same one
 //     wherever the README repeats it, and is replaced by it in later
 //     commands; "019ab7c2-" (8 hex digits, a dash) for any id's first part;
-//   - timestamps and durations ("took: 1.385ms") stand for any value;
+//   - timestamps, durations ("took: 1.385ms") and a plugin run's output
+//     size ("output: 190 bytes": the demo mapper stamps the time, whose
+//     nanoseconds drop trailing zeros) stand for any value;
 //   - after "curl -i", each header the README shows must be among the
 //     answer's headers (the README leaves out Date, Content-Length, ...);
 //   - everything else — plugin versions and sizes, codes, bodies — is
@@ -163,6 +165,7 @@ var (
 		`|[0-9a-f]{8}-…` + // an id's first part
 		`|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z` + // a timestamp
 		`|\b\d+(\.\d+)?(ns|µs|ms|s)\b` + // a duration
+		`|output: \d+ bytes` + // a plugin run's output size
 		`|…`)
 )
 
@@ -229,6 +232,8 @@ func matchText(want, got string, ids map[string]string) string {
 			re.WriteString(`[0-9a-f]{8}-.*?`)
 		case v == "…":
 			re.WriteString(`.*?`)
+		case strings.HasPrefix(v, "output: "):
+			re.WriteString(`output: \d+ bytes`)
 		case strings.Contains(v, "T"):
 			re.WriteString(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z`)
 		default:

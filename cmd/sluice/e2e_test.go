@@ -234,7 +234,8 @@ plugins:
     path: ` + "{{REPO}}" + `/runtime/wasm/testdata/trap.wasm
   - name: loop
     path: ` + "{{REPO}}" + `/runtime/wasm/testdata/loop.wasm
-    timeout: 200ms
+    fuel: 10000000 # spent in milliseconds; the timeout stays out of reach on a loaded machine
+    timeout: 30s
   - name: badptr
     path: ` + "{{REPO}}" + `/runtime/wasm/testdata/badptr.wasm
 `

@@ -66,7 +66,7 @@ func serveCmd(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice: invalid config:\n%s\n", indent(err))
 		return 1
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if path := os.Getenv("SLUICE_CPUPROFILE"); path != "" {
 		stopProfile, err := startCPUProfile(path)
 		if err != nil {
@@ -124,10 +124,17 @@ func loadConfig(path string) (config.Config, error) {
 	return config.Load(path)
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
+// newLogger is the server's one logger: every component's lines (fasthttp's
+// and Badger's included) go through it, as key=value text or, with
+// log_format: json, one JSON object per line.
+func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var l slog.Level
 	l.UnmarshalText([]byte(level)) // #nosec G104 -- log_level is debug, info, warn or error (config.Validate); else info
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == config.LogFormatJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // server is one running Sluice: every stage wired together.

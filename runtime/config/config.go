@@ -47,7 +47,8 @@ type Config struct {
 	// PluginDefaults are the limits of every plugin that does not set its own.
 	PluginDefaults PluginLimits `yaml:"plugin_defaults"`
 	Routes         []Route      `yaml:"routes"`
-	LogLevel       string       `yaml:"log_level"` // debug | info | warn | error
+	LogLevel       string       `yaml:"log_level"`  // debug | info | warn | error
+	LogFormat      string       `yaml:"log_format"` // text | json
 	Dispatch       Dispatcher   `yaml:"dispatch"`
 
 	// RequireAuth makes every route declare an auth block.
@@ -575,6 +576,9 @@ func (c *Config) Validate() error {
 	}
 	if !slices.Contains(LogLevels, c.LogLevel) {
 		bad("log_level", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if !slices.Contains(LogFormats, c.LogFormat) {
+		bad("log_format", "must be text or json, got %q", c.LogFormat)
 	}
 	c.validateSecurity(bad)
 	// checkName reports a malformed or repeated name of the given kind.

@@ -18,6 +18,7 @@ const (
 	DefaultDataDir     = "./data"
 	DefaultDurability  = DurabilityFsync
 	DefaultLogLevel    = "info"
+	DefaultLogFormat   = LogFormatText
 	DefaultMaxBodySize = 16 << 20
 	// DefaultBacklogMessages and DefaultBacklogBytes bound the messages
 	// accepted but not completed.
@@ -42,6 +43,15 @@ const (
 
 // LogLevels are log_level's values.
 var LogLevels = []string{"debug", "info", "warn", "error"}
+
+// Log formats: slog's key=value text or one JSON object per line.
+const (
+	LogFormatText = "text"
+	LogFormatJSON = "json"
+)
+
+// LogFormats are log_format's values.
+var LogFormats = []string{LogFormatText, LogFormatJSON}
 
 // Dispatch, destination and callback defaults.
 const (
@@ -107,6 +117,7 @@ func Default() Config {
 		Backlog:     Backlog{MaxMessages: DefaultBacklogMessages, MaxBytes: DefaultBacklogBytes},
 		SyncTimeout: Duration(DefaultSyncTimeout),
 		LogLevel:    DefaultLogLevel,
+		LogFormat:   DefaultLogFormat,
 		Dispatch:    Dispatcher{MaxConnsPerHost: DefaultMaxConnsPerHost, MaxResponseSize: DefaultMaxResponseSize},
 		HTTP:        DefaultHTTP(),
 	}

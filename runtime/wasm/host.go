@@ -255,8 +255,8 @@ func (h *Host) LoadABI(ctx context.Context, name string, bin []byte, abi string,
 	limits = limits.withDefaults()
 	sum := sha256.Sum256(bin)
 	p := &Plugin{Name: name, SHA256: hex.EncodeToString(sum[:]), Size: len(bin), limits: limits,
-		log: h.log.With("plugin", name)}
-	p.Version = name + "@" + p.SHA256[:12]
+		Version: name + "@" + hex.EncodeToString(sum[:6])}
+	p.log = h.log.With("plugin", name, "plugin_version", p.Version)
 	if len(bin) > limits.MaxModuleSize {
 		return nil, invalid(name, "module is %d bytes, over the %d-byte limit%s", len(bin), limits.MaxModuleSize, raise("max_module_size"))
 	}

@@ -5,6 +5,10 @@
 //	sluice plugin run FILE.wasm [--input FILE|-] [--header K=V]... [--abi native|wasi]
 //	sluice plugin inspect FILE.wasm
 //	sluice plugin new NAME [--lang go|rust|c|assemblyscript|zig]
+//	sluice send ROUTE [FILE|-] [-H K:V]... [--async|--wait D] [--count N --concurrency C]
+//	sluice result ID [--wait D]
+//	sluice dead list|replay|discard ROUTE [ID]
+//	sluice stats [--watch D]
 //	sluice version
 package main
 
@@ -34,6 +38,21 @@ Usage:
         See sluice plugin help for their flags.
   sluice version
         Print the version.
+
+Operator commands (talk to a running server; --server URL or SLUICE_SERVER, default
+http://127.0.0.1:8080; --admin URL or SLUICE_ADMIN, default http://127.0.0.1:8081;
+--token or SLUICE_ADMIN_TOKEN for an admin API with admin_token):
+  sluice send ROUTE [FILE|-] [-H K:V]... [--async|--wait 10s]
+        POST a file (or stdin) to /in/ROUTE; print the status, correlation id and body.
+        --wait follows a 202 to its final result.
+  sluice send ROUTE FILE --count N --concurrency C
+        Send the file N times; print the rate, latency p50/p90/p99 and status counts.
+  sluice result ID [--wait 30s]
+        Print a result; --wait long-polls until it is final.
+  sluice dead list ROUTE | dead replay ROUTE [ID] | dead discard ROUTE ID
+        List, replay (one, or all in the order they died) or discard dead letters.
+  sluice stats [--watch 2s]
+        Print the admin API's counters (/v1/stats); --watch refreshes them with rates.
 `
 
 func main() {
@@ -61,6 +80,14 @@ func runWithStdin(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		return 2
 	case "plugin":
 		return pluginCmd(args[1:], stdin, stdout, stderr)
+	case "send":
+		return sendCmd(args[1:], stdin, stdout, stderr)
+	case "result":
+		return resultCmd(args[1:], stdout, stderr)
+	case "dead":
+		return deadCmd(args[1:], stdout, stderr)
+	case "stats":
+		return statsCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "sluice", versionString())
 		return 0

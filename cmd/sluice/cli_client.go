@@ -31,7 +31,9 @@ type opsClient struct {
 // opsFlags registers --server, --admin and --token on fs, their defaults
 // from SLUICE_SERVER, SLUICE_ADMIN and SLUICE_ADMIN_TOKEN.
 func opsFlags(fs *flag.FlagSet) *opsClient {
-	c := &opsClient{hc: &http.Client{}}
+	// A generous bound: a sync route answers within its sync_timeout, a
+	// long-poll within 60 s; only a server that hangs reaches it.
+	c := &opsClient{hc: &http.Client{Timeout: 5 * time.Minute}}
 	fs.StringVar(&c.server, "server", envOr("SLUICE_SERVER", defaultServer), "ingress base URL (env SLUICE_SERVER)")
 	fs.StringVar(&c.admin, "admin", envOr("SLUICE_ADMIN", defaultAdmin), "admin API base URL (env SLUICE_ADMIN)")
 	fs.StringVar(&c.token, "token", os.Getenv("SLUICE_ADMIN_TOKEN"), "admin token (env SLUICE_ADMIN_TOKEN)")
@@ -161,8 +163,9 @@ func fail(stderr io.Writer, err error) int {
 	return 1
 }
 
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
+// isTerminal reports whether w (a writer or a reader) is a character
+// device: a terminal.
+func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

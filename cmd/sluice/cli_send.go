@@ -64,6 +64,9 @@ func sendCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	route := pos[0]
 	var body []byte
 	if len(pos) == 1 || pos[1] == "-" {
+		if f, ok := stdin.(*os.File); ok && isTerminal(f) {
+			return fail(stderr, errors.New("no message: give a FILE, or pipe one into sluice send ROUTE -"))
+		}
 		body, err = io.ReadAll(stdin)
 	} else {
 		body, err = os.ReadFile(pos[1])

@@ -80,6 +80,7 @@ func TestValidate(t *testing.T) {
 		{"duplicate route", "routes: [{name: a, mode: sync}, {name: a, mode: sync}]", `routes[1].name: duplicate route "a"`},
 		{"bad url", "routes: [{name: a, mode: sync, destination: {url: ftp://x}}]", `routes[0].destination.url`},
 		{"durability", "durability: sometimes", `durability: must be fsync or none`},
+		{"log_format", "log_format: logfmt", `log_format: must be text or json, got "logfmt"`},
 		{"plugin path", "plugins: [{name: p}]", `plugins[0].path: must be set`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

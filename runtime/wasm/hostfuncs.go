@@ -185,7 +185,7 @@ func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
 	msg := string(i.read(mod, "log", api.DecodeU32(stack[1]), min(api.DecodeU32(stack[2]), 8192)))
 	args := []any{}
 	if i.call != nil {
-		args = append(args, "correlation_id", i.call.CorrelationID)
+		args = append(args, "route", i.call.Route, "correlation_id", i.call.CorrelationID)
 	}
 	switch {
 	case level <= 0:

@@ -385,6 +385,29 @@ func (l *Log) DeadLetters(route string, after uint64, limit int) ([]DeadLetter, 
 	return out, next, nil
 }
 
+// RouteBacklog reports a route's messages accepted and not completed, and
+// their bytes.
+func (l *Log) RouteBacklog(route string) (int, int64) { return l.sched.routeBacklog(route) }
+
+// DeadCount counts a route's dead letters (reading keys only: the cost
+// grows with their number).
+func (l *Log) DeadCount(route string) (int, error) {
+	n := 0
+	prefix := deadKey(route, 0)[:len(route)+2]
+	err := l.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("queue: counting dead letters: %w", err)
+	}
+	return n, nil
+}
+
 // readDead reads a dead letter's message and record.
 func readDead(txn *badger.Txn, id ID) (*Message, Record, error) {
 	var m *Message

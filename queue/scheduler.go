@@ -41,7 +41,7 @@ type scheduler struct {
 	reserved int               // messages counted against the limit
 	waiting  int               // messages waiting for a retry's NotBefore
 	bytes    int64             // bytes counted against the limit
-	routes   map[string]*usage // per route, for routes with limits
+	routes   map[string]*usage // per route
 	closed   bool
 	held     bool          // hold: no message is handed out (the log cannot write outcomes)
 	wake     chan struct{} // one token: a waiter should look at ready again
@@ -98,15 +98,13 @@ func (s *scheduler) countLocked(m *Message, d int) {
 	size := m.Size()
 	s.reserved += d
 	s.bytes += int64(d) * size
-	if _, ok := s.limits.Routes[m.Route]; ok {
-		u := s.routes[m.Route]
-		if u == nil {
-			u = &usage{}
-			s.routes[m.Route] = u
-		}
-		u.n += d
-		u.bytes += int64(d) * size
+	u := s.routes[m.Route] // every route's, for its limit and for metrics
+	if u == nil {
+		u = &usage{}
+		s.routes[m.Route] = u
 	}
+	u.n += d
+	u.bytes += int64(d) * size
 }
 
 // push schedules reserved messages in order. Recovery pushes without a
@@ -353,6 +351,14 @@ func (s *scheduler) claimed(id ID) (inflight bool, r retryState, retrying bool) 
 	r, retrying = s.retries[id]
 	s.mu.Unlock()
 	return inflight, r, retrying
+}
+
+// routeBacklog reports one route's messages and bytes.
+func (s *scheduler) routeBacklog(route string) (int, int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.routeUsage(route)
+	return u.n, u.bytes
 }
 
 // backlog reports the messages and bytes counted against the limits.

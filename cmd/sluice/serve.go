@@ -30,6 +30,7 @@ import (
 	"github.com/sluicehq/sluice/runtime/config"
 	"github.com/sluicehq/sluice/runtime/dispatch"
 	"github.com/sluicehq/sluice/runtime/ingress"
+	"github.com/sluicehq/sluice/runtime/metrics"
 	"github.com/sluicehq/sluice/runtime/registry"
 	"github.com/sluicehq/sluice/runtime/results"
 	"github.com/sluicehq/sluice/runtime/tlsconf"
@@ -154,6 +155,7 @@ type server struct {
 	callbacks *callback.Sender
 	// tls and adminTLS hold the listeners' certificates (nil: plain HTTP).
 	tls, adminTLS *tlsconf.Reloader
+	metrics       *metrics.Metrics // served at the admin API's GET /metrics
 }
 
 // start provisions cfg (config.Provision) and starts a server with it.
@@ -213,13 +215,29 @@ func startProvisioned(ctx context.Context, prov *config.Provisioned, log *slog.L
 		return nil, err
 	}
 
+	routeNames := make([]string, 0, len(cfg.Routes))
+	for _, r := range cfg.Routes {
+		routeNames = append(routeNames, r.Name)
+	}
+	pluginNames := make([]string, 0, len(cfg.Plugins))
+	for _, p := range cfg.Plugins {
+		pluginNames = append(pluginNames, p.Name)
+	}
+	s.metrics = metrics.New(versionString(), routeNames, pluginNames)
+	s.metrics.WatchLog(s.queue.RouteBacklog, func(route string) int {
+		n, err := s.queue.DeadCount(route)
+		if err != nil {
+			log.Warn("metrics: counting dead letters", "route", route, "err", err)
+		}
+		return n
+	}, func() int64 { return s.queue.Stats().DiskFree })
 	waiters := results.NewWaiters()
 	workerRoutes := make(map[string]*worker.Route, len(cfg.Routes))
 	var ingressRoutes []ingress.Route
 	for _, pr := range prov.Routes {
 		r := pr.Route
 		wr := &worker.Route{Name: r.Name, Transforms: r.Transforms, Callback: r.Callback != nil,
-			ReplyTransforms: r.ReplyTransforms}
+			ReplyTransforms: r.ReplyTransforms, Metrics: s.metrics.Route(r.Name)}
 		if r.Retry != nil {
 			p := r.Retry.WithDefaults()
 			wr.Retry = &worker.RetryPolicy{MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff.D(),
@@ -234,7 +252,7 @@ func startProvisioned(ctx context.Context, prov *config.Provisioned, log *slog.L
 		}
 		workerRoutes[r.Name] = wr
 		ir := ingress.Route{Name: r.Name, Sync: r.Mode == config.ModeSync, OrderMode: pr.OrderMode, OrderArg: pr.OrderArg,
-			Accept: r.Accept, Verifier: pr.Verifier, Schema: pr.Schema}
+			Accept: r.Accept, Verifier: pr.Verifier, Schema: pr.Schema, Metrics: s.metrics.Route(r.Name)}
 		if a := r.Auth; a != nil && a.Verify == config.AuthAPIKey {
 			ir.APIKey = true
 			for _, h := range []string{"Authorization", "X-Api-Key"} { // credentials are not stored
@@ -266,6 +284,7 @@ func startProvisioned(ctx context.Context, prov *config.Provisioned, log *slog.L
 		Waiters:    waiters,
 		Workers:    cfg.WorkerCount(),
 		Log:        log,
+		Metrics:    s.metrics,
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	s.cancel, s.workers = cancel, make(chan struct{})
@@ -309,6 +328,7 @@ func startProvisioned(ctx context.Context, prov *config.Provisioned, log *slog.L
 		Validator:      &worker.Inline{Plugins: s.plugins},
 		Ready:          s.queue.Ready,
 		OperatorToken:  token,
+		Metrics:        s.metrics,
 		Limits: ingress.Limits{
 			ReadHeaderTimeout: h.ReadHeaderTimeout.D(), MinBodyRate: int64(h.MinBodyRate),
 			WriteTimeout: h.WriteTimeout.D(), IdleTimeout: h.IdleTimeout.D(), ShutdownTimeout: h.ShutdownTimeout.D(),
@@ -412,6 +432,7 @@ func (s *server) startAdmin(cfg *config.Config, token string) error {
 		MaxModule: maxModule,
 		Log:       s.log,
 		Token:     token,
+		Metrics:   s.metrics.Handler(),
 		Stats: func() any {
 			st := map[string]any{"log": s.queue.Stats()}
 			if s.ingress != nil {

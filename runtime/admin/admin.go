@@ -5,6 +5,7 @@
 //	GET /v1/plugins/{name}   one plugin
 //	PUT /v1/plugins/{name}   upload a new version: validated, compiled, then swapped in atomically
 //	GET /v1/stats            the log's and the ingress's counters
+//	GET /metrics             Prometheus metrics (runtime/metrics), if Metrics is set
 //	... dead letters: list, replay, discard (see Handler)
 //
 // With a Token every endpoint but GET /healthz needs "Authorization: Bearer
@@ -69,6 +70,8 @@ type Server struct {
 	Token string
 	// Stats, if set, is served as JSON at GET /v1/stats.
 	Stats func() any
+	// Metrics, if set, serves GET /metrics.
+	Metrics http.Handler
 }
 
 // UploadPath is where the uploaded version of a plugin is kept.
@@ -91,6 +94,9 @@ func (s *Server) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, s.Stats())
 	})
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }) // #nosec G104 -- a client that went away cannot be told
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errcode.NotFound, fmt.Sprintf("no admin endpoint %s %s", r.Method, r.URL.Path))

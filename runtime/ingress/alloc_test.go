@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/runtime/metrics"
 	"github.com/sluicehq/sluice/runtime/results"
 	"github.com/valyala/fasthttp"
 )
@@ -87,5 +88,18 @@ func TestKeepHeaderAllocs(t *testing.T) {
 		}
 	}); allocs != 0 {
 		t.Fatalf("keepHeader: %v allocs, want 0", allocs)
+	}
+}
+
+// TestCountAllocs locks the metrics of an accepted message at zero
+// allocations: the route's counters are resolved when the config loads.
+func TestCountAllocs(t *testing.T) {
+	m := metrics.New("test", []string{"a"}, []string{"p"})
+	s := New(Options{Routes: []Route{{Name: "a", Metrics: m.Route("a")}}, Metrics: m})
+	var ctx fasthttp.RequestCtx
+	writeAccepted(&ctx, "0192f0c4-1b2c-7d3e-8f40-123456789abc")
+	name := []byte("a")
+	if allocs := testing.AllocsPerRun(1000, func() { s.count(&ctx, name, time.Now()) }); allocs != 0 {
+		t.Fatalf("counting an accepted message: %v allocs, want 0", allocs)
 	}
 }

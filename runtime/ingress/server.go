@@ -22,6 +22,7 @@ import (
 	"github.com/sluicehq/sluice/queue"
 	"github.com/sluicehq/sluice/runtime/config"
 	"github.com/sluicehq/sluice/runtime/dispatch"
+	"github.com/sluicehq/sluice/runtime/metrics"
 	"github.com/sluicehq/sluice/runtime/results"
 	"github.com/sluicehq/sluice/runtime/validate"
 	"github.com/sluicehq/sluice/runtime/verify"
@@ -33,6 +34,8 @@ import (
 type Route struct {
 	Name string
 	Sync bool
+	// Metrics counts the route's requests (nil: not counted).
+	Metrics *metrics.Route
 	// Checks before a message is accepted (nothing is stored if one fails).
 	Accept     []string         // media types; empty: any
 	Schema     *validate.Schema // nil: none
@@ -125,6 +128,8 @@ type Options struct {
 	OperatorToken string
 	// TLS, if set, serves HTTPS (its GetCertificate may swap certificates).
 	TLS *tls.Config
+	// Metrics counts requests for routes the config does not have (nil: not counted).
+	Metrics *metrics.Metrics
 	Limits
 }
 
@@ -264,7 +269,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	case !ok:
 		writeError(ctx, errcode.BadRequest, "the request target must be a path such as /in/{route}")
 	case bytes.HasPrefix(path, pathIngest):
+		start := time.Now()
 		s.ingest(ctx, path[len(pathIngest):])
+		s.count(ctx, path[len(pathIngest):], start)
 	case bytes.HasPrefix(path, pathResults):
 		s.result(ctx, path[len(pathResults):])
 	case bytes.Equal(path, pathHealth):
@@ -288,9 +295,34 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 }
 
+// count records an answer to POST /in/{name} in the route's metrics: every
+// request is received; a 4xx or 5xx is rejected with its error code; a 2xx
+// is an acknowledgement and its time since start is observed.
+func (s *Server) count(ctx *fasthttp.RequestCtx, name []byte, start time.Time) {
+	var m *metrics.Route
+	if r := s.routes[string(name)]; r != nil {
+		m = r.Metrics
+	} else {
+		m = s.opts.Metrics.Unknown()
+	}
+	if m == nil {
+		return
+	}
+	m.Received()
+	switch status := ctx.Response.StatusCode(); {
+	case status >= 400:
+		m.Rejected(string(ctx.Response.Header.Peek("Sluice-Error-Code")))
+	case status >= 200 && status < 300:
+		m.Ingested(time.Since(start))
+	}
+}
+
 // handleError answers requests fasthttp could not parse. They carry a
 // correlation id too, so a caller can always quote one.
 func (s *Server) handleError(ctx *fasthttp.RequestCtx, err error) {
+	if path, ok := requestPath(ctx); ok && bytes.HasPrefix(path, pathIngest) {
+		defer s.count(ctx, path[len(pathIngest):], time.Now())
+	}
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		writeError(ctx, CodeBodyTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes (max_body_size)", s.opts.MaxBodySize))

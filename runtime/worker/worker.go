@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/sluicehq/sluice/queue"
 	"github.com/sluicehq/sluice/runtime/dispatch"
+	"github.com/sluicehq/sluice/runtime/metrics"
 	"github.com/sluicehq/sluice/runtime/registry"
 	"github.com/sluicehq/sluice/runtime/results"
 	"github.com/sluicehq/sluice/runtime/wasm"
@@ -38,6 +39,8 @@ type Route struct {
 	// ReplyTransforms reshape the destination's answer (plugin names).
 	ReplyTransforms []string
 	Destination     *Destination // nil: the transformed message is the result
+	// Metrics counts the route's outcomes and deliveries (nil: not counted).
+	Metrics *metrics.Route
 }
 
 // RetryPolicy says when a failed delivery runs again (async routes only: a
@@ -75,6 +78,8 @@ type Pool struct {
 	Waiters    *results.Waiters
 	Workers    int
 	Log        *slog.Logger
+	// Metrics times and counts the transforms' plugin calls (nil: not counted).
+	Metrics *metrics.Metrics
 }
 
 // Run starts p.Workers workers and blocks until ctx is cancelled (or the
@@ -295,9 +300,15 @@ func (w *worker) run(ctx context.Context) {
 		}
 		w.attempt = results.Attempt{}
 		start := time.Now()
-		out := w.process(m)
-		out.Hops = Hops(m) // its callback counts as the next hop
 		r := w.pool.Routes[m.Route]
+		var mr *metrics.Route
+		if r != nil {
+			mr = r.Metrics
+		}
+		mr.Started()
+		out := w.process(m)
+		mr.Finished()
+		out.Hops = Hops(m) // its callback counts as the next hop
 		if r != nil && r.Retry != nil && !m.Sync {
 			if w.attempt.At.IsZero() { // failed before dispatch
 				w.attempt = results.Attempt{At: start.UTC(), Latency: time.Since(start)}
@@ -307,11 +318,18 @@ func (w *worker) run(ctx context.Context) {
 			}
 			switch w.retry(r.Retry, m, out) {
 			case again:
+				mr.Retried()
 				continue
 			case dead:
+				mr.Completed(metrics.StatusDead, time.Since(m.Received))
 				w.bury(m, out, r.Retry.Park, r.Callback)
 				continue
 			}
+		}
+		if out.Succeeded {
+			mr.Completed(metrics.StatusSucceeded, time.Since(m.Received))
+		} else {
+			mr.Completed(metrics.StatusFailed, time.Since(m.Received))
 		}
 		rec := &queue.Record{Status: queue.StatusSucceeded, Attempts: m.Attempts + 1, Payload: out.Encode(encodeBuf(out)),
 			Notify: r != nil && r.Callback && w.pool.Callbacks != nil}
@@ -365,15 +383,19 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 	for _, v := range chain {
 		p := v.Plugin
 		out.Plugins = append(out.Plugins, p.Version)
+		called := time.Now()
 		inst, err := w.instance(v)
 		if err == nil {
 			err = inst.Transform(c)
 		}
+		pm := w.pool.Metrics.Plugin(p.Name)
+		pm.Called(time.Since(called))
 		if err != nil {
 			var we *wasm.Error
 			if !errors.As(err, &we) {
 				we = &wasm.Error{Code: wasm.CodeFailed, Plugin: p.Name, Message: err.Error(), Discard: true}
 			}
+			pm.Failed(we.Code)
 			if we.Discard {
 				delete(w.instances, v)
 			}
@@ -427,11 +449,17 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 		if errors.As(err, &de) {
 			code = de.Code
 		}
+		r.Metrics.Attempt(code, w.attempt.Latency)
 		out.Error = &results.Error{Code: code, Message: err.Error(), Stage: "dispatch"}
 		w.attempt.Code, w.attempt.Message = code, err.Error()
 		return out
 	}
 	w.attempt.Status = w.resp.Status
+	if w.resp.Status >= 200 && w.resp.Status <= 299 {
+		r.Metrics.Attempt(metrics.OutcomeSucceeded, w.attempt.Latency)
+	} else {
+		r.Metrics.Attempt(results.CodeDestinationFailed, w.attempt.Latency)
+	}
 	resp := &results.Response{Status: w.resp.Status, Body: append([]byte(nil), w.resp.Body...)}
 	for _, h := range w.resp.Headers {
 		if !hopByHop(h.Name) {

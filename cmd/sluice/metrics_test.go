@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// scrape reads the admin API's GET /metrics and returns every sample by its
+// series, e.g. `sluice_messages_received_total{route="ok"}`.
+func (ts *testServer) scrape(token string) (map[string]float64, []byte) {
+	ts.t.Helper()
+	r := ts.admin("GET", "/metrics", nil, "Authorization", "Bearer "+token)
+	if r.status != 200 {
+		ts.t.Fatalf("GET /metrics: %d %s", r.status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		ts.t.Fatalf("GET /metrics: Content-Type %q, want the text format", ct)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(bytes.NewReader(r.body))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			ts.t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out, r.body
+}
+
+// TestMetricsAgreeWithTraffic sends a known mix of messages (accepted,
+// refused with several codes, succeeded, failed, dead) and checks that the
+// counters of GET /metrics agree with it exactly.
+func TestMetricsAgreeWithTraffic(t *testing.T) {
+	good := newDestination(t, nil)
+	bad := newDestination(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) { w.WriteHeader(500) })
+	ts := startServer(t, withRepo(demoPlugins+`
+admin_token: `+operatorToken+`
+max_body_size: 1KiB
+routes:
+  - {name: ok, mode: async, destination: {url: `+good.URL+`}}
+  - {name: failing, mode: async, destination: {url: `+bad.URL+`}}
+  - name: flaky
+    mode: async
+    destination: {url: `+bad.URL+`}
+    retry: {max_attempts: 2, initial_backoff: 10ms, max_backoff: 10ms}
+  - {name: limited, mode: async, rate_limit: {rps: 0.001, burst: 1}}
+  - {name: typed, mode: async, accept: [application/json]}
+  - {name: shouted, mode: async, transforms: [upper]}
+  - {name: trapping, mode: async, transforms: [trap]}
+`), "")
+	var ids []string
+	post := func(route, body string, want int, hdr ...string) {
+		t.Helper()
+		r := ts.post(route, body, hdr...)
+		if r.status != want {
+			t.Fatalf("POST /in/%s: %d %s, want %d", route, r.status, r.body, want)
+		}
+		if want == 202 {
+			ids = append(ids, r.json(t)["correlation_id"].(string))
+		}
+	}
+	for i := range 3 {
+		post("ok", `{"n":`+strconv.Itoa(i)+`}`, 202)
+	}
+	post("ok", `{"big":"`+strings.Repeat("x", 2048)+`"}`, 413)
+	if r := ts.do("GET", "/in/ok", "", nil); r.status != 405 {
+		t.Fatalf("GET /in/ok: %d", r.status)
+	}
+	post("failing", `{}`, 202)
+	post("failing", `{}`, 202)
+	post("flaky", `{}`, 202)
+	post("limited", `{}`, 202)
+	post("limited", `{}`, 429)
+	post("limited", `{}`, 429)
+	post("typed", `{}`, 202)
+	if r := ts.do("POST", "/in/typed", "text/plain", []byte("hi")); r.status != 415 {
+		t.Fatalf("POST text/plain: %d", r.status)
+	}
+	post("shouted", `{}`, 202)
+	post("trapping", `{}`, 202)
+	post("nowhere", `{}`, 404)
+	for _, id := range ids {
+		ts.waitFinal(id)
+	}
+
+	// The metrics need the admin token like the rest of the admin API.
+	if r := ts.admin("GET", "/metrics", nil); r.status != 401 {
+		t.Fatalf("GET /metrics without the token: %d", r.status)
+	}
+	got, body := ts.scrape(operatorToken)
+	want := map[string]float64{
+		`sluice_messages_received_total{route="ok"}`:                                          5,
+		`sluice_messages_received_total{route="failing"}`:                                     2,
+		`sluice_messages_received_total{route="flaky"}`:                                       1,
+		`sluice_messages_received_total{route="limited"}`:                                     3,
+		`sluice_messages_received_total{route="typed"}`:                                       2,
+		`sluice_messages_received_total{route="_unknown"}`:                                    1,
+		`sluice_messages_rejected_total{code="body_too_large",route="ok"}`:                    1,
+		`sluice_messages_rejected_total{code="method_not_allowed",route="ok"}`:                1,
+		`sluice_messages_rejected_total{code="rate_limited",route="limited"}`:                 2,
+		`sluice_messages_rejected_total{code="unsupported_media_type",route="typed"}`:         1,
+		`sluice_messages_rejected_total{code="route_not_found",route="_unknown"}`:             1,
+		`sluice_messages_completed_total{route="ok",status="succeeded"}`:                      3,
+		`sluice_messages_completed_total{route="failing",status="failed"}`:                    2,
+		`sluice_messages_completed_total{route="flaky",status="dead"}`:                        1,
+		`sluice_messages_completed_total{route="flaky",status="failed"}`:                      0,
+		`sluice_messages_completed_total{route="limited",status="succeeded"}`:                 1,
+		`sluice_messages_completed_total{route="typed",status="succeeded"}`:                   1,
+		`sluice_delivery_attempts_total{outcome="succeeded",route="ok"}`:                      3,
+		`sluice_delivery_attempts_total{outcome="destination_failed",route="failing"}`:        2,
+		`sluice_delivery_attempts_total{outcome="destination_failed",route="flaky"}`:          2,
+		`sluice_retries_total{route="flaky"}`:                                                 1,
+		`sluice_retries_total{route="ok"}`:                                                    0,
+		`sluice_dead_letters{route="flaky"}`:                                                  1,
+		`sluice_dead_letters{route="ok"}`:                                                     0,
+		`sluice_backlog_messages{route="ok"}`:                                                 0,
+		`sluice_backlog_bytes{route="ok"}`:                                                    0,
+		`sluice_inflight_messages{route="ok"}`:                                                0,
+		`sluice_ingest_duration_seconds_count{route="ok"}`:                                    3,
+		`sluice_end_to_end_duration_seconds_count{route="flaky"}`:                             1,
+		`sluice_dispatch_duration_seconds_count{route="flaky"}`:                               2,
+		`sluice_messages_completed_total{route="shouted",status="succeeded"}`:                 1,
+		`sluice_messages_completed_total{route="trapping",status="failed"}`:                   1,
+		`sluice_plugin_duration_seconds_count{plugin="upper"}`:                                1,
+		`sluice_plugin_duration_seconds_count{plugin="trap"}`:                                 1,
+		`sluice_plugin_failures_total{code="trap",plugin="trap"}`:                             1,
+		`sluice_build_info{go="` + runtime.Version() + `",version="` + versionString() + `"}`: 1,
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present: %v), want %v", k, g, ok, v)
+		}
+	}
+	// Only the codes above were answered: no other rejection is counted.
+	for k, v := range got {
+		if strings.HasPrefix(k, "sluice_messages_rejected_total") {
+			if _, ok := want[k]; !ok {
+				t.Errorf("unexpected %s = %v", k, v)
+			}
+		}
+	}
+	for _, k := range []string{"go_goroutines", "process_resident_memory_bytes", "sluice_disk_free_bytes"} {
+		if got[k] <= 0 {
+			t.Errorf("%s = %v, want > 0", k, got[k])
+		}
+	}
+	if t.Failed() {
+		t.Logf("scraped:\n%s", body)
+	}
+	promtoolCheck(t, body)
+}
+
+// promtoolCheck runs promtool check metrics on a scrape when promtool is
+// installed (Debian's prometheus package); SLUICE_REQUIRE_PROMTOOL=1 (CI)
+// makes its absence a failure.
+func promtoolCheck(t *testing.T, body []byte) {
+	t.Helper()
+	bin, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("SLUICE_REQUIRE_PROMTOOL") == "1" {
+			t.Fatal("promtool is not installed and SLUICE_REQUIRE_PROMTOOL=1")
+		}
+		t.Log("promtool is not installed: the exposition is not linted")
+		return
+	}
+	path := filepath.Join(t.TempDir(), "metrics.txt")
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(bin, "check", "metrics") // #nosec G204 -- the test's own promtool
+	cmd.Stdin = f
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+}

@@ -42,9 +42,19 @@ type Options struct {
 	// they wait. AutoMinFree picks it from the file system. 0 disables the
 	// guard entirely: Badger then crashes (SIGBUS) when the disk fills up.
 	MinFreeBytes int64
+	// OnCommit, if set, is called by the committer after every group commit
+	// (metrics); it must be quick and must not call the Log.
+	OnCommit func(Commit)
 
 	freeBytes    func(dir string) (free, total int64, err error) // the file system's space (tests stub it)
 	diskInterval time.Duration                                   // how often to measure when idle (tests); default diskInterval
+}
+
+// Commit describes one group commit (Options.OnCommit).
+type Commit struct {
+	Appended int           // messages made durable by it
+	Write    time.Duration // writing the batch to Badger
+	Sync     time.Duration // its fsync (0: none)
 }
 
 // Log is the embedded [Queue]: Badger on local disk with group commit.
@@ -842,10 +852,12 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 			set(outboxKey(m.ID), nil)
 		}
 	}
+	var commit Commit
 	if err == nil {
 		t0 := time.Now()
 		err = wb.Flush()
-		l.stats.writeNanos.Add(uint64(time.Since(t0)))
+		commit.Write = time.Since(t0)
+		l.stats.writeNanos.Add(uint64(commit.Write))
 	} else {
 		wb.Cancel()
 	}
@@ -854,8 +866,13 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 	if err == nil && len(appended) > 0 && l.opts.Durability == DurabilityFsync {
 		t0 := time.Now()
 		err = l.db.Sync()
-		l.stats.syncNanos.Add(uint64(time.Since(t0)))
+		commit.Sync = time.Since(t0)
+		l.stats.syncNanos.Add(uint64(commit.Sync))
 		l.stats.syncs.Add(1)
+	}
+	if err == nil && l.opts.OnCommit != nil {
+		commit.Appended = len(appended)
+		l.opts.OnCommit(commit)
 	}
 	if err != nil {
 		err = fmt.Errorf("queue: writing batch: %w", err)

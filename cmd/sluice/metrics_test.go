@@ -139,6 +139,7 @@ routes:
 		`sluice_plugin_duration_seconds_count{plugin="upper"}`:                                1,
 		`sluice_plugin_duration_seconds_count{plugin="trap"}`:                                 1,
 		`sluice_plugin_failures_total{code="trap",plugin="trap"}`:                             1,
+		`sluice_log_batch_messages_sum`:                                                       float64(len(ids)),
 		`sluice_build_info{go="` + runtime.Version() + `",version="` + versionString() + `"}`: 1,
 	}
 	for k, v := range want {
@@ -154,7 +155,8 @@ routes:
 			}
 		}
 	}
-	for _, k := range []string{"go_goroutines", "process_resident_memory_bytes", "sluice_disk_free_bytes"} {
+	for _, k := range []string{"go_goroutines", "process_resident_memory_bytes", "sluice_disk_free_bytes",
+		"sluice_log_commit_duration_seconds_count", "sluice_log_sync_duration_seconds_count"} {
 		if got[k] <= 0 {
 			t.Errorf("%s = %v, want > 0", k, got[k])
 		}

@@ -203,18 +203,6 @@ func startProvisioned(ctx context.Context, prov *config.Provisioned, log *slog.L
 	if cfg.MinFreeDisk != nil {
 		minFree = int64(*cfg.MinFreeDisk)
 	}
-	s.queue, err = queue.Open(queue.Options{
-		Dir:          filepath.Join(cfg.DataDir, "log"),
-		Durability:   durability,
-		Limits:       backlogLimits(&cfg),
-		Retention:    cfg.RetentionPeriod(),
-		MinFreeBytes: minFree,
-		Logger:       log,
-	})
-	if err != nil {
-		return nil, err
-	}
-
 	routeNames := make([]string, 0, len(cfg.Routes))
 	for _, r := range cfg.Routes {
 		routeNames = append(routeNames, r.Name)
@@ -224,6 +212,20 @@ func startProvisioned(ctx context.Context, prov *config.Provisioned, log *slog.L
 		pluginNames = append(pluginNames, p.Name)
 	}
 	s.metrics = metrics.New(versionString(), routeNames, pluginNames)
+	logCommit := s.metrics.LogCommit()
+	s.queue, err = queue.Open(queue.Options{
+		Dir:          filepath.Join(cfg.DataDir, "log"),
+		Durability:   durability,
+		Limits:       backlogLimits(&cfg),
+		Retention:    cfg.RetentionPeriod(),
+		MinFreeBytes: minFree,
+		Logger:       log,
+		OnCommit:     func(c queue.Commit) { logCommit(c.Appended, c.Write, c.Sync) },
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	s.metrics.WatchLog(s.queue.RouteBacklog, func(route string) int {
 		n, err := s.queue.DeadCount(route)
 		if err != nil {

@@ -204,6 +204,27 @@ func (m *Metrics) WatchLog(backlog Backlog, deadLetters func(route string) int, 
 		func() float64 { return float64(diskFree()) }))
 }
 
+// LogCommit returns what the log's committer calls after each group
+// commit: messages it made durable, its write and fsync times.
+func (m *Metrics) LogCommit() func(appended int, write, sync time.Duration) {
+	commit := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_log_commit_duration_seconds",
+		Help: "Writing one group commit to Badger.", Buckets: latencyBuckets})
+	syncs := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_log_sync_duration_seconds",
+		Help: "The fsync of one group commit (durability: fsync).", Buckets: latencyBuckets})
+	batch := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_log_batch_messages",
+		Help: "Messages made durable by one group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 13)})
+	m.reg.MustRegister(commit, syncs, batch)
+	return func(appended int, write, sync time.Duration) {
+		commit.Observe(write.Seconds())
+		if sync > 0 {
+			syncs.Observe(sync.Seconds())
+		}
+		if appended > 0 {
+			batch.Observe(float64(appended))
+		}
+	}
+}
+
 // Received counts a request for the route.
 func (r *Route) Received() {
 	if r != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -165,6 +166,45 @@ routes:
 		t.Logf("scraped:\n%s", body)
 	}
 	promtoolCheck(t, body)
+	dashboardUses(t, body)
+}
+
+// metricName tells a metric's name from the README's other sluice_ words
+// (ABI functions).
+var metricName = regexp.MustCompile(`_(total|seconds|bytes|messages|letters|info)(_bucket|_sum|_count)?$`)
+
+// dashboardUses checks that every sluice_ metric the Grafana dashboard
+// (deploy/grafana/sluice.json) and the README's PromQL query is one the
+// server exposes.
+func dashboardUses(t *testing.T, scrape []byte) {
+	t.Helper()
+	typed := map[string]bool{}
+	for _, line := range strings.Split(string(scrape), "\n") {
+		if f := strings.Fields(line); len(f) == 4 && f[1] == "TYPE" {
+			typed[f[2]] = true
+		}
+	}
+	for _, file := range []string{"deploy/grafana/sluice.json", "README.md"} {
+		b, err := os.ReadFile(repoPath(file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := regexp.MustCompile(`sluice_[a-z_]+`).FindAllString(string(b), -1)
+		if file == "deploy/grafana/sluice.json" && len(names) < 15 {
+			t.Fatalf("%s: only %d metric references", file, len(names))
+		}
+		for _, n := range names {
+			base := n
+			for _, suf := range []string{"_bucket", "_sum", "_count"} {
+				if b, ok := strings.CutSuffix(n, suf); ok && typed[b] {
+					base = b
+				}
+			}
+			if !typed[base] && metricName.MatchString(base) {
+				t.Errorf("%s uses %s, which GET /metrics does not serve", file, n)
+			}
+		}
+	}
 }
 
 // promtoolCheck runs promtool check metrics on a scrape when promtool is

@@ -402,6 +402,7 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 			m.Headers = append(m.Headers, queue.Header{Name: string(k), Value: string(v)})
 		}
 	}
+	m.Headers = traceHeaders(m.Headers)
 	if !s.valid(ctx, r.Route, m, idStr) {
 		return
 	}

@@ -57,6 +57,9 @@ type Outcome struct {
 	// Hops is the Sluice-Hops the message arrived with: its callback goes
 	// out with one more.
 	Hops int
+	// TraceID is the message's W3C trace id (hex; empty for a message
+	// stored before Sluice kept trace context).
+	TraceID string
 }
 
 // Attempt is one try at a message: when, what the destination answered (0:
@@ -139,6 +142,9 @@ func (o *Outcome) Encode(b []byte) []byte {
 	if o.Hops > 0 {
 		flags |= 32
 	}
+	if o.TraceID != "" {
+		flags |= 64
+	}
 	b = append(b, payloadVersion, flags)
 	b = binary.AppendUvarint(b, uint64(len(o.Plugins)))
 	for _, p := range o.Plugins {
@@ -155,6 +161,9 @@ func (o *Outcome) Encode(b []byte) []byte {
 	}
 	if o.Hops > 0 {
 		b = binary.AppendUvarint(b, uint64(o.Hops))
+	}
+	if o.TraceID != "" {
+		b = appendString(b, o.TraceID)
 	}
 	if r := o.Raw; r != nil {
 		b = binary.AppendUvarint(b, uint64(r.Status)) // #nosec G115 -- an HTTP status: 100-599
@@ -208,6 +217,9 @@ func Decode(b []byte) (*Outcome, error) {
 	}
 	if flags&32 != 0 {
 		o.Hops = int(min(d.uvarint(), 1<<20))
+	}
+	if flags&64 != 0 {
+		o.TraceID = d.string()
 	}
 	if flags&16 != 0 {
 		r := &Response{Status: int(d.uvarint())} // #nosec G115 -- decodes what Encode wrote into Sluice's own log
@@ -296,6 +308,7 @@ type View struct {
 	Route         string        `json:"route"`
 	Status        string        `json:"status"`
 	Attempts      int           `json:"attempts"`
+	TraceID       string        `json:"trace_id,omitempty"` // W3C trace id (final results)
 	CreatedAt     time.Time     `json:"created_at"`
 	UpdatedAt     time.Time     `json:"updated_at"`
 	Response      *ResponseView `json:"response,omitempty"`
@@ -346,7 +359,7 @@ func NewView(m Meta, o *Outcome) View {
 	if o == nil {
 		return v
 	}
-	v.Error, v.Plugins = o.Error, o.Plugins
+	v.Error, v.Plugins, v.TraceID = o.Error, o.Plugins, o.TraceID
 	if len(o.Attempts) > 0 {
 		v.AttemptLog = AttemptViews(o.Attempts)
 	}

@@ -194,7 +194,7 @@ func encodeBuf(out *results.Outcome) []byte {
 // bury records m as a dead letter of its route.
 func (w *worker) bury(m *queue.Message, out *results.Outcome, park, notify bool) {
 	id := uuid.UUID(m.ID).String()
-	w.pool.Log.Warn("delivery failed for good; dead letter", "correlation_id", id, "route", m.Route,
+	w.pool.Log.Warn("delivery failed for good; dead letter", "correlation_id", id, "trace_id", TraceID(m), "route", m.Route,
 		"attempts", len(out.Attempts), "code", out.Error.Code, "parked", park)
 	rec := &queue.Record{Attempts: m.Attempts + 1, Payload: out.Encode(encodeBuf(out)), Notify: notify && w.pool.Callbacks != nil}
 	err := w.pool.Queue.Dead(m, rec, park, func(err error) {
@@ -245,7 +245,7 @@ func (w *worker) retry(p *RetryPolicy, m *queue.Message, out *results.Outcome) v
 	m.NotBefore = time.Now().Add(delay).UTC()
 	m.State = results.AppendAttempts(nil, log)
 	id := uuid.UUID(m.ID).String()
-	w.pool.Log.Info("delivery failed; retrying", "correlation_id", id, "attempt", m.Attempts,
+	w.pool.Log.Info("delivery failed; retrying", "correlation_id", id, "trace_id", TraceID(m), "attempt", m.Attempts,
 		"code", out.Error.Code, "status", status, "in", delay.Round(time.Millisecond))
 	// An error means the log is closing: the message is still in it and runs
 	// again after a restart.
@@ -309,6 +309,7 @@ func (w *worker) run(ctx context.Context) {
 		out := w.process(m)
 		mr.Finished()
 		out.Hops = Hops(m) // its callback counts as the next hop
+		out.TraceID = TraceID(m)
 		if r != nil && r.Retry != nil && !m.Sync {
 			if w.attempt.At.IsZero() { // failed before dispatch
 				w.attempt = results.Attempt{At: start.UTC(), Latency: time.Since(start)}
@@ -440,6 +441,7 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 	req.Headers = setHeader(req.Headers, "Sluice-Correlation-Id", c.CorrelationID)
 	req.Headers = setHeader(req.Headers, "Sluice-Route", m.Route)
 	req.Headers = setHeader(req.Headers, dispatch.HopsHeader, strconv.Itoa(Hops(m)+1))
+	req.Headers = traceHeaders(req.Headers, &w.hdrs)
 	sent := time.Now()
 	err = w.pool.Dispatcher.Send(&req, &w.resp)
 	w.attempt = results.Attempt{At: sent.UTC(), Latency: time.Since(sent)}

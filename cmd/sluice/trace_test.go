@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/runtime/tracectx"
 )
@@ -118,5 +119,46 @@ routes:
 			t.Fatalf("attempt %d reuses span id %s: each attempt is a new span", i+1, c.SpanIDString())
 		}
 		spans[c.SpanIDString()] = true
+	}
+}
+
+// TestTraceContextSurvivesARestart: a trace the ingress started is stored
+// with the message; the attempt after a restart is in the same trace.
+func TestTraceContextSurvivesARestart(t *testing.T) {
+	f := &flaky{script: map[string][]int{"later": {503}}, headers: map[int]http.Header{503: {"Retry-After": {"1"}}},
+		seen: map[string]int{}}
+	dest := newDestination(t, f.respond)
+	data := t.TempDir()
+	yaml := withRepo(`
+routes:
+  - name: r
+    mode: async
+    destination: {url: ` + dest.URL + `}
+    retry: {max_attempts: 3, initial_backoff: 20ms, max_backoff: 100ms}
+`)
+	ts := startServer(t, yaml, data)
+	r := ts.post("r", "later") // no traceparent: the ingress starts the trace
+	if r.status != 202 {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	id := r.json(t)["correlation_id"].(string)
+	deadline := time.Now().Add(60 * time.Second)
+	for ts.do("GET", "/v1/results/"+id, "", nil).json(t)["status"] != "retrying" {
+		if time.Now().After(deadline) {
+			t.Fatal("the first attempt never failed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ts.stop()
+	ts = startServer(t, yaml, data)
+	res := ts.waitFinal(id)
+	got := dest.all()
+	if res["status"] != "succeeded" || len(got) != 2 {
+		t.Fatalf("want 2 attempts, then succeeded: %d attempts, %v", len(got), res)
+	}
+	before, after := traceOf(t, got[0].header), traceOf(t, got[1].header)
+	if before.TraceID != after.TraceID || before.SpanID == after.SpanID || res["trace_id"] != after.TraceIDString() {
+		t.Fatalf("across the restart: traceparent %q then %q, result trace_id %v: want one trace, two spans",
+			got[0].header.Get("Traceparent"), got[1].header.Get("Traceparent"), res["trace_id"])
 	}
 }

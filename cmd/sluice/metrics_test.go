@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // scrape reads the admin API's GET /metrics and returns every sample by its
@@ -49,11 +50,14 @@ func (ts *testServer) scrape(token string) (map[string]float64, []byte) {
 func TestMetricsAgreeWithTraffic(t *testing.T) {
 	good := newDestination(t, nil)
 	bad := newDestination(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) { w.WriteHeader(500) })
-	ts := startServer(t, withRepo(demoPlugins+`
+	ts := startServer(t, withRepo(`
+plugins:
+  - {name: upper, path: "{{REPO}}/runtime/wasm/testdata/upper.wasm"}
+  - {name: trap, path: "{{REPO}}/runtime/wasm/testdata/trap.wasm"}
 admin_token: `+operatorToken+`
 max_body_size: 1KiB
 routes:
-  - {name: ok, mode: async, destination: {url: `+good.URL+`}}
+  - {name: ok, mode: async, destination: {url: `+good.URL+`}, callback: {url: `+good.URL+`/callback}}
   - {name: failing, mode: async, destination: {url: `+bad.URL+`}}
   - name: flaky
     mode: async
@@ -98,12 +102,19 @@ routes:
 	for _, id := range ids {
 		ts.waitFinal(id)
 	}
-
 	// The metrics need the admin token like the rest of the admin API.
 	if r := ts.admin("GET", "/metrics", nil); r.status != 401 {
 		t.Fatalf("GET /metrics without the token: %d", r.status)
 	}
+	// The route ok's three callbacks are sent after the outcomes are final.
 	got, body := ts.scrape(operatorToken)
+	for deadline := time.Now().Add(60 * time.Second); got[`sluice_callback_attempts_total{outcome="succeeded",route="ok"}`] < 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("callbacks: %v, want 3", got[`sluice_callback_attempts_total{outcome="succeeded",route="ok"}`])
+		}
+		time.Sleep(10 * time.Millisecond)
+		got, body = ts.scrape(operatorToken)
+	}
 	want := map[string]float64{
 		`sluice_messages_received_total{route="ok"}`:                                          5,
 		`sluice_messages_received_total{route="failing"}`:                                     2,
@@ -140,6 +151,7 @@ routes:
 		`sluice_plugin_duration_seconds_count{plugin="upper"}`:                                1,
 		`sluice_plugin_duration_seconds_count{plugin="trap"}`:                                 1,
 		`sluice_plugin_failures_total{code="trap",plugin="trap"}`:                             1,
+		`sluice_callback_attempts_total{outcome="succeeded",route="ok"}`:                      3,
 		`sluice_log_batch_messages_sum`:                                                       float64(len(ids)),
 		`sluice_build_info{go="` + runtime.Version() + `",version="` + versionString() + `"}`: 1,
 	}

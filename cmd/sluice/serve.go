@@ -290,7 +290,7 @@ func startProvisioned(ctx context.Context, prov *config.Provisioned, log *slog.L
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	s.cancel, s.workers = cancel, make(chan struct{})
-	if targets := callbackTargets(prov); len(targets) > 0 {
+	if targets := callbackTargets(prov, s.metrics); len(targets) > 0 {
 		s.callbacks = &callback.Sender{Queue: s.queue, Dispatcher: pool.Dispatcher, Targets: targets, Log: log}
 		s.callbacks.Start(wctx)
 		pool.Callbacks = s.callbacks
@@ -509,11 +509,12 @@ func (s *server) reloadTLS() {
 }
 
 // callbackTargets collects the routes' callbacks.
-func callbackTargets(prov *config.Provisioned) map[string]*callback.Target {
+func callbackTargets(prov *config.Provisioned, m *metrics.Metrics) map[string]*callback.Target {
 	targets := map[string]*callback.Target{}
 	for _, r := range prov.Routes {
 		if cb := r.Callback; cb != nil {
-			targets[r.Name] = &callback.Target{URL: cb.URL, Timeout: cb.TimeoutOrDefault(), Secret: r.CallbackSecret}
+			targets[r.Name] = &callback.Target{URL: cb.URL, Timeout: cb.TimeoutOrDefault(), Secret: r.CallbackSecret,
+				Metrics: m.Route(r.Name)}
 		}
 	}
 	return targets

@@ -27,6 +27,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/sluicehq/sluice/queue"
 	"github.com/sluicehq/sluice/runtime/dispatch"
+	"github.com/sluicehq/sluice/runtime/metrics"
 	"github.com/sluicehq/sluice/runtime/results"
 )
 
@@ -35,6 +36,8 @@ type Target struct {
 	URL     string
 	Secret  []byte // HMAC key; nil: unsigned
 	Timeout time.Duration
+	// Metrics counts the attempts (nil: not counted).
+	Metrics *metrics.Route
 }
 
 // Sign returns the webhook-signature value for a message.
@@ -183,10 +186,18 @@ func (s *Sender) send(id queue.ID) error {
 	}
 	var resp dispatch.Response
 	if err := s.Dispatcher.Send(&req, &resp); err != nil {
+		code := dispatch.CodeUnreachable
+		var de *dispatch.Error
+		if errors.As(err, &de) {
+			code = de.Code
+		}
+		t.Metrics.Callback(code)
 		return err
 	}
 	if resp.Status < 200 || resp.Status > 299 {
+		t.Metrics.Callback(results.CodeDestinationFailed)
 		return fmt.Errorf("callback %s answered %d", t.URL, resp.Status)
 	}
+	t.Metrics.Callback(metrics.OutcomeSucceeded)
 	return nil
 }

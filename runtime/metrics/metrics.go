@@ -41,6 +41,7 @@ type Metrics struct {
 	dispatch   *prometheus.HistogramVec
 	plugin     *prometheus.HistogramVec
 	pluginFail *prometheus.CounterVec
+	callbacks  *prometheus.CounterVec
 	routes     map[string]*Route
 	routeNames []string
 	plugins    map[string]*Plugin
@@ -122,8 +123,10 @@ func New(version string, routes, plugins []string) *Metrics {
 		Help: "One call of a plugin, failed or not.", Buckets: latencyBuckets}, []string{"plugin"})
 	m.pluginFail = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_plugin_failures_total",
 		Help: "Failed plugin calls by error code."}, []string{"plugin", "code"})
+	m.callbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_callback_attempts_total",
+		Help: "Callbacks sent, by outcome: succeeded (2xx) or the failure's error code."}, []string{"route", "outcome"})
 	for _, c := range []prometheus.Collector{m.received, m.rejected, m.completed, m.attempts, m.retries, m.inflight,
-		m.ingest, m.endToEnd, m.dispatch, m.plugin, m.pluginFail} {
+		m.ingest, m.endToEnd, m.dispatch, m.plugin, m.pluginFail, m.callbacks} {
 		f(c)
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_build_info",
@@ -272,6 +275,14 @@ func (r *Route) Attempt(outcome string, d time.Duration) {
 		return
 	}
 	r.m.attempts.WithLabelValues(r.name, outcome).Inc()
+}
+
+// Callback counts one attempt to send the route's callback; outcome is
+// OutcomeSucceeded or the failure's error code.
+func (r *Route) Callback(outcome string) {
+	if r != nil {
+		r.m.callbacks.WithLabelValues(r.name, outcome).Inc()
+	}
 }
 
 // Retried counts a failed delivery that runs again.

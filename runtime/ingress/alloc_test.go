@@ -20,7 +20,8 @@ func outcome() *results.Outcome {
 	return &results.Outcome{Succeeded: true, Plugins: []string{"upper@0123abcd"},
 		Response: &results.Response{Status: 200, Headers: []results.Header{{Name: "Content-Type", Value: "application/json"}},
 			Body: make([]byte, 1024)},
-		Attempts: []results.Attempt{{At: time.Now(), Status: 200, Latency: time.Millisecond}}}
+		Attempts: []results.Attempt{{At: time.Now(), Status: 200, Latency: time.Millisecond}},
+		Hops:     1, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"}
 }
 
 // TestOutcomeEncodeAllocs locks the payload encoding of every completed

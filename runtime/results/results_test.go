@@ -10,10 +10,13 @@ import (
 func TestOutcomeRoundTripAndView(t *testing.T) {
 	o := &Outcome{Succeeded: true, Plugins: []string{"p@abc"}, Response: &Response{Status: 201,
 		Headers: []Header{{"Content-Type", "application/json"}, {"Set-Cookie", "a"}, {"Set-Cookie", "b"}},
-		Body:    []byte(`{"ok":true}`)}}
+		Body:    []byte(`{"ok":true}`)}, Hops: 2, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"}
 	got, err := Decode(o.Encode(nil))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got.TraceID != o.TraceID || got.Hops != 2 {
+		t.Fatalf("round trip: trace id %q hops %d", got.TraceID, got.Hops)
 	}
 	now := time.Now().UTC()
 	v := NewView(Meta{CorrelationID: "id", Route: "r", Status: "succeeded", Attempts: 1, Created: now, Updated: now}, got)
@@ -21,6 +24,9 @@ func TestOutcomeRoundTripAndView(t *testing.T) {
 	var m map[string]any
 	json.Unmarshal(b, &m)
 	resp := m["response"].(map[string]any)
+	if m["trace_id"] != o.TraceID {
+		t.Fatalf("view trace_id %v", m["trace_id"])
+	}
 	if resp["status"] != float64(201) || resp["body"] != `{"ok":true}` || resp["body_base64"] != nil {
 		t.Fatalf("view response %v", resp)
 	}

@@ -84,7 +84,7 @@ routes:
 		srv.Process.Signal(syscall.SIGTERM)
 		srv.Wait()
 	})
-	waitHealthy(t, "http://"+addr+"/healthz", lw)
+	waitHealthy(t, http.DefaultClient, "http://"+addr+"/healthz", srv, lw)
 
 	env := []string{"SLUICE_SERVER=http://" + addr, "SLUICE_ADMIN=http://" + admin}
 	withToken := append(env, "SLUICE_ADMIN_TOKEN="+opsToken)

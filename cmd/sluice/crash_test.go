@@ -62,19 +62,27 @@ func spawnWith(t *testing.T, bin, cfg, addr, scheme string, client *http.Client)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	waitHealthy(t, client, scheme+"://"+addr+"/healthz", p.cmd, p.logs)
+	return p
+}
+
+// waitHealthy waits (up to two minutes) until url answers 200 to client;
+// otherwise it kills proc and fails the test with logs (what proc wrote).
+func waitHealthy(t *testing.T, client *http.Client, url string, proc *exec.Cmd, logs fmt.Stringer) {
+	t.Helper()
 	deadline := time.Now().Add(120 * time.Second)
 	for {
-		resp, err := client.Get(scheme + "://" + addr + "/healthz")
+		resp, err := client.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return p
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			p.cmd.Process.Kill()
-			p.cmd.Wait()
-			t.Fatalf("sluice did not become healthy: %v\n%s", err, p.logs)
+			proc.Process.Kill()
+			proc.Wait()
+			t.Fatalf("sluice did not become healthy: %v\n%s", err, logs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -34,7 +34,7 @@ func runLogged(t *testing.T, bin, cfg, addr, admin string, drive func()) string 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitHealthy(t, "http://"+addr+"/healthz", lw)
+	waitHealthy(t, http.DefaultClient, "http://"+addr+"/healthz", cmd, lw)
 	drive()
 	cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestReadmeExamples runs the console examples of README.md (every fenced
@@ -73,7 +72,7 @@ func TestReadmeExamples(t *testing.T) {
 		srv.Process.Signal(os.Interrupt)
 		srv.Wait()
 	})
-	waitHealthy(t, "http://"+addr+"/healthz", logs)
+	waitHealthy(t, http.DefaultClient, "http://"+addr+"/healthz", srv, logs)
 
 	env := append(os.Environ(),
 		"PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"),
@@ -96,24 +95,6 @@ func TestReadmeExamples(t *testing.T) {
 					ex.line, msg, ex.command, strings.Join(ex.output, "\n"), out)
 			}
 		}
-	}
-}
-
-func waitHealthy(t *testing.T, url string, logs *lockedWriter) {
-	t.Helper()
-	deadline := time.Now().Add(120 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sluice did not become healthy: %v\n%s", err, logs)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -63,6 +63,8 @@ type Config struct {
 	AdminTLS *TLS `yaml:"admin_tls"`
 	// HTTP bounds what a client may cost the ingress.
 	HTTP HTTP `yaml:"http"`
+	// Tracing exports spans over OTLP/HTTP (off by default).
+	Tracing Tracing `yaml:"tracing"`
 
 	// src is what Parse learnt about the file: where each key is and what
 	// did not decode, for Validate to report every problem with its line.
@@ -580,6 +582,7 @@ func (c *Config) Validate() error {
 	if !slices.Contains(LogFormats, c.LogFormat) {
 		bad("log_format", "must be text or json, got %q", c.LogFormat)
 	}
+	c.validateTracing(bad)
 	c.validateSecurity(bad)
 	// checkName reports a malformed or repeated name of the given kind.
 	checkName := func(key, kind, name string, seen map[string]bool) {

@@ -42,6 +42,7 @@ type scheduler struct {
 	waiting  int               // messages waiting for a retry's NotBefore
 	bytes    int64             // bytes counted against the limit
 	routes   map[string]*usage // per route
+	ages     map[string]*ages  // per route: messages by the time they were received (oldest.go)
 	closed   bool
 	held     bool          // hold: no message is handed out (the log cannot write outcomes)
 	wake     chan struct{} // one token: a waiter should look at ready again
@@ -105,6 +106,7 @@ func (s *scheduler) countLocked(m *Message, d int) {
 	}
 	u.n += d
 	u.bytes += int64(d) * size
+	s.ageLocked(m, d)
 }
 
 // push schedules reserved messages in order. Recovery pushes without a

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/queue"
 )
 
 // scrape reads the admin API's GET /metrics and returns every sample by its
@@ -50,10 +54,26 @@ func (ts *testServer) scrape(token string) (map[string]float64, []byte) {
 func TestMetricsAgreeWithTraffic(t *testing.T) {
 	good := newDestination(t, nil)
 	bad := newDestination(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) { w.WriteHeader(500) })
+	// held answers once release is closed: its message stays in the backlog meanwhile.
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	held := newDestination(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		arrived <- struct{}{}
+		<-release
+		w.WriteHeader(204)
+	})
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
 	ts := startServer(t, withRepo(`
 plugins:
   - {name: upper, path: "{{REPO}}/runtime/wasm/testdata/upper.wasm"}
   - {name: trap, path: "{{REPO}}/runtime/wasm/testdata/trap.wasm"}
+  - {name: echo, path: "{{REPO}}/runtime/wasm/testdata/echo.wasm"}
+  - {name: reject, path: "{{REPO}}/runtime/wasm/testdata/reject.wasm"}
+  - {name: reply, path: "{{REPO}}/runtime/wasm/testdata/reply.wasm"}
 admin_token: `+operatorToken+`
 max_body_size: 1KiB
 routes:
@@ -67,6 +87,10 @@ routes:
   - {name: typed, mode: async, accept: [application/json]}
   - {name: shouted, mode: async, transforms: [upper]}
   - {name: trapping, mode: async, transforms: [trap]}
+  - {name: checked, mode: async, validate: {plugins: [echo]}}
+  - {name: refused, mode: async, validate: {plugins: [reject]}}
+  - {name: reshaped, mode: async, destination: {url: `+good.URL+`}, reply_transforms: [reply]}
+  - {name: stuck, mode: async, destination: {url: `+held.URL+`}}
 `), "")
 	var ids []string
 	post := func(route, body string, want int, hdr ...string) {
@@ -99,6 +123,37 @@ routes:
 	post("shouted", `{}`, 202)
 	post("trapping", `{}`, 202)
 	post("nowhere", `{}`, 404)
+	post("checked", `{}`, 202)
+	post("refused", `{}`, 422)
+	post("reshaped", `{}`, 202)
+
+	// A message the destination holds back: the route's oldest message
+	// ages while it waits, and is gone once it is delivered.
+	post("stuck", `{}`, 202)
+	stuckID := ids[len(ids)-1]
+	ids = ids[:len(ids)-1]
+	<-arrived
+	stuckAge := `sluice_backlog_oldest_age_seconds{route="stuck"}`
+	got, body := ts.scrape(operatorToken)
+	for deadline := time.Now().Add(60 * time.Second); got[stuckAge] <= queue.AgeResolution.Seconds(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %v while the destination holds the message back", stuckAge, got[stuckAge])
+		}
+		time.Sleep(10 * time.Millisecond)
+		got, body = ts.scrape(operatorToken)
+	}
+	for k, v := range map[string]float64{`sluice_backlog_messages{route="stuck"}`: 1, `sluice_inflight_messages{route="stuck"}`: 1} {
+		if got[k] != v {
+			t.Errorf("held back: %s = %v, want %v", k, got[k], v)
+		}
+	}
+	if a := got[`sluice_backlog_oldest_age_seconds{route="ok"}`]; a != 0 {
+		t.Errorf("route ok: oldest age %v with nothing in its backlog", a)
+	}
+	released = true
+	close(release)
+	ts.waitFinal(stuckID)
+
 	for _, id := range ids {
 		ts.waitFinal(id)
 	}
@@ -107,7 +162,7 @@ routes:
 		t.Fatalf("GET /metrics without the token: %d", r.status)
 	}
 	// The route ok's three callbacks are sent after the outcomes are final.
-	got, body := ts.scrape(operatorToken)
+	got, body = ts.scrape(operatorToken)
 	for deadline := time.Now().Add(60 * time.Second); got[`sluice_callback_attempts_total{outcome="succeeded",route="ok"}`] < 3; {
 		if time.Now().After(deadline) {
 			t.Fatalf("callbacks: %v, want 3", got[`sluice_callback_attempts_total{outcome="succeeded",route="ok"}`])
@@ -116,43 +171,63 @@ routes:
 		got, body = ts.scrape(operatorToken)
 	}
 	want := map[string]float64{
-		`sluice_messages_received_total{route="ok"}`:                                          5,
-		`sluice_messages_received_total{route="failing"}`:                                     2,
-		`sluice_messages_received_total{route="flaky"}`:                                       1,
-		`sluice_messages_received_total{route="limited"}`:                                     3,
-		`sluice_messages_received_total{route="typed"}`:                                       2,
-		`sluice_messages_received_total{route="_unknown"}`:                                    1,
-		`sluice_messages_rejected_total{code="body_too_large",route="ok"}`:                    1,
-		`sluice_messages_rejected_total{code="method_not_allowed",route="ok"}`:                1,
-		`sluice_messages_rejected_total{code="rate_limited",route="limited"}`:                 2,
-		`sluice_messages_rejected_total{code="unsupported_media_type",route="typed"}`:         1,
-		`sluice_messages_rejected_total{code="route_not_found",route="_unknown"}`:             1,
-		`sluice_messages_completed_total{route="ok",status="succeeded"}`:                      3,
-		`sluice_messages_completed_total{route="failing",status="failed"}`:                    2,
-		`sluice_messages_completed_total{route="flaky",status="dead"}`:                        1,
-		`sluice_messages_completed_total{route="flaky",status="failed"}`:                      0,
-		`sluice_messages_completed_total{route="limited",status="succeeded"}`:                 1,
-		`sluice_messages_completed_total{route="typed",status="succeeded"}`:                   1,
-		`sluice_delivery_attempts_total{outcome="succeeded",route="ok"}`:                      3,
-		`sluice_delivery_attempts_total{outcome="destination_failed",route="failing"}`:        2,
-		`sluice_delivery_attempts_total{outcome="destination_failed",route="flaky"}`:          2,
-		`sluice_retries_total{route="flaky"}`:                                                 1,
-		`sluice_retries_total{route="ok"}`:                                                    0,
-		`sluice_dead_letters{route="flaky"}`:                                                  1,
-		`sluice_dead_letters{route="ok"}`:                                                     0,
-		`sluice_backlog_messages{route="ok"}`:                                                 0,
-		`sluice_backlog_bytes{route="ok"}`:                                                    0,
-		`sluice_inflight_messages{route="ok"}`:                                                0,
-		`sluice_ingest_duration_seconds_count{route="ok"}`:                                    3,
-		`sluice_end_to_end_duration_seconds_count{route="flaky"}`:                             1,
-		`sluice_dispatch_duration_seconds_count{route="flaky"}`:                               2,
-		`sluice_messages_completed_total{route="shouted",status="succeeded"}`:                 1,
-		`sluice_messages_completed_total{route="trapping",status="failed"}`:                   1,
-		`sluice_plugin_duration_seconds_count{plugin="upper"}`:                                1,
-		`sluice_plugin_duration_seconds_count{plugin="trap"}`:                                 1,
-		`sluice_plugin_failures_total{code="trap",plugin="trap"}`:                             1,
-		`sluice_callback_attempts_total{outcome="succeeded",route="ok"}`:                      3,
-		`sluice_log_batch_messages_sum`:                                                       float64(len(ids)),
+		`sluice_messages_received_total{route="ok"}`:                                   5,
+		`sluice_messages_received_total{route="failing"}`:                              2,
+		`sluice_messages_received_total{route="flaky"}`:                                1,
+		`sluice_messages_received_total{route="limited"}`:                              3,
+		`sluice_messages_received_total{route="typed"}`:                                2,
+		`sluice_messages_received_total{route="_unknown"}`:                             1,
+		`sluice_messages_rejected_total{code="body_too_large",route="ok"}`:             1,
+		`sluice_messages_rejected_total{code="method_not_allowed",route="ok"}`:         1,
+		`sluice_messages_rejected_total{code="rate_limited",route="limited"}`:          2,
+		`sluice_messages_rejected_total{code="unsupported_media_type",route="typed"}`:  1,
+		`sluice_messages_rejected_total{code="route_not_found",route="_unknown"}`:      1,
+		`sluice_messages_completed_total{route="ok",status="succeeded"}`:               3,
+		`sluice_messages_completed_total{route="failing",status="failed"}`:             2,
+		`sluice_messages_completed_total{route="flaky",status="dead"}`:                 1,
+		`sluice_messages_completed_total{route="flaky",status="failed"}`:               0,
+		`sluice_messages_completed_total{route="limited",status="succeeded"}`:          1,
+		`sluice_messages_completed_total{route="typed",status="succeeded"}`:            1,
+		`sluice_delivery_attempts_total{outcome="succeeded",route="ok"}`:               3,
+		`sluice_delivery_attempts_total{outcome="destination_failed",route="failing"}`: 2,
+		`sluice_delivery_attempts_total{outcome="destination_failed",route="flaky"}`:   2,
+		`sluice_retries_total{route="flaky"}`:                                          1,
+		`sluice_retries_total{route="ok"}`:                                             0,
+		`sluice_dead_letters{route="flaky"}`:                                           1,
+		`sluice_dead_letters{route="ok"}`:                                              0,
+		`sluice_backlog_messages{route="ok"}`:                                          0,
+		`sluice_backlog_bytes{route="ok"}`:                                             0,
+		`sluice_inflight_messages{route="ok"}`:                                         0,
+		`sluice_ingest_duration_seconds_count{route="ok"}`:                             3,
+		`sluice_end_to_end_duration_seconds_count{route="flaky"}`:                      1,
+		`sluice_dispatch_duration_seconds_count{route="flaky"}`:                        2,
+		`sluice_messages_completed_total{route="shouted",status="succeeded"}`:          1,
+		`sluice_messages_completed_total{route="trapping",status="failed"}`:            1,
+		`sluice_plugin_duration_seconds_count{plugin="upper"}`:                         1,
+		`sluice_plugin_duration_seconds_count{plugin="trap"}`:                          1,
+		`sluice_plugin_failures_total{code="trap",plugin="trap"}`:                      1,
+		`sluice_callback_attempts_total{outcome="succeeded",route="ok"}`:               3,
+		`sluice_log_batch_messages_sum`:                                                float64(len(ids) + 1),
+		// Validators and reply transforms are timed and counted like transforms.
+		`sluice_plugin_duration_seconds_count{plugin="echo"}`:                      1,
+		`sluice_plugin_duration_seconds_count{plugin="reject"}`:                    1,
+		`sluice_plugin_failures_total{code="plugin_rejected",plugin="reject"}`:     1,
+		`sluice_plugin_duration_seconds_count{plugin="reply"}`:                     1,
+		`sluice_messages_rejected_total{code="validation_failed",route="refused"}`: 1,
+		`sluice_messages_completed_total{route="reshaped",status="succeeded"}`:     1,
+		// One warm instance of each plugin that ran and was not discarded:
+		// one worker's of upper and reply, the validators' kept ones; the
+		// trap's was discarded after its trap.
+		`sluice_plugin_instances{plugin="upper"}`:  1,
+		`sluice_plugin_instances{plugin="reply"}`:  1,
+		`sluice_plugin_instances{plugin="echo"}`:   1,
+		`sluice_plugin_instances{plugin="reject"}`: 1,
+		`sluice_plugin_instances{plugin="trap"}`:   0,
+		// Drained: no route has an oldest message.
+		`sluice_backlog_oldest_age_seconds{route="stuck"}`:                                    0,
+		`sluice_backlog_oldest_age_seconds{route="flaky"}`:                                    0,
+		`sluice_backlog_messages{route="stuck"}`:                                              0,
+		`sluice_messages_completed_total{route="stuck",status="succeeded"}`:                   1,
 		`sluice_build_info{go="` + runtime.Version() + `",version="` + versionString() + `"}`: 1,
 	}
 	for k, v := range want {
@@ -179,6 +254,60 @@ routes:
 	}
 	promtoolCheck(t, body)
 	dashboardUses(t, body)
+}
+
+// TestMetricsCountListenerRefusals: connections the listener refuses
+// before a request is read (past http.max_connections_per_ip, past
+// http.max_connections) are counted under route="_listener" by their code,
+// and not as received requests.
+func TestMetricsCountListenerRefusals(t *testing.T) {
+	ts := startServer(t, `
+admin_token: `+operatorToken+`
+http: {max_connections: 2, max_connections_per_ip: 1}
+routes:
+  - {name: a, mode: async}
+`, "")
+	addr := ts.s.addr.String()
+	dial := func(local string) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		return c
+	}
+	held := func(local string) {
+		t.Helper()
+		c := dial(local)
+		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		checkCorrelated(t, bufio.NewReader(c), "GET", 200, "")
+	}
+	held("127.0.0.1")
+	checkCorrelated(t, bufio.NewReader(dial("127.0.0.1")), "GET", 429, "too_many_connections")
+	checkCorrelated(t, bufio.NewReader(dial("127.0.0.1")), "GET", 429, "too_many_connections")
+	held("127.0.0.2")
+	checkCorrelated(t, bufio.NewReader(dial("127.0.0.3")), "GET", 503, "server_busy")
+	got, body := ts.scrape(operatorToken)
+	want := map[string]float64{
+		`sluice_messages_rejected_total{code="too_many_connections",route="_listener"}`: 2,
+		`sluice_messages_rejected_total{code="server_busy",route="_listener"}`:          1,
+		`sluice_messages_received_total{route="a"}`:                                     0,
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present: %v), want %v", k, g, ok, v)
+		}
+	}
+	if strings.Contains(string(body), `sluice_messages_received_total{route="_listener"}`) {
+		t.Error("refused connections are counted as received requests")
+	}
+	if t.Failed() {
+		t.Logf("scraped:\n%s", body)
+	}
+	promtoolCheck(t, body)
 }
 
 // metricName tells a metric's name from the README's other sluice_ words

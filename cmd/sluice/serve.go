@@ -233,6 +233,13 @@ func startProvisioned(ctx context.Context, prov *config.Provisioned, log *slog.L
 		}
 		return n
 	}, func() int64 { return s.queue.Stats().DiskFree })
+	s.metrics.WatchOldest(s.queue.RouteOldest)
+	s.metrics.WatchPlugins(func(name string) int64 {
+		if v := s.plugins.Get(name); v != nil {
+			return v.Plugin.Instances()
+		}
+		return 0
+	})
 	waiters := results.NewWaiters()
 	workerRoutes := make(map[string]*worker.Route, len(cfg.Routes))
 	var ingressRoutes []ingress.Route
@@ -327,7 +334,7 @@ func startProvisioned(ctx context.Context, prov *config.Provisioned, log *slog.L
 		Routes: ingressRoutes, Queue: s.queue, Waiters: waiters,
 		MaxBodySize: int(cfg.MaxBodySize), SyncTimeout: cfg.SyncTimeout.D(), Log: log,
 		IdempotencyTTL: cfg.IdempotencyPeriod(),
-		Validator:      &worker.Inline{Plugins: s.plugins},
+		Validator:      &worker.Inline{Plugins: s.plugins, Metrics: s.metrics},
 		Ready:          s.queue.Ready,
 		OperatorToken:  token,
 		Metrics:        s.metrics,

@@ -144,6 +144,7 @@ func (s *Server) refuse(c net.Conn, perIP bool) {
 			"reuse one or retry later", s.opts.MaxConnsPerIP)
 	}
 	s.log.Debug("connection refused", "code", code, "remote", c.RemoteAddr().String(), "component", "http")
+	s.opts.Metrics.Listener().Rejected(code)
 	if s.opts.TLS != nil {
 		return
 	}

@@ -27,6 +27,12 @@ const OutcomeSucceeded = "succeeded"
 // it never collides).
 const UnknownRoute = "_unknown"
 
+// ListenerRoute labels the connections the ingress's listener refuses
+// before a request is read (server_busy past http.max_connections,
+// too_many_connections past http.max_connections_per_ip): no route is
+// known yet, and no request is counted as received.
+const ListenerRoute = "_listener"
+
 // Metrics is one server's registry of metrics.
 type Metrics struct {
 	reg        *prometheus.Registry
@@ -135,6 +141,9 @@ func New(version string, routes, plugins []string) *Metrics {
 	f(build)
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The listener's refusals have only a rejected count: no series of
+	// its own until one happens.
+	m.routes[ListenerRoute] = &Route{m: m, name: ListenerRoute}
 	for _, name := range append([]string{UnknownRoute}, routes...) {
 		m.routes[name] = m.newRoute(name)
 		if name != UnknownRoute {
@@ -175,6 +184,10 @@ func (m *Metrics) Route(name string) *Route {
 // Unknown is the metrics of requests for routes the config does not have.
 func (m *Metrics) Unknown() *Route { return m.Route(UnknownRoute) }
 
+// Listener is the metrics of connections refused before a request is read:
+// call only its Rejected.
+func (m *Metrics) Listener() *Route { return m.Route(ListenerRoute) }
+
 // Handler serves the metrics (text format, or OpenMetrics when asked).
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
@@ -205,6 +218,35 @@ func (m *Metrics) WatchLog(backlog Backlog, deadLetters func(route string) int, 
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_disk_free_bytes",
 		Help: "Free space on the log's file system (last measurement)."},
 		func() float64 { return float64(diskFree()) }))
+}
+
+// WatchOldest registers sluice_backlog_oldest_age_seconds, read when
+// scraped: the age of each route's oldest message without a final outcome,
+// from oldest (the zero time: none, age 0).
+func (m *Metrics) WatchOldest(oldest func(route string) time.Time) {
+	for _, name := range m.routeNames {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_backlog_oldest_age_seconds",
+			ConstLabels: prometheus.Labels{"route": name},
+			Help:        "Age of the route's oldest message without a final outcome (0: none)."},
+			func() float64 {
+				t := oldest(name)
+				if t.IsZero() {
+					return 0
+				}
+				return max(time.Since(t).Seconds(), 0)
+			}))
+	}
+}
+
+// WatchPlugins registers sluice_plugin_instances, read when scraped: the
+// warm instances of each configured plugin, from instances.
+func (m *Metrics) WatchPlugins(instances func(plugin string) int64) {
+	for name := range m.plugins {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_plugin_instances",
+			ConstLabels: prometheus.Labels{"plugin": name},
+			Help:        "Warm instances of the plugin's current version, held by workers and validators."},
+			func() float64 { return float64(instances(name)) }))
+	}
 }
 
 // LogCommit returns what the log's committer calls after each group

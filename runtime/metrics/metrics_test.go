@@ -100,3 +100,53 @@ func BenchmarkIngressHooks(b *testing.B) {
 		}
 	})
 }
+
+// TestWatchers: the gauges read at scrape time report what their sources
+// say when gathered, and the listener's refusals count under ListenerRoute.
+func TestWatchers(t *testing.T) {
+	m := New("test", []string{"a", "b"}, []string{"p"})
+	oldest := map[string]time.Time{"a": time.Now().Add(-90 * time.Second)}
+	m.WatchOldest(func(route string) time.Time { return oldest[route] })
+	instances := int64(3)
+	m.WatchPlugins(func(plugin string) int64 {
+		if plugin != "p" {
+			t.Errorf("instances of %q", plugin)
+		}
+		return instances
+	})
+	m.Listener().Rejected("too_many_connections")
+	got := map[string]float64{}
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, s := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range s.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			switch {
+			case s.GetGauge() != nil:
+				got[key] = s.GetGauge().GetValue()
+			case s.GetCounter() != nil:
+				got[key] = s.GetCounter().GetValue()
+			}
+		}
+	}
+	if a := got["sluice_backlog_oldest_age_seconds,route=a"]; a < 90 || a > 90+60 {
+		t.Errorf("oldest age of a = %v, want about 90", a)
+	}
+	if b, ok := got["sluice_backlog_oldest_age_seconds,route=b"]; !ok || b != 0 {
+		t.Errorf("oldest age of b = %v (present %v), want 0", b, ok)
+	}
+	if _, ok := got["sluice_backlog_oldest_age_seconds,route=_listener"]; ok {
+		t.Error("the listener has a backlog gauge")
+	}
+	if n := got["sluice_plugin_instances,plugin=p"]; n != 3 {
+		t.Errorf("instances = %v, want 3", n)
+	}
+	if n := got["sluice_messages_rejected_total,code=too_many_connections,route=_listener"]; n != 1 {
+		t.Errorf("listener refusals = %v, want 1", n)
+	}
+}

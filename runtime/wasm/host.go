@@ -210,7 +210,14 @@ type Plugin struct {
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
 	modCfg   wazero.ModuleConfig
+
+	warm atomic.Int64 // open warm instances (Instances)
 }
+
+// Instances reports how many warm instances of this version are open: made
+// by Instantiate and not yet closed, whoever holds them. A WASI command's
+// module lives for one message and is not counted.
+func (p *Plugin) Instances() int64 { return p.warm.Load() }
 
 // Limits returns the plugin's effective limits.
 func (p *Plugin) Limits() Limits { return p.limits }

@@ -98,6 +98,7 @@ type Instance struct {
 	errMsg []byte
 	fault  *Error // set by a host function before it traps
 	closed bool
+	warm   bool // counted in Plugin.Instances until closed
 }
 
 type instanceKey struct{}
@@ -124,13 +125,14 @@ func (p *Plugin) Instantiate(ctx context.Context) (*Instance, error) {
 		}
 		return nil, &Error{Code: CodeFailed, Plugin: p.Name, Message: msg, Discard: true, Err: err}
 	}
-	inst.mod = mod
+	inst.mod, inst.warm = mod, true
+	p.warm.Add(1)
 	inst.alloc = mod.ExportedFunction(exportAlloc)
 	inst.transform = mod.ExportedFunction(exportTransform)
 	inst.fuel, _ = mod.ExportedGlobal(wasmbin.FuelExport).(api.MutableGlobal)
 	inst.depth, _ = mod.ExportedGlobal(wasmbin.DepthExport).(api.MutableGlobal)
 	if inst.fuel == nil || inst.depth == nil {
-		mod.Close(ctx)
+		inst.Close()
 		return nil, &Error{Code: CodeFailed, Plugin: p.Name, Message: "instantiating: metering globals missing", Discard: true}
 	}
 	return inst, nil
@@ -296,6 +298,9 @@ func (i *Instance) Close() {
 	i.closed = true
 	if i.mod != nil {
 		i.mod.Close(context.Background())
+	}
+	if i.warm {
+		i.p.warm.Add(-1)
 	}
 }
 

@@ -134,11 +134,15 @@ func (w *worker) reply(r *Route, m *queue.Message, raw *results.Response) (*resu
 		ContentType: m.ContentType, ReceivedAt: m.Received, Headers: &hdrs,
 		ResponseStatus: raw.Status, ResponseHeaders: responseHeaders(raw.Headers)}
 	for _, v := range chain {
+		called := time.Now()
 		inst, err := w.instance(v)
 		if err == nil {
 			err = inst.Transform(c)
 		}
+		pm := w.pool.Metrics.Plugin(v.Plugin.Name)
+		pm.Called(time.Since(called))
 		if err != nil {
+			pm.Failed(pluginCode(err))
 			var we *wasm.Error
 			if errors.As(err, &we) && we.Discard {
 				delete(w.instances, v)

@@ -34,6 +34,7 @@ import (
 	"github.com/sluicehq/sluice/runtime/registry"
 	"github.com/sluicehq/sluice/runtime/results"
 	"github.com/sluicehq/sluice/runtime/tlsconf"
+	"github.com/sluicehq/sluice/runtime/tracing"
 	"github.com/sluicehq/sluice/runtime/wasm"
 	"github.com/sluicehq/sluice/runtime/worker"
 )
@@ -156,6 +157,7 @@ type server struct {
 	// tls and adminTLS hold the listeners' certificates (nil: plain HTTP).
 	tls, adminTLS *tlsconf.Reloader
 	metrics       *metrics.Metrics // served at the admin API's GET /metrics
+	tracer        *tracing.Tracer  // exports spans (nil: tracing off)
 }
 
 // start provisions cfg (config.Provision) and starts a server with it.
@@ -285,7 +287,13 @@ func startProvisioned(ctx context.Context, prov *config.Provisioned, log *slog.L
 	}
 	dispatcher := dispatch.New(dispatch.Options{MaxConnsPerHost: cfg.Dispatch.ConnsPerHost(),
 		MaxResponseSize: cfg.Dispatch.ResponseSizeLimit(), UserAgent: "sluice/" + versionString(), DenyNetworks: deny})
+	if t := cfg.Tracing; t.Enabled() {
+		s.tracer = tracing.New(tracing.Options{URL: t.TracesURL(), Headers: t.Headers, SampleRatio: t.Ratio(),
+			Service: t.Service(), Version: versionString(), Log: log.With("component", "tracing")})
+		log.Info("exporting spans over OTLP/HTTP", "endpoint", t.TracesURL(), "sample_ratio", t.Ratio())
+	}
 	pool := &worker.Pool{
+		Tracer:     s.tracer,
 		Queue:      s.queue,
 		Routes:     workerRoutes,
 		Plugins:    s.plugins,
@@ -298,7 +306,7 @@ func startProvisioned(ctx context.Context, prov *config.Provisioned, log *slog.L
 	wctx, cancel := context.WithCancel(context.Background())
 	s.cancel, s.workers = cancel, make(chan struct{})
 	if targets := callbackTargets(prov, s.metrics); len(targets) > 0 {
-		s.callbacks = &callback.Sender{Queue: s.queue, Dispatcher: pool.Dispatcher, Targets: targets, Log: log}
+		s.callbacks = &callback.Sender{Queue: s.queue, Dispatcher: pool.Dispatcher, Targets: targets, Log: log, Tracer: s.tracer}
 		s.callbacks.Start(wctx)
 		pool.Callbacks = s.callbacks
 	}
@@ -338,6 +346,7 @@ func startProvisioned(ctx context.Context, prov *config.Provisioned, log *slog.L
 		Ready:          s.queue.Ready,
 		OperatorToken:  token,
 		Metrics:        s.metrics,
+		Tracer:         s.tracer,
 		Limits: ingress.Limits{
 			ReadHeaderTimeout: h.ReadHeaderTimeout.D(), MinBodyRate: int64(h.MinBodyRate),
 			WriteTimeout: h.WriteTimeout.D(), IdleTimeout: h.IdleTimeout.D(), ShutdownTimeout: h.ShutdownTimeout.D(),
@@ -558,6 +567,9 @@ func wasmLimits(l config.PluginLimits) wasm.Limits {
 	}
 }
 
+// tracerFlushTimeout bounds sending the spans still queued at shutdown.
+const tracerFlushTimeout = 5 * time.Second
+
 // close stops accepting, lets in-flight messages finish, and closes the log.
 func (s *server) close() error {
 	var errs []error
@@ -582,6 +594,13 @@ func (s *server) closeResources() error {
 		if s.callbacks != nil {
 			s.callbacks.Wait()
 		}
+	}
+	if s.tracer != nil { // every span is recorded: send them
+		ctx, cancel := context.WithTimeout(context.Background(), tracerFlushTimeout)
+		if err := s.tracer.Shutdown(ctx); err != nil {
+			s.log.Warn("sending the last spans; the rest are dropped", "component", "tracing", "err", err)
+		}
+		cancel()
 	}
 	if s.queue != nil {
 		errs = append(errs, s.queue.Close())

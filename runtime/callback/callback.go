@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -29,6 +30,8 @@ import (
 	"github.com/sluicehq/sluice/runtime/dispatch"
 	"github.com/sluicehq/sluice/runtime/metrics"
 	"github.com/sluicehq/sluice/runtime/results"
+	"github.com/sluicehq/sluice/runtime/tracectx"
+	"github.com/sluicehq/sluice/runtime/tracing"
 )
 
 // Target is where a route's results go.
@@ -59,6 +62,9 @@ type Sender struct {
 	MaxAttempts    int
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
+	// Tracer records a span for each attempt (nil: tracing off; the
+	// callback carries a traceparent of the message's trace either way).
+	Tracer *tracing.Tracer
 
 	ctx context.Context
 	sem chan struct{}
@@ -184,20 +190,58 @@ func (s *Sender) send(id queue.ID) error {
 	if t.Secret != nil {
 		req.Headers = append(req.Headers, dispatch.Header{Name: "webhook-signature", Value: Sign(t.Secret, idStr, ts, body)})
 	}
+	// The callback is a span of the message's trace, a child of the span
+	// the ingress stored (a record from before Sluice kept it: a new trace).
+	parent, traced := tracectx.Parse(out.TraceParent)
+	span := tracectx.New()
+	if traced {
+		span = parent.Child()
+	}
+	req.Headers = append(req.Headers, dispatch.Header{Name: tracectx.TraceparentHeader, Value: span.String()})
 	var resp dispatch.Response
-	if err := s.Dispatcher.Send(&req, &resp); err != nil {
-		code := dispatch.CodeUnreachable
+	sent := time.Now()
+	err = s.Dispatcher.Send(&req, &resp)
+	code := ""
+	switch {
+	case err != nil:
+		code = dispatch.CodeUnreachable
 		var de *dispatch.Error
 		if errors.As(err, &de) {
 			code = de.Code
 		}
+	case resp.Status < 200 || resp.Status > 299:
+		code = results.CodeDestinationFailed
+		err = fmt.Errorf("callback %s answered %d", t.URL, resp.Status)
+	}
+	if s.Tracer != nil && span.Sampled() {
+		s.Tracer.Record(callbackSpan(span, parent.SpanID, t.URL, rec.Route, idStr, sent, resp.Status, code))
+	}
+	if code != "" {
 		t.Metrics.Callback(code)
 		return err
 	}
-	if resp.Status < 200 || resp.Status > 299 {
-		t.Metrics.Callback(results.CodeDestinationFailed)
-		return fmt.Errorf("callback %s answered %d", t.URL, resp.Status)
-	}
 	t.Metrics.Callback(metrics.OutcomeSucceeded)
 	return nil
+}
+
+// callbackSpan is an attempt's HTTP client span; status 0 is no answer.
+func callbackSpan(c tracectx.Context, parent [8]byte, rawURL, route, id string, start time.Time, status int, code string) *tracing.Span {
+	s := &tracing.Span{Context: c, Parent: parent, Name: "POST", Kind: tracing.KindClient, Start: start, End: time.Now(),
+		Attrs: []tracing.Attr{tracing.String("http.request.method", "POST"), tracing.String("sluice.route", route),
+			tracing.String("sluice.correlation_id", id), tracing.String("sluice.hop", "callback")}}
+	if u, err := url.Parse(rawURL); err == nil {
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+		s.Attrs = append(s.Attrs, tracing.String("url.full", u.String()), tracing.String("server.address", u.Hostname()))
+	}
+	if status != 0 {
+		s.Attrs = append(s.Attrs, tracing.Int("http.response.status_code", int64(status)))
+		if code != "" {
+			code = strconv.Itoa(status)
+		}
+	}
+	if code != "" {
+		s.Err = code
+		s.Attrs = append(s.Attrs, tracing.String("error.type", code))
+	}
+	return s
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/sluicehq/sluice/runtime/dispatch"
 	"github.com/sluicehq/sluice/runtime/metrics"
 	"github.com/sluicehq/sluice/runtime/results"
+	"github.com/sluicehq/sluice/runtime/tracing"
 	"github.com/sluicehq/sluice/runtime/validate"
 	"github.com/sluicehq/sluice/runtime/verify"
 	"github.com/sluicehq/sluice/runtime/wasm"
@@ -130,6 +131,9 @@ type Options struct {
 	TLS *tls.Config
 	// Metrics counts requests for routes the config does not have (nil: not counted).
 	Metrics *metrics.Metrics
+	// Tracer records the ingest spans (nil: tracing off; trace context is
+	// still kept with every message).
+	Tracer *tracing.Tracer
 	Limits
 }
 
@@ -270,8 +274,12 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, errcode.BadRequest, "the request target must be a path such as /in/{route}")
 	case bytes.HasPrefix(path, pathIngest):
 		start := time.Now()
-		s.ingest(ctx, path[len(pathIngest):])
+		var sp ingestSpan
+		s.ingest(ctx, path[len(pathIngest):], &sp)
 		s.count(ctx, path[len(pathIngest):], start)
+		if s.opts.Tracer != nil {
+			s.recordIngest(ctx, path[len(pathIngest):], start, &sp)
+		}
 	case bytes.HasPrefix(path, pathResults):
 		s.result(ctx, path[len(pathResults):])
 	case bytes.Equal(path, pathHealth):
@@ -335,7 +343,8 @@ func (s *Server) handleError(ctx *fasthttp.RequestCtx, err error) {
 	}
 }
 
-func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
+// ingest handles POST /in/{name}; with tracing on it fills sp.
+func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte, sp *ingestSpan) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		writeError(ctx, results.CodeInternal, "generating correlation id: "+err.Error())
@@ -402,7 +411,12 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 			m.Headers = append(m.Headers, queue.Header{Name: string(k), Value: string(v)})
 		}
 	}
-	m.Headers = traceHeaders(m.Headers)
+	if s.opts.Tracer == nil {
+		m.Headers = traceHeaders(m.Headers)
+	} else {
+		sp.bodySize = len(body)
+		m.Headers = s.spanHeaders(m.Headers, sp)
+	}
 	if !s.valid(ctx, r.Route, m, idStr) {
 		return
 	}
@@ -448,6 +462,9 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte) {
 	}
 	s.unreserve(reserved) // the body is the log's now: it counts against the backlog
 	reserved = 0
+	if s.opts.Tracer != nil {
+		sp.acked = time.Now()
+	}
 	if !r.Sync {
 		writeAccepted(ctx, idStr)
 		return

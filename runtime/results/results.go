@@ -60,6 +60,9 @@ type Outcome struct {
 	// TraceID is the message's W3C trace id (hex; empty for a message
 	// stored before Sluice kept trace context).
 	TraceID string
+	// TraceParent is the message's stored traceparent (the ingest span's,
+	// with tracing on): the callback's span is its child.
+	TraceParent string
 }
 
 // Attempt is one try at a message: when, what the destination answered (0:
@@ -145,6 +148,9 @@ func (o *Outcome) Encode(b []byte) []byte {
 	if o.TraceID != "" {
 		flags |= 64
 	}
+	if o.TraceParent != "" {
+		flags |= 128
+	}
 	b = append(b, payloadVersion, flags)
 	b = binary.AppendUvarint(b, uint64(len(o.Plugins)))
 	for _, p := range o.Plugins {
@@ -164,6 +170,9 @@ func (o *Outcome) Encode(b []byte) []byte {
 	}
 	if o.TraceID != "" {
 		b = appendString(b, o.TraceID)
+	}
+	if o.TraceParent != "" {
+		b = appendString(b, o.TraceParent)
 	}
 	if r := o.Raw; r != nil {
 		b = binary.AppendUvarint(b, uint64(r.Status)) // #nosec G115 -- an HTTP status: 100-599
@@ -220,6 +229,9 @@ func Decode(b []byte) (*Outcome, error) {
 	}
 	if flags&64 != 0 {
 		o.TraceID = d.string()
+	}
+	if flags&128 != 0 {
+		o.TraceParent = d.string()
 	}
 	if flags&16 != 0 {
 		r := &Response{Status: int(d.uvarint())} // #nosec G115 -- decodes what Encode wrote into Sluice's own log

@@ -10,13 +10,14 @@ import (
 func TestOutcomeRoundTripAndView(t *testing.T) {
 	o := &Outcome{Succeeded: true, Plugins: []string{"p@abc"}, Response: &Response{Status: 201,
 		Headers: []Header{{"Content-Type", "application/json"}, {"Set-Cookie", "a"}, {"Set-Cookie", "b"}},
-		Body:    []byte(`{"ok":true}`)}, Hops: 2, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"}
+		Body:    []byte(`{"ok":true}`)}, Hops: 2, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736",
+		TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
 	got, err := Decode(o.Encode(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.TraceID != o.TraceID || got.Hops != 2 {
-		t.Fatalf("round trip: trace id %q hops %d", got.TraceID, got.Hops)
+	if got.TraceID != o.TraceID || got.Hops != 2 || got.TraceParent != o.TraceParent || got.Response.Status != 201 {
+		t.Fatalf("round trip: trace id %q traceparent %q hops %d", got.TraceID, got.TraceParent, got.Hops)
 	}
 	now := time.Now().UTC()
 	v := NewView(Meta{CorrelationID: "id", Route: "r", Status: "succeeded", Attempts: 1, Created: now, Updated: now}, got)

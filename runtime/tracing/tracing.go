@@ -63,7 +63,8 @@ type Options struct {
 	Log         *slog.Logger
 	// QueueSize bounds the spans waiting for export (default 8192);
 	// BatchSize is the most one request carries (default 512); Interval is
-	// the longest a span waits for its batch (default 1s); Timeout bounds
+	// the longest a span waits for its batch (default 5s, as OTel's batch
+	// span processor); Timeout bounds
 	// one export request (default 10s).
 	QueueSize int
 	BatchSize int
@@ -106,7 +107,7 @@ func New(o Options) *Tracer {
 		o.BatchSize = 512
 	}
 	if o.Interval <= 0 {
-		o.Interval = time.Second
+		o.Interval = 5 * time.Second
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second

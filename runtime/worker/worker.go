@@ -27,6 +27,8 @@ import (
 	"github.com/sluicehq/sluice/runtime/metrics"
 	"github.com/sluicehq/sluice/runtime/registry"
 	"github.com/sluicehq/sluice/runtime/results"
+	"github.com/sluicehq/sluice/runtime/tracectx"
+	"github.com/sluicehq/sluice/runtime/tracing"
 	"github.com/sluicehq/sluice/runtime/wasm"
 )
 
@@ -80,6 +82,9 @@ type Pool struct {
 	Log        *slog.Logger
 	// Metrics times and counts the transforms' plugin calls (nil: not counted).
 	Metrics *metrics.Metrics
+	// Tracer records the spans of the messages' stages (nil: tracing off;
+	// destinations get a traceparent either way).
+	Tracer *tracing.Tracer
 }
 
 // Run starts p.Workers workers and blocks until ctx is cancelled (or the
@@ -108,6 +113,11 @@ type worker struct {
 	hdrs      messageHeaders
 	resp      dispatch.Response
 	attempt   results.Attempt // the delivery attempt of the current message
+	// The current message's stored trace context, when its spans are
+	// recorded (spans: tracing on and the trace sampled).
+	spans      bool
+	trace      tracectx.Context
+	traceState string
 }
 
 type verdict uint8
@@ -314,6 +324,7 @@ func (w *worker) run(ctx context.Context) {
 		mr.Finished()
 		out.Hops = Hops(m) // its callback counts as the next hop
 		out.TraceID = TraceID(m)
+		out.TraceParent = TraceParent(m)
 		if r != nil && r.Retry != nil && !m.Sync {
 			if w.attempt.At.IsZero() { // failed before dispatch
 				w.attempt = results.Attempt{At: start.UTC(), Latency: time.Since(start)}
@@ -344,7 +355,7 @@ func (w *worker) run(ctx context.Context) {
 		err = w.pool.Queue.Complete(m, rec, func(err error) {
 			if err != nil {
 				w.pool.Log.Error("recording outcome; the message will run again after a restart",
-					"correlation_id", uuid.UUID(m.ID).String(), "err", err)
+					"correlation_id", uuid.UUID(m.ID).String(), "trace_id", out.TraceID, "err", err)
 			} else if rec.Notify {
 				w.pool.Callbacks.Enqueue(m.ID)
 			}
@@ -374,6 +385,10 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 	w.hdrs = messageHeaders(m.Headers)
 	*c = wasm.Call{Input: m.Body, Route: m.Route, CorrelationID: uuid.UUID(m.ID).String(),
 		ContentType: m.ContentType, ReceivedAt: m.Received, Headers: &w.hdrs, OutHeaders: c.OutHeaders[:0]}
+	w.spans = false
+	if w.pool.Tracer != nil {
+		w.startSpans(m)
+	}
 	contentType := m.ContentType
 	var headers []dispatch.Header
 	w.dropRetired()
@@ -393,6 +408,9 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 		if err == nil {
 			err = inst.Transform(c)
 		}
+		if w.spans {
+			w.pluginSpan(v, inst, called, err)
+		}
 		pm := w.pool.Metrics.Plugin(p.Name)
 		pm.Called(time.Since(called))
 		if err != nil {
@@ -406,7 +424,7 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 			}
 			if we.Code != wasm.CodeRejected {
 				w.pool.Log.Warn("plugin failed", "plugin", p.Name, "code", we.Code, "err", we.Message,
-					"correlation_id", c.CorrelationID)
+					"correlation_id", c.CorrelationID, "trace_id", TraceID(m))
 			}
 			out.Error = &results.Error{Code: we.Code, Message: we.Message, Stage: "transform", Plugin: p.Name}
 			return out
@@ -445,7 +463,8 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 	req.Headers = setHeader(req.Headers, "Sluice-Correlation-Id", c.CorrelationID)
 	req.Headers = setHeader(req.Headers, "Sluice-Route", m.Route)
 	req.Headers = setHeader(req.Headers, dispatch.HopsHeader, strconv.Itoa(Hops(m)+1))
-	req.Headers = traceHeaders(req.Headers, &w.hdrs)
+	var span tracectx.Context
+	req.Headers, span = traceHeaders(req.Headers, &w.hdrs)
 	sent := time.Now()
 	err = w.pool.Dispatcher.Send(&req, &w.resp)
 	w.attempt = results.Attempt{At: sent.UTC(), Latency: time.Since(sent)}
@@ -455,12 +474,22 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 		if errors.As(err, &de) {
 			code = de.Code
 		}
+		if w.spans {
+			w.destinationSpan(span, m, d.URL, sent, 0, code)
+		}
 		r.Metrics.Attempt(code, w.attempt.Latency)
 		out.Error = &results.Error{Code: code, Message: err.Error(), Stage: "dispatch"}
 		w.attempt.Code, w.attempt.Message = code, err.Error()
 		return out
 	}
 	w.attempt.Status = w.resp.Status
+	if w.spans {
+		failed := ""
+		if w.resp.Status < 200 || w.resp.Status > 299 {
+			failed = results.CodeDestinationFailed
+		}
+		w.destinationSpan(span, m, d.URL, sent, w.resp.Status, failed)
+	}
 	if w.resp.Status >= 200 && w.resp.Status <= 299 {
 		r.Metrics.Attempt(metrics.OutcomeSucceeded, w.attempt.Latency)
 	} else {

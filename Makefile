@@ -28,7 +28,7 @@ FUZZ_TARGETS := \
 	runtime/wasm/wasmbin:FuzzInstrument \
 	runtime/wasm/wasmbin:FuzzCodeStats
 
-.PHONY: run build install test test-short test-benchmarks plugins check fmt vet tidy security bench bench-plugins fuzz clean
+.PHONY: run build install test test-short test-benchmarks plugins check fmt vet tidy security bench bench-tracing bench-plugins fuzz clean
 
 ## run: build, then start Sluice on the embedded demo config (Badger in ./data; delete it to start empty)
 run: build
@@ -100,6 +100,10 @@ fmt:
 ## bench: the load benchmarks (sluice vs a bare fasthttp handler, a sink and a by-hand baseline; body sizes, ordering modes, restart time), ~9 min
 bench:
 	cd benchmarks && $(GO) run ./cmd/ingest
+
+## bench-tracing: e2e delivery with every span exported over OTLP/HTTP vs tracing off (opt-in suite), ~1 min
+bench-tracing:
+	cd benchmarks && $(GO) run ./cmd/ingest -suites tracing -extra-rounds 5 -extra-warmup 1s -extra-measure 3s -out ""
 
 ## bench-plugins: plugin call cost, bare wazero vs Sluice vs the Extism Go SDK (own module), metering cost, memory per instance
 bench-plugins:

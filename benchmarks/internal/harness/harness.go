@@ -123,6 +123,8 @@ type Config struct {
 	KeepTmp       bool          // keep the temp dir (configs, data, logs)
 
 	Log io.Writer // progress lines; nil discards them
+
+	otlpURL string // the tracing suite's OTLP sink (set by plan)
 }
 
 // Default returns the configuration of `make bench`: every suite, 5 rounds
@@ -136,7 +138,7 @@ type Config struct {
 // RepoDir and Self must be set.
 func Default() Config {
 	return Config{
-		Suites:        report.AllSuites,
+		Suites:        report.DefaultSuites,
 		Rounds:        5,
 		Warmup:        time.Second,
 		Measure:       3 * time.Second,
@@ -323,6 +325,11 @@ var (
 		config: func(_ Config, l, d, _, _ string) server.SluiceConfig {
 			return server.VerifyConfig(l, d, VerifySecret)
 		}}
+	roleOTLPSink     = role{name: report.NameOTLPSink, kind: "sink"}
+	roleSluiceTraced = role{name: report.NameSluiceTraced, kind: "sluice",
+		config: func(c Config, l, d, sink, wasm string) server.SluiceConfig {
+			return server.TracedConfig(l, d, sink, wasm, c.otlpURL)
+		}}
 	roleOrderNone = orderRole(report.NameOrderNone, server.OrderNone)
 	roleOrderKey  = orderRole(report.NameOrderKey, server.OrderByHeader(OrderHeader))
 	roleOrderFIFO = orderRole(report.NameOrderFIFO, server.OrderRoute)
@@ -342,6 +349,8 @@ func baseline(suite string) string {
 		return report.NameOrderNone
 	case report.SuiteRestart:
 		return "" // no throughput: cold and warm starts of one server
+	case report.SuiteTracing:
+		return report.NameSluiceE2E
 	}
 	return roles(suite)[0].name
 }
@@ -365,6 +374,8 @@ func roles(suite string) []role {
 		return []role{roleSluiceFsync, roleSluiceGitHub}
 	case report.SuiteOrdering:
 		return []role{roleSink, roleOrderNone, roleOrderKey, roleOrderFIFO}
+	case report.SuiteTracing:
+		return []role{roleSink, roleOTLPSink, roleSluiceE2E, roleSluiceTraced}
 	}
 	return nil
 }
@@ -420,6 +431,12 @@ func groups(c Config, suite string) []group {
 			steps[i].deliveries, steps[i].shed = report.NameSink, true
 		}
 		steps[1].keys = c.OrderKeys
+		out = append(out, group{conns: report.GoalConns, steps: steps})
+	case report.SuiteTracing:
+		steps := each(report.GoalConns, 0, report.NameSluiceE2E, report.NameSluiceTraced)
+		for i := range steps {
+			steps[i].deliveries = report.NameSink
+		}
 		out = append(out, group{conns: report.GoalConns, steps: steps})
 	}
 	return out
@@ -492,7 +509,7 @@ func Run(ctx context.Context, cfg Config) (_ *report.Report, err error) {
 		rep.Settings.FsyncSamples = cfg.FsyncSamples
 	}
 	if cfg.Transform && slices.ContainsFunc(cfg.Suites, func(s string) bool {
-		return s == report.SuiteE2E || s == report.SuiteSync || s == report.SuiteOrdering
+		return s == report.SuiteE2E || s == report.SuiteSync || s == report.SuiteOrdering || s == report.SuiteTracing
 	}) {
 		rep.Settings.Transform = TransformModule
 	}
@@ -647,6 +664,10 @@ func plan(cfg Config, suite, tmp, sluiceBin string) ([]*instance, error) {
 			in.status = status
 		}
 		switch {
+		case r.name == report.NameOTLPSink:
+			bareAs(fasthttp.StatusOK) // answers the exports; its POST count is the batches
+			in.path = "/otlp"
+			cfg.otlpURL = "http://" + addr + in.path
 		case r.kind == "sink":
 			bareAs(fasthttp.StatusOK)
 			in.path = "/sink"

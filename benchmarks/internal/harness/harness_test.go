@@ -105,7 +105,8 @@ func TestDuration(t *testing.T) {
 		{[]string{"verify"}, 2 * 3 * 2 * time.Second},
 		{[]string{"ordering"}, 3 * 3 * 2 * time.Second},
 		{[]string{"restart"}, 3 * restartRoundEstimate},
-		{report.AllSuites, 20*5*4*time.Second + 11*3*2*time.Second + 3*restartRoundEstimate},
+		{[]string{"tracing"}, 2 * 3 * 2 * time.Second},
+		{report.DefaultSuites, 20*5*4*time.Second + 11*3*2*time.Second + 3*restartRoundEstimate},
 	}
 	for _, tt := range tests {
 		c.Suites = tt.suites
@@ -412,7 +413,8 @@ func TestProbeFsync(t *testing.T) {
 
 func TestBaselines(t *testing.T) {
 	want := map[string]string{"ingest": "bare", "e2e": "sink", "sync": "sink", "openloop": "bare",
-		"payload": "bare", "verify": "sluice-fsync", "ordering": "sluice-order-none", "restart": ""}
+		"payload": "bare", "verify": "sluice-fsync", "ordering": "sluice-order-none", "restart": "",
+		"tracing": "sluice-e2e"}
 	for _, s := range report.AllSuites {
 		if got := baseline(s); got != want[s] {
 			t.Errorf("baseline(%s) = %q, want %q", s, got, want[s])
@@ -489,5 +491,33 @@ func TestPluginName(t *testing.T) {
 		if got := pluginName(in); got != want {
 			t.Errorf("pluginName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestPlanTracing(t *testing.T) {
+	c := validConfig()
+	insts, err := plan(c, report.SuiteTracing, t.TempDir(), "/bin/sluice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(insts) != 4 || insts[0].meta.Name != report.NameSink || insts[1].meta.Name != report.NameOTLPSink {
+		t.Fatalf("servers %v", insts)
+	}
+	sink, otlp := insts[0], insts[1]
+	for _, in := range insts[2:] {
+		yml, err := os.ReadFile(in.spec.Args[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		traced := strings.Contains(string(yml), "otlp_endpoint: http://"+otlp.spec.Addr+"/otlp") &&
+			strings.Contains(string(yml), "sample_ratio: 1")
+		if traced != (in.meta.Name == report.NameSluiceTraced) || !strings.Contains(string(yml), "url: http://"+sink.spec.Addr+"/sink") ||
+			in.path != "/in/e2e" {
+			t.Errorf("%s config (tracing on: %v):\n%s", in.meta.Name, traced, yml)
+		}
+	}
+	g := groups(c, report.SuiteTracing)
+	if len(g) != 1 || len(g[0].steps) != 2 || g[0].steps[1].server != report.NameSluiceTraced || g[0].steps[1].deliveries != report.NameSink {
+		t.Fatalf("tracing groups %+v", g)
 	}
 }

@@ -129,6 +129,17 @@ func (r *Report) goals() []Goal {
 	}
 	add(g)
 
+	traced := Key{Suite: SuiteTracing, Conns: GoalConns}
+	g = r.ratio("T1", traced.with(NameSluiceTraced), traced.with(NameSluiceE2E), tput,
+		fmt.Sprintf("e2e delivered/s with every span exported (sample_ratio 1) ÷ tracing off, %d conns", GoalConns))
+	if on, ok := r.Find(traced.with(NameSluiceTraced)); ok {
+		if off, ok := r.Find(traced.with(NameSluiceE2E)); ok && on.MedianThroughput > 0 && off.MedianThroughput > 0 {
+			g.Note = fmt.Sprintf("server CPU per delivery %.1f µs traced, %.1f µs off (medians)",
+				on.MedianServerCores*1e6/on.MedianThroughput, off.MedianServerCores*1e6/off.MedianThroughput)
+		}
+	}
+	add(g)
+
 	order := Key{Suite: SuiteOrdering, Conns: r.Settings.OrderConns}
 	g = r.ratio("O1", order.with(NameOrderKey), order.with(NameOrderNone), tput,
 		fmt.Sprintf("per-key ordering (%d keys) delivered/s ÷ no ordering, %d conns", r.Settings.OrderKeys, order.Conns))

@@ -62,6 +62,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			r.writeOrdering(p)
 		case SuiteRestart:
 			r.writeRestart(p)
+		case SuiteTracing:
+			r.writeTracing(p)
 		}
 	}
 	r.writeFlagged(p)
@@ -264,6 +266,22 @@ func (r *Report) writeVerify(p printer) {
 		NameSluiceFsync, NameSluiceGitHub, orDash(r.Settings.SignedHeader), r.Settings.BodyBytes, NameSluiceFsync)
 	r.roundTable(p, k, "rps")
 	r.serverTable(p, k, "rps")
+}
+
+func (r *Report) writeTracing(p printer) {
+	if !r.hasSummaries(SuiteTracing) {
+		return
+	}
+	k := Key{Suite: SuiteTracing, Conns: GoalConns}
+	p("\n### tracing: e2e delivery with every span exported vs tracing off, closed loop, %d connections\n\n", GoalConns)
+	p("`%s` is the e2e route (async", NameSluiceE2E)
+	if r.Settings.Transform != "" {
+		p(", `%s`", r.Settings.Transform)
+	}
+	p(", destination the sink); `%s` is the same route with `tracing: {otlp_endpoint: …, sample_ratio: 1}`: every message records its ingest, queue-wait, plugin and destination spans and exports them in batches over OTLP/HTTP to `%s` (a fasthttp server answering 200). Throughput is what the sink counted in the window (delivered/s). Ratios to `%s` of the same round.\n\n",
+		NameSluiceTraced, NameOTLPSink, NameSluiceE2E)
+	r.roundTable(p, k, "/s")
+	r.serverTable(p, k, "/s")
 }
 
 func (r *Report) writeOrdering(p printer) {

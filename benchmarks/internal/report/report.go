@@ -33,15 +33,21 @@ const (
 	SuiteVerify   = "verify"   // async durable ingest with GitHub sender verification vs without, closed loop
 	SuiteOrdering = "ordering" // e2e delivery with no ordering, per-key ordering and strict FIFO
 	SuiteRestart  = "restart"  // time to the first /healthz 200, cold and warm compilation cache
+	SuiteTracing  = "tracing"  // e2e delivery with every span exported over OTLP/HTTP vs tracing off
 )
 
-// AllSuites lists the suites in the order a run measures them.
+// AllSuites lists the suites in the order a run measures them; a default
+// run (DefaultSuites) leaves the opt-in tracing suite out.
 var AllSuites = []string{SuiteIngest, SuiteE2E, SuiteSync, SuiteOpenLoop, SuitePayload, SuiteVerify, SuiteOrdering,
-	SuiteRestart}
+	SuiteRestart, SuiteTracing}
+
+// DefaultSuites are the suites of `make bench`: all but tracing, which
+// `make bench-tracing` runs (the default run keeps to its 10-minute budget).
+var DefaultSuites = AllSuites[:len(AllSuites)-1]
 
 // ExtraSuites are the suites with their own, smaller budget of rounds and
 // window (Settings.ExtraRounds, ...), so that the default run stays short.
-var ExtraSuites = []string{SuitePayload, SuiteVerify, SuiteOrdering, SuiteRestart}
+var ExtraSuites = []string{SuitePayload, SuiteVerify, SuiteOrdering, SuiteRestart, SuiteTracing}
 
 // Server names used in reports.
 const (
@@ -62,6 +68,11 @@ const (
 	// NameSluiceGitHub is NameSluiceFsync's route with auth: {verify:
 	// github}: the verify suite measures it against NameSluiceFsync.
 	NameSluiceGitHub = "sluice-github"
+	// NameSluiceTraced is NameSluiceE2E with tracing on at sample_ratio 1,
+	// exporting to NameOTLPSink: the tracing suite measures it against
+	// NameSluiceE2E.
+	NameSluiceTraced = "sluice-e2e-traced"
+	NameOTLPSink     = "otlp-sink" // fasthttp answering 200: the OTLP/HTTP collector
 )
 
 // Restart suite: cache states of a start.

@@ -67,7 +67,8 @@ func sample() *Report {
 		Settings: Settings{Suites: AllSuites, Rounds: 3, WarmupS: 1, MeasureS: 3, BodyBytes: 1024,
 			Conns: []int{64}, Rates: []float64{5000}, OpenConns: 64, Transform: "upper.wasm", FsyncSamples: 200,
 			Baselines: map[string]string{SuiteIngest: NameBare, SuiteE2E: NameSink, SuiteSync: NameSink, SuiteOpenLoop: NameBare,
-				SuitePayload: NameBare, SuiteVerify: NameSluiceFsync, SuiteOrdering: NameOrderNone},
+				SuitePayload: NameBare, SuiteVerify: NameSluiceFsync, SuiteOrdering: NameOrderNone,
+				SuiteTracing: NameSluiceE2E},
 			ExtraRounds: 3, ExtraWarmupS: 0.5, ExtraMeasureS: 1.5, Payloads: []int{256, 65536},
 			OrderConns: 64, OrderKeys: 256, OrderHeader: "X-Order-Key", OrderBacklog: 1000, OrderRejectBackoffMs: 10,
 			RestartPlugins: []string{"go.wasm", "upper.wasm"}, SignedHeader: "X-Hub-Signature-256"},
@@ -83,6 +84,8 @@ func sample() *Report {
 		{SuiteOrdering, NameSink, "sink"}, {SuiteOrdering, NameOrderNone, "sluice"},
 		{SuiteOrdering, NameOrderKey, "sluice"}, {SuiteOrdering, NameOrderFIFO, "sluice"},
 		{SuiteRestart, NameRestart, "sluice"},
+		{SuiteTracing, NameSink, "sink"}, {SuiteTracing, NameOTLPSink, "sink"},
+		{SuiteTracing, NameSluiceE2E, "sluice"}, {SuiteTracing, NameSluiceTraced, "sluice"},
 	} {
 		r.Servers = append(r.Servers, Server{Suite: s.suite, Name: s.name, Kind: s.kind, Command: []string{s.name},
 			OrderBy: map[string]string{NameOrderNone: "none", NameOrderKey: "header:X-Order-Key", NameOrderFIFO: "route"}[s.name],
@@ -129,6 +132,12 @@ func sample() *Report {
 		add(SuitePayload, 64, 0, round, NameSluiceFsync, v.sluice256, 1600, 5000).BodyBytes = 256
 		add(SuitePayload, 64, 0, round, NameBare, v.bare64k, 8000, 25000).BodyBytes = 65536
 		add(SuitePayload, 64, 0, round, NameSluiceFsync, v.sluice64k, 16000, 50000).BodyBytes = 65536
+	}
+	// tracing: traced ÷ off 0.9, 0.95, 1 → 0.95.
+	for i, v := range []struct{ off, on float64 }{{3000, 2700}, {2000, 1900}, {2500, 2500}} {
+		round := i + 1
+		add(SuiteTracing, 64, 0, round, NameSluiceE2E, v.off, 9000, 30000)
+		add(SuiteTracing, 64, 0, round, NameSluiceTraced, v.on, 9500, 31000)
 	}
 	// verify: github ÷ plain 0.9, 0.98, 1 → 0.98; CPU/req 1e6/rps.
 	for i, v := range []struct{ plain, github float64 }{{10000, 9000}, {10000, 9800}, {8000, 8000}} {
@@ -217,6 +226,7 @@ func TestGoals(t *testing.T) {
 		"P1@256B":  {0.3, ""},
 		"P1@64KiB": {0.3, ""},
 		"S1":       {0.98, "pass"}, // ≥ 0.95
+		"T1":       {0.95, ""},
 		"O1":       {0.75, ""},
 		"O2":       {0.1, ""},
 		"R1":       {0.1, ""},
@@ -240,7 +250,7 @@ func TestGoals(t *testing.T) {
 			t.Errorf("%s verdict %q, want %q", g.ID, got, w.pass)
 		}
 	}
-	if want := []string{"G1", "G2", "G11", "B1", "B2", "G4", "G9", "G10", "P1@256B", "P1@64KiB", "S1", "O1", "O2", "R1"}; !slices.Equal(ids, want) {
+	if want := []string{"G1", "G2", "G11", "B1", "B2", "G4", "G9", "G10", "P1@256B", "P1@64KiB", "S1", "T1", "O1", "O2", "R1"}; !slices.Equal(ids, want) {
 		t.Errorf("goals %v, want %v", ids, want)
 	}
 }
@@ -260,7 +270,7 @@ func TestGoalsAtOtherConnectionCounts(t *testing.T) {
 		ids = append(ids, g.ID)
 	}
 	want := []string{"G1", "G2", "G11", "B1", "B2", "G1@256", "B1@256", "B2@256", "G4", "G9", "G10",
-		"P1@256B", "P1@64KiB", "S1", "O1", "O2", "R1"}
+		"P1@256B", "P1@64KiB", "S1", "T1", "O1", "O2", "R1"}
 	if !slices.Equal(ids, want) {
 		t.Errorf("goals %v, want %v", ids, want)
 	}

@@ -32,6 +32,13 @@ type SluiceConfig struct {
 	Durability  string   `yaml:"durability"`
 	Plugins     []Plugin `yaml:"plugins,omitempty"`
 	Routes      []Route  `yaml:"routes"`
+	Tracing     *Tracing `yaml:"tracing,omitempty"`
+}
+
+// Tracing turns span export on.
+type Tracing struct {
+	OTLPEndpoint string  `yaml:"otlp_endpoint"` // base URL: Sluice POSTs to its /v1/traces
+	SampleRatio  float64 `yaml:"sample_ratio"`
 }
 
 // AdminOff is the AdminListen value that disables the admin API; the
@@ -130,6 +137,14 @@ func E2EConfig(listen, dataDir, destURL, wasmPath string, backlog int) SluiceCon
 		r.Backlog = &Backlog{MaxMessages: backlog}
 	}
 	c.Routes = []Route{withTransform(&c, r, wasmPath)}
+	return c
+}
+
+// TracedConfig is E2EConfig with every trace recorded (sample_ratio 1) and
+// exported to the OTLP/HTTP endpoint otlpURL.
+func TracedConfig(listen, dataDir, destURL, wasmPath, otlpURL string) SluiceConfig {
+	c := E2EConfig(listen, dataDir, destURL, wasmPath, 0)
+	c.Tracing = &Tracing{OTLPEndpoint: otlpURL, SampleRatio: 1}
 	return c
 }
 

@@ -289,7 +289,8 @@ func startProvisioned(ctx context.Context, prov *config.Provisioned, log *slog.L
 		MaxResponseSize: cfg.Dispatch.ResponseSizeLimit(), UserAgent: "sluice/" + versionString(), DenyNetworks: deny})
 	if t := cfg.Tracing; t.Enabled() {
 		s.tracer = tracing.New(tracing.Options{URL: t.TracesURL(), Headers: t.Headers, SampleRatio: t.Ratio(),
-			Service: t.Service(), Version: versionString(), Log: log.With("component", "tracing")})
+			Service: t.Service(), Version: versionString(), Log: log.With("component", "tracing"),
+			Dropped: s.metrics.SpansDropped()})
 		log.Info("exporting spans over OTLP/HTTP", "endpoint", t.TracesURL(), "sample_ratio", t.Ratio())
 	}
 	pool := &worker.Pool{

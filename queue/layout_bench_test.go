@@ -103,8 +103,8 @@ func BenchmarkLogLayouts(b *testing.B) {
 				}
 			}
 			fmt.Printf("%s: medians of %d rounds, %d messages\n", w.name, *layoutsRounds, n)
-			fmt.Printf("%-2s %9s %7s %9s %7s %8s %8s %9s %9s %8s %8s %8s %6s\n",
-				"", "msgs/s", "x a", "appends/s", "cpuµs", "wr/body", "anonMiB", "fileMiB", "finalMiB", "gcMiB", "app/sync", "µs/sync", "load")
+			fmt.Printf("%-2s %9s %7s %9s %7s %8s %8s %9s %9s %8s %8s %8s %8s %6s\n",
+				"", "msgs/s", "x a", "appends/s", "cpuµs", "wr/body", "anonMiB", "fileMiB", "finalMiB", "gcMiB", "app/sync", "µs/sync", "last/1st", "load")
 			for _, name := range layouts {
 				rs := runs[name]
 				med := func(f func(r layoutRun) float64) float64 {
@@ -121,7 +121,7 @@ func BenchmarkLogLayouts(b *testing.B) {
 				}
 				slices.Sort(ratios)
 				ratio := ratios[len(ratios)/2]
-				fmt.Printf("%-2s %9.0f %7.2f %9.0f %7.1f %8.2f %8.0f %8.0f %9.0f %8.0f %8.1f %8.0f %6.2f\n", name,
+				fmt.Printf("%-2s %9.0f %7.2f %9.0f %7.1f %8.2f %8.0f %8.0f %9.0f %8.0f %8.1f %8.0f %8.2f %6.2f\n", name,
 					med(func(r layoutRun) float64 { return r.rate }), ratio,
 					med(func(r layoutRun) float64 { return r.appendRate }),
 					med(func(r layoutRun) float64 { return r.cpuMicros }),
@@ -132,6 +132,7 @@ func BenchmarkLogLayouts(b *testing.B) {
 					med(func(r layoutRun) float64 { return float64(r.dirGC) / (1 << 20) }),
 					med(func(r layoutRun) float64 { return r.perSync }),
 					med(func(r layoutRun) float64 { return r.syncMicros }),
+					med(func(r layoutRun) float64 { return r.lastFirst }),
 					med(func(r layoutRun) float64 { return r.load }))
 				b.ReportMetric(med(func(r layoutRun) float64 { return r.rate }), name+"-msgs/s")
 				if name != layouts[0] {
@@ -167,11 +168,12 @@ type layoutRun struct {
 	dirFinal, dirGC     int64   // allocated bytes of the data directory
 	load                float64 // 1-minute load average at the end
 	perSync, syncMicros float64 // appends per durable batch; µs making one durable (fdatasync and db.Sync)
+	lastFirst           float64 // append rate in the last tenth of the appends ÷ in the first tenth
 }
 
 func (r layoutRun) String() string {
-	return fmt.Sprintf("%8.0f msgs/s %8.0f appends/s %7.1f cpuµs/msg %6.2f wr/body anon %5d MiB file %5d MiB dir %6d MiB final %6d MiB after gc %5.1f appends/sync %6.0f µs/sync load %.2f",
-		r.rate, r.appendRate, r.cpuMicros, r.writeAmp, r.peakAnon>>20, r.peakFile>>20, r.dirFinal>>20, r.dirGC>>20, r.perSync, r.syncMicros, r.load)
+	return fmt.Sprintf("%8.0f msgs/s %8.0f appends/s %7.1f cpuµs/msg %6.2f wr/body anon %5d MiB file %5d MiB dir %6d MiB final %6d MiB after gc %5.1f appends/sync %6.0f µs/sync %5.2f last/first load %.2f",
+		r.rate, r.appendRate, r.cpuMicros, r.writeAmp, r.peakAnon>>20, r.peakFile>>20, r.dirFinal>>20, r.dirGC>>20, r.perSync, r.syncMicros, r.lastFirst, r.load)
 }
 
 // layoutLog is what the workload drives.
@@ -252,7 +254,8 @@ func runLayout(b *testing.B, name string, size, n int) layoutRun {
 			}
 		})
 	}
-	var next atomic.Int64
+	var next, done atomic.Int64
+	var t10, t90 atomic.Int64 // when a tenth and nine tenths of the appends had returned
 	var failed atomic.Pointer[error]
 	var appenders sync.WaitGroup
 	for range layoutAppenders {
@@ -268,6 +271,12 @@ func runLayout(b *testing.B, name string, size, n int) layoutRun {
 				if err := l.append(m); err != nil {
 					failed.CompareAndSwap(nil, &err)
 					return
+				}
+				switch done.Add(1) {
+				case int64(n / 10):
+					t10.Store(int64(time.Since(t0)))
+				case int64(n - n/10):
+					t90.Store(int64(time.Since(t0)))
 				}
 			}
 		})
@@ -291,6 +300,9 @@ func runLayout(b *testing.B, name string, size, n int) layoutRun {
 
 	r.rate = float64(n) / elapsed.Seconds()
 	r.appendRate = float64(n) / appended.Seconds()
+	if first, last := t10.Load(), int64(appended)-t90.Load(); n >= 10 && first > 0 && last > 0 {
+		r.lastFirst = float64(first) / float64(last) // the same number of appends in each tenth
+	}
 	r.cpuMicros = float64(ru1-ru0) / 1e3 / float64(n)
 	r.writeAmp = float64(io1-io0) / float64(n*size)
 	r.dirFinal = dirBytes(dir)

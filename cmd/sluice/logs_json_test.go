@@ -56,7 +56,7 @@ func runLogged(t *testing.T, bin, cfg, addr, admin string, drive func()) string 
 // signed and keyed ingest (valid and not), a plugin that logs, a dead letter,
 // a signed callback, admin calls with and without the token and a connection
 // fasthttp cannot serve. In json, every stderr line is a JSON object with
-// time, level and msg; the plugin's line carries plugin, plugin_version, route
+// time, level and msg; the plugin's line carries plugin, plugin_version, route, trace_id
 // and correlation_id; the dead letter's carries route and correlation_id. In
 // both, no line holds a secret of the run or a signature value sent or
 // received.
@@ -222,15 +222,15 @@ routes:
 				switch {
 				case kv["msg"] == "busy: started":
 					pluginLine = kv["plugin"] == "busy" && strings.HasPrefix(fmt.Sprint(kv["plugin_version"]), "busy@") &&
-						kv["route"] == "work" && kv["correlation_id"] != nil
+						kv["route"] == "work" && kv["correlation_id"] != nil && len(fmt.Sprint(kv["trace_id"])) == 32
 				case strings.HasPrefix(fmt.Sprint(kv["msg"]), "delivery failed for good"):
-					deadLine = kv["route"] == "doomed" && kv["correlation_id"] == ids[len(ids)-1]
+					deadLine = kv["route"] == "doomed" && kv["correlation_id"] == ids[len(ids)-1] && len(fmt.Sprint(kv["trace_id"])) == 32
 				case kv["component"] == "http":
 					httpLine = true
 				}
 			}
 			if !pluginLine || !deadLine || !httpLine {
-				t.Errorf("plugin line with plugin, plugin_version, route and correlation_id: %v; dead letter line with route and correlation_id: %v; fasthttp's line (component=http): %v\n%s",
+				t.Errorf("plugin line with plugin, plugin_version, route, correlation_id and trace_id: %v; dead letter line with route, correlation_id and trace_id: %v; fasthttp's line (component=http): %v\n%s",
 					pluginLine, deadLine, httpLine, logs)
 			}
 		})

@@ -99,7 +99,11 @@ func (w *stderr) flush() {
 func (i *Instance) transformCommand(c *Call) error {
 	p := i.p
 	out := &stdout{max: p.limits.MaxOutput}
-	errw := &stderr{log: &logWriter{log: p.log.With("correlation_id", c.CorrelationID)}}
+	log := p.log.With("correlation_id", c.CorrelationID)
+	if c.TraceID != "" {
+		log = log.With("trace_id", c.TraceID)
+	}
+	errw := &stderr{log: &logWriter{log: log}}
 	cfg := p.modCfg.
 		WithStdin(bytes.NewReader(c.Input)).
 		WithStdout(out).WithStderr(errw).

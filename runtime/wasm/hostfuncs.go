@@ -186,6 +186,9 @@ func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
 	args := []any{}
 	if i.call != nil {
 		args = append(args, "route", i.call.Route, "correlation_id", i.call.CorrelationID)
+		if i.call.TraceID != "" {
+			args = append(args, "trace_id", i.call.TraceID)
+		}
 	}
 	switch {
 	case level <= 0:

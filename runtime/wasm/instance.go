@@ -59,6 +59,7 @@ type Call struct {
 	Input         []byte
 	Route         string
 	CorrelationID string
+	TraceID       string // the message's trace (hex), for the plugin's log lines; "" if none
 	ContentType   string
 	ReceivedAt    time.Time
 	Headers       HeaderSource

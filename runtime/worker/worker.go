@@ -140,7 +140,7 @@ func (w *worker) reply(r *Route, m *queue.Message, raw *results.Response) (*resu
 	defer w.pool.Plugins.Release(chain)
 	out := &results.Response{Status: raw.Status, Headers: append([]results.Header(nil), raw.Headers...)}
 	hdrs := messageHeaders(m.Headers)
-	c := &wasm.Call{Input: raw.Body, Route: m.Route, CorrelationID: uuid.UUID(m.ID).String(),
+	c := &wasm.Call{Input: raw.Body, Route: m.Route, CorrelationID: uuid.UUID(m.ID).String(), TraceID: TraceID(m),
 		ContentType: m.ContentType, ReceivedAt: m.Received, Headers: &hdrs,
 		ResponseStatus: raw.Status, ResponseHeaders: responseHeaders(raw.Headers)}
 	for _, v := range chain {
@@ -383,7 +383,7 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 	out := &results.Outcome{}
 	c := &w.call
 	w.hdrs = messageHeaders(m.Headers)
-	*c = wasm.Call{Input: m.Body, Route: m.Route, CorrelationID: uuid.UUID(m.ID).String(),
+	*c = wasm.Call{Input: m.Body, Route: m.Route, CorrelationID: uuid.UUID(m.ID).String(), TraceID: TraceID(m),
 		ContentType: m.ContentType, ReceivedAt: m.Received, Headers: &w.hdrs, OutHeaders: c.OutHeaders[:0]}
 	w.spans = false
 	if w.pool.Tracer != nil {

@@ -414,3 +414,35 @@ routes:
 		})
 	}
 }
+
+// TestCallbackCarriesTraceparent: with span export off, a callback still
+// goes out in the message's trace (a new span id), as deliveries do.
+func TestCallbackCarriesTraceparent(t *testing.T) {
+	dest := newDestination(t, nil)
+	cb := newDestination(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) { w.WriteHeader(204) })
+	ts := startServer(t, withRepo(`
+routes:
+  - name: a
+    mode: async
+    destination: {url: `+dest.URL+`}
+    callback: {url: `+cb.URL+`}
+`), t.TempDir())
+	const traceID, parent = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+	r := ts.post("a", `{}`, "traceparent", "00-"+traceID+"-"+parent+"-01")
+	if r.status != 202 {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(cb.all()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no callback")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c := traceOf(t, cb.all()[0].header)
+	d := traceOf(t, dest.all()[0].header)
+	if c.TraceIDString() != traceID || !c.Sampled() || c.SpanIDString() == parent || c.SpanID == d.SpanID {
+		t.Fatalf("callback traceparent %q (destination's %q): want trace %s, sampled, a span of its own",
+			cb.all()[0].header.Get("Traceparent"), dest.all()[0].header.Get("Traceparent"), traceID)
+	}
+}

@@ -3,6 +3,8 @@ package queue
 import (
 	"encoding/binary"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/wire"
 )
 
 // Keys: one byte purpose prefix, then the message id. A pending message is
@@ -91,56 +93,56 @@ func appendMessage(b []byte, m *Message) []byte {
 		b = binary.AppendUvarint(b, uint64(len(m.State)))
 		b = append(b, m.State...)
 	}
-	b = appendString(b, m.Route)
-	b = appendString(b, m.Key)
-	b = appendString(b, m.ContentType)
+	b = wire.AppendString(b, m.Route)
+	b = wire.AppendString(b, m.Key)
+	b = wire.AppendString(b, m.ContentType)
 	b = binary.AppendUvarint(b, uint64(len(m.Headers)))
 	for _, h := range m.Headers {
-		b = appendString(b, h.Name)
-		b = appendString(b, h.Value)
+		b = wire.AppendString(b, h.Name)
+		b = wire.AppendString(b, h.Value)
 	}
 	return append(b, m.Body...)
 }
 
 // decodeMessage decodes b. The returned message does not alias b.
 func decodeMessage(b []byte) (*Message, error) {
-	d := decoder{b: b}
-	if d.byte() != codecVersion {
+	d := wire.NewReader(b)
+	if d.Byte() != codecVersion {
 		return nil, errCorruptValue
 	}
 	m := &Message{}
-	d.id(&m.ID)
-	m.Seq = d.uvarint()
-	m.Received = time.Unix(0, d.varint()).UTC()
-	flags := d.byte()
+	d.Copy(m.ID[:])
+	m.Seq = d.Uvarint()
+	m.Received = time.Unix(0, d.Varint()).UTC()
+	flags := d.Byte()
 	m.Sync, m.Dead, m.Parked = flags&1 != 0, flags&4 != 0, flags&8 != 0
 	if flags&2 != 0 {
-		m.Attempts = uint32(d.uvarint())
-		if nb := d.varint(); nb != 0 {
+		m.Attempts = uint32(d.Uvarint())
+		if nb := d.Varint(); nb != 0 {
 			m.NotBefore = time.Unix(0, nb).UTC()
 		}
-		if st := d.string(); st != "" {
+		if st := d.LenString(); st != "" {
 			m.State = []byte(st)
 		}
 	}
-	m.Route = d.string()
-	m.Key = d.string()
-	m.ContentType = d.string()
-	n := d.uvarint()
-	if n > uint64(len(d.b)) { // each header needs at least 2 bytes
+	m.Route = d.LenString()
+	m.Key = d.LenString()
+	m.ContentType = d.LenString()
+	n := d.Uvarint()
+	if n > uint64(d.Len()) { // each header needs at least 2 bytes
 		return nil, errCorruptValue
 	}
 	if n > 0 {
 		m.Headers = make([]Header, n)
 		for i := range m.Headers {
-			m.Headers[i].Name = d.string()
-			m.Headers[i].Value = d.string()
+			m.Headers[i].Name = d.LenString()
+			m.Headers[i].Value = d.LenString()
 		}
 	}
-	if d.bad {
+	if d.Failed() {
 		return nil, errCorruptValue
 	}
-	m.Body = append([]byte(nil), d.b...)
+	m.Body = append([]byte(nil), d.Rest()...)
 	return m, nil
 }
 
@@ -151,88 +153,27 @@ func appendRecord(b []byte, r *Record) []byte {
 	b = binary.AppendUvarint(b, uint64(r.Attempts))
 	b = binary.AppendVarint(b, r.Created.UnixNano())
 	b = binary.AppendVarint(b, r.Updated.UnixNano())
-	b = appendString(b, r.Route)
+	b = wire.AppendString(b, r.Route)
 	return append(b, r.Payload...)
 }
 
 func decodeRecord(b []byte) (Record, error) {
-	d := decoder{b: b}
+	d := wire.NewReader(b)
 	var r Record
-	if d.byte() != codecVersion {
+	if d.Byte() != codecVersion {
 		return r, errCorruptValue
 	}
-	d.id(&r.ID)
-	r.Status = Status(d.byte())
-	r.Attempts = uint32(d.uvarint())
-	r.Created = time.Unix(0, d.varint()).UTC()
-	r.Updated = time.Unix(0, d.varint()).UTC()
-	r.Route = d.string()
-	if d.bad || r.Status < StatusAccepted || r.Status > StatusDead {
+	d.Copy(r.ID[:])
+	r.Status = Status(d.Byte())
+	r.Attempts = uint32(d.Uvarint())
+	r.Created = time.Unix(0, d.Varint()).UTC()
+	r.Updated = time.Unix(0, d.Varint()).UTC()
+	r.Route = d.LenString()
+	if d.Failed() || r.Status < StatusAccepted || r.Status > StatusDead {
 		return Record{}, errCorruptValue
 	}
-	if len(d.b) > 0 {
-		r.Payload = append([]byte(nil), d.b...)
+	if d.Len() > 0 {
+		r.Payload = append([]byte(nil), d.Rest()...)
 	}
 	return r, nil
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-// decoder reads what the append functions wrote; any overrun sets bad.
-type decoder struct {
-	b   []byte
-	bad bool
-}
-
-func (d *decoder) byte() byte {
-	if len(d.b) < 1 {
-		d.bad = true
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) id(id *ID) {
-	if len(d.b) < len(id) {
-		d.bad = true
-		return
-	}
-	copy(id[:], d.b)
-	d.b = d.b[len(id):]
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.bad = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.bad = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) string() string {
-	n := d.uvarint()
-	if d.bad || n > uint64(len(d.b)) {
-		d.bad = true
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
 }

@@ -3,7 +3,8 @@
 // shown by GET /v1/results/{id}, and the waiters through which a sync caller
 // (or any later long-poller) learns that a message finished.
 //
-// It imports only the standard library. Outcomes and views are plain values;
+// It imports only the standard library and internal/wire (the field encoding
+// it shares with the log). Outcomes and views are plain values;
 // Waiters is safe for concurrent use.
 package results
 
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sluicehq/sluice/internal/wire"
 )
 
 // Error codes stored in outcomes (the ingress maps them to HTTP statuses).
@@ -83,36 +86,36 @@ func AppendAttempts(b []byte, as []Attempt) []byte {
 		b = binary.AppendVarint(b, a.At.UnixNano())
 		b = binary.AppendUvarint(b, uint64(a.Status))  // #nosec G115 -- an HTTP status: 0 or 100-599
 		b = binary.AppendUvarint(b, uint64(a.Latency)) // #nosec G115 -- the bits round-trip through DecodeAttempts
-		b = appendString(b, a.Code)
-		b = appendString(b, a.Message)
+		b = wire.AppendString(b, a.Code)
+		b = wire.AppendString(b, a.Message)
 	}
 	return b
 }
 
 // DecodeAttempts decodes what AppendAttempts wrote.
 func DecodeAttempts(b []byte) ([]Attempt, error) {
-	d := decoder{b: b}
-	as, err := d.attempts()
-	if err == nil && len(d.b) > 0 {
+	d := wire.NewReader(b)
+	as, err := readAttempts(&d)
+	if err == nil && d.Len() > 0 {
 		err = errBadPayload
 	}
 	return as, err
 }
 
-func (d *decoder) attempts() ([]Attempt, error) {
-	if len(d.b) == 0 {
+func readAttempts(d *wire.Reader) ([]Attempt, error) {
+	if d.Len() == 0 {
 		return nil, nil
 	}
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
+	n := d.Uvarint()
+	if n > uint64(d.Len()) {
 		return nil, errBadPayload
 	}
 	as := make([]Attempt, 0, n)
 	for range n {
-		as = append(as, Attempt{At: time.Unix(0, d.varint()).UTC(), Status: int(d.uvarint()), // #nosec G115 -- decodes what AppendAttempts wrote into Sluice's own log
-			Latency: time.Duration(d.uvarint()), Code: d.string(), Message: d.string()}) // #nosec G115 -- the bits AppendAttempts wrote
+		as = append(as, Attempt{At: time.Unix(0, d.Varint()).UTC(), Status: int(d.Uvarint()), // #nosec G115 -- decodes what AppendAttempts wrote into Sluice's own log
+			Latency: time.Duration(d.Uvarint()), Code: d.LenString(), Message: d.LenString()}) // #nosec G115 -- the bits AppendAttempts wrote
 	}
-	if d.bad {
+	if d.Failed() {
 		return nil, errBadPayload
 	}
 	return as, nil
@@ -154,13 +157,13 @@ func (o *Outcome) Encode(b []byte) []byte {
 	b = append(b, payloadVersion, flags)
 	b = binary.AppendUvarint(b, uint64(len(o.Plugins)))
 	for _, p := range o.Plugins {
-		b = appendString(b, p)
+		b = wire.AppendString(b, p)
 	}
 	if e := o.Error; e != nil {
-		b = appendString(b, e.Code)
-		b = appendString(b, e.Message)
-		b = appendString(b, e.Stage)
-		b = appendString(b, e.Plugin)
+		b = wire.AppendString(b, e.Code)
+		b = wire.AppendString(b, e.Message)
+		b = wire.AppendString(b, e.Stage)
+		b = wire.AppendString(b, e.Plugin)
 	}
 	if len(o.Attempts) > 0 {
 		b = AppendAttempts(b, o.Attempts)
@@ -169,26 +172,26 @@ func (o *Outcome) Encode(b []byte) []byte {
 		b = binary.AppendUvarint(b, uint64(o.Hops))
 	}
 	if o.TraceID != "" {
-		b = appendString(b, o.TraceID)
+		b = wire.AppendString(b, o.TraceID)
 	}
 	if o.TraceParent != "" {
-		b = appendString(b, o.TraceParent)
+		b = wire.AppendString(b, o.TraceParent)
 	}
 	if r := o.Raw; r != nil {
 		b = binary.AppendUvarint(b, uint64(r.Status)) // #nosec G115 -- an HTTP status: 100-599
 		b = binary.AppendUvarint(b, uint64(len(r.Headers)))
 		for _, h := range r.Headers {
-			b = appendString(b, h.Name)
-			b = appendString(b, h.Value)
+			b = wire.AppendString(b, h.Name)
+			b = wire.AppendString(b, h.Value)
 		}
-		b = appendString(b, string(r.Body))
+		b = wire.AppendString(b, string(r.Body))
 	}
 	if r := o.Response; r != nil {
 		b = binary.AppendUvarint(b, uint64(r.Status)) // #nosec G115 -- an HTTP status: 100-599
 		b = binary.AppendUvarint(b, uint64(len(r.Headers)))
 		for _, h := range r.Headers {
-			b = appendString(b, h.Name)
-			b = appendString(b, h.Value)
+			b = wire.AppendString(b, h.Name)
+			b = wire.AppendString(b, h.Value)
 		}
 		b = append(b, r.Body...) // the rest
 	}
@@ -205,103 +208,61 @@ func Decode(b []byte) (*Outcome, error) {
 		return nil, errBadPayload
 	}
 	flags := b[1]
-	d := decoder{b: b[2:]}
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
+	d := wire.NewReader(b[2:])
+	n := d.Uvarint()
+	if n > uint64(d.Len()) {
 		return nil, errBadPayload
 	}
 	for range n {
-		o.Plugins = append(o.Plugins, d.string())
+		o.Plugins = append(o.Plugins, d.LenString())
 	}
 	o.Succeeded = flags&1 != 0
 	if flags&4 != 0 {
-		o.Error = &Error{Code: d.string(), Message: d.string(), Stage: d.string(), Plugin: d.string()}
+		o.Error = &Error{Code: d.LenString(), Message: d.LenString(), Stage: d.LenString(), Plugin: d.LenString()}
 	}
 	if flags&8 != 0 {
-		as, err := d.attempts()
+		as, err := readAttempts(&d)
 		if err != nil {
 			return nil, err
 		}
 		o.Attempts = as
 	}
 	if flags&32 != 0 {
-		o.Hops = int(min(d.uvarint(), 1<<20))
+		o.Hops = int(min(d.Uvarint(), 1<<20))
 	}
 	if flags&64 != 0 {
-		o.TraceID = d.string()
+		o.TraceID = d.LenString()
 	}
 	if flags&128 != 0 {
-		o.TraceParent = d.string()
+		o.TraceParent = d.LenString()
 	}
 	if flags&16 != 0 {
-		r := &Response{Status: int(d.uvarint())} // #nosec G115 -- decodes what Encode wrote into Sluice's own log
-		n := d.uvarint()
-		if n > uint64(len(d.b)) {
-			return nil, errBadPayload
-		}
-		for range n {
-			r.Headers = append(r.Headers, Header{Name: d.string(), Value: d.string()})
-		}
-		r.Body = []byte(d.string())
-		o.Raw = r
+		o.Raw = readResponse(&d)
+		o.Raw.Body = []byte(d.LenString())
 	}
 	if flags&2 != 0 {
-		r := &Response{Status: int(d.uvarint())} // #nosec G115 -- decodes what Encode wrote into Sluice's own log
-		n := d.uvarint()
-		if n > uint64(len(d.b)) {
-			return nil, errBadPayload
-		}
-		for range n {
-			r.Headers = append(r.Headers, Header{Name: d.string(), Value: d.string()})
-		}
-		r.Body = append([]byte(nil), d.b...)
-		o.Response = r
+		o.Response = readResponse(&d)
+		o.Response.Body = append([]byte(nil), d.Rest()...)
 	}
-	if d.bad {
+	if d.Failed() {
 		return nil, errBadPayload
 	}
 	return o, nil
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-type decoder struct {
-	b   []byte
-	bad bool
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.bad = true
-		return 0
+// readResponse reads a response's status and headers (its body is stored
+// differently for Raw and Response: the caller reads it).
+func readResponse(d *wire.Reader) *Response {
+	r := &Response{Status: int(d.Uvarint())} // #nosec G115 -- decodes what Encode wrote into Sluice's own log
+	n := d.Uvarint()
+	if n > uint64(d.Len()) {
+		d.Fail()
+		return r
 	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.bad = true
-		return 0
+	for range n {
+		r.Headers = append(r.Headers, Header{Name: d.LenString(), Value: d.LenString()})
 	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) string() string {
-	n := d.uvarint()
-	if d.bad || n > uint64(len(d.b)) {
-		d.bad = true
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
+	return r
 }
 
 // Meta is what the log knows about a message, independent of its outcome.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -73,7 +74,14 @@ func TestLogsJSONAndNoSecrets(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			ok := newDestination(t, nil)
 			broken := newDestination(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) { w.WriteHeader(500) })
-			callbacks := newDestination(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) { w.WriteHeader(204) })
+			var callbackCalls atomic.Int32 // the first callback fails, so the sender logs a retry
+			callbacks := newDestination(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+				if callbackCalls.Add(1) == 1 {
+					w.WriteHeader(503)
+					return
+				}
+				w.WriteHeader(204)
+			})
 			dir := t.TempDir()
 			cfg := filepath.Join(dir, "sluice.yaml")
 			if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
@@ -159,9 +167,9 @@ routes:
 				c.SetReadDeadline(time.Now().Add(30 * time.Second))
 				c.Read(make([]byte, 4096))
 				c.Close()
-				// Wait for the callback of work's message and the dead letter of doomed's.
+				// Wait for the callback of work's message (retried once) and the dead letter of doomed's.
 				deadline := time.Now().Add(60 * time.Second)
-				for len(callbacks.all()) == 0 || len(broken.all()) == 0 {
+				for len(callbacks.all()) < 2 || len(broken.all()) == 0 {
 					if time.Now().After(deadline) {
 						t.Fatalf("no callback (%d) or no delivery to the broken destination (%d) within 60 s",
 							len(callbacks.all()), len(broken.all()))
@@ -207,7 +215,7 @@ routes:
 			if format != "json" {
 				return
 			}
-			var pluginLine, deadLine, httpLine bool
+			var pluginLine, deadLine, callbackLine, httpLine bool
 			for _, line := range lines {
 				var kv map[string]any
 				if err := json.Unmarshal([]byte(line), &kv); err != nil {
@@ -225,13 +233,15 @@ routes:
 						kv["route"] == "work" && kv["correlation_id"] != nil && len(fmt.Sprint(kv["trace_id"])) == 32
 				case strings.HasPrefix(fmt.Sprint(kv["msg"]), "delivery failed for good"):
 					deadLine = kv["route"] == "doomed" && kv["correlation_id"] == ids[len(ids)-1] && len(fmt.Sprint(kv["trace_id"])) == 32
+				case kv["msg"] == "callback failed; retrying":
+					callbackLine = kv["correlation_id"] == ids[len(ids)-2] && len(fmt.Sprint(kv["trace_id"])) == 32
 				case kv["component"] == "http":
 					httpLine = true
 				}
 			}
-			if !pluginLine || !deadLine || !httpLine {
-				t.Errorf("plugin line with plugin, plugin_version, route, correlation_id and trace_id: %v; dead letter line with route, correlation_id and trace_id: %v; fasthttp's line (component=http): %v\n%s",
-					pluginLine, deadLine, httpLine, logs)
+			if !pluginLine || !deadLine || !callbackLine || !httpLine {
+				t.Errorf("plugin line with plugin, plugin_version, route, correlation_id and trace_id: %v; dead letter line with route, correlation_id and trace_id: %v; callback retry line with correlation_id and trace_id: %v; fasthttp's line (component=http): %v\n%s",
+					pluginLine, deadLine, callbackLine, httpLine, logs)
 			}
 		})
 	}

@@ -120,11 +120,11 @@ func (s *Sender) deliver(id queue.ID) {
 		case <-s.ctx.Done():
 			return
 		}
-		err := s.send(id)
+		traceID, err := s.send(id)
 		<-s.sem
 		var de *dispatch.Error
 		if errors.As(err, &de) && de.Code == dispatch.CodeDenied { // denied now is denied on every retry
-			s.Log.Error("callback refused by dispatch.deny_networks; dropped", "correlation_id", idStr, "err", err)
+			s.Log.Error("callback refused by dispatch.deny_networks; dropped", "correlation_id", idStr, "trace_id", traceID, "err", err)
 			err = errGone
 		}
 		if err != nil && !errors.Is(err, errGone) && attempt < s.MaxAttempts {
@@ -133,7 +133,7 @@ func (s *Sender) deliver(id queue.ID) {
 				d = s.MaxBackoff
 			}
 			d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1)) // #nosec G404 -- backoff jitter, not a secret
-			s.Log.Warn("callback failed; retrying", "correlation_id", idStr, "attempt", attempt, "in", d.Round(time.Millisecond), "err", err)
+			s.Log.Warn("callback failed; retrying", "correlation_id", idStr, "trace_id", traceID, "attempt", attempt, "in", d.Round(time.Millisecond), "err", err)
 			t := time.NewTimer(d)
 			select {
 			case <-t.C:
@@ -144,10 +144,10 @@ func (s *Sender) deliver(id queue.ID) {
 			}
 		}
 		if err != nil && !errors.Is(err, errGone) {
-			s.Log.Error("callback failed for good; dropped", "correlation_id", idStr, "attempts", attempt, "err", err)
+			s.Log.Error("callback failed for good; dropped", "correlation_id", idStr, "trace_id", traceID, "attempts", attempt, "err", err)
 		}
 		if err := s.Queue.CallbackDone(id); err != nil {
-			s.Log.Error("forgetting a sent callback; it may be sent again after a restart", "correlation_id", idStr, "err", err)
+			s.Log.Error("forgetting a sent callback; it may be sent again after a restart", "correlation_id", idStr, "trace_id", traceID, "err", err)
 		}
 		return
 	}
@@ -155,28 +155,30 @@ func (s *Sender) deliver(id queue.ID) {
 
 var errGone = errors.New("callback: no final record (expired) or no callback for its route")
 
-// send POSTs the result document of id once.
-func (s *Sender) send(id queue.ID) error {
+// send POSTs the result document of id once. It returns the trace the
+// callback belongs to (for the log lines about it; empty when there is no
+// record to send).
+func (s *Sender) send(id queue.ID) (traceID string, err error) {
 	rec, err := s.Queue.Lookup(id)
 	if errors.Is(err, queue.ErrNotFound) || (err == nil && !rec.Status.Final()) {
-		return errGone
+		return "", errGone
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	t := s.Targets[rec.Route]
 	if t == nil {
-		return errGone
+		return "", errGone
 	}
 	out, err := results.Decode(rec.Payload)
 	if err != nil {
-		return errGone
+		return "", errGone
 	}
 	idStr := uuid.UUID(id).String()
 	body, err := json.Marshal(results.NewView(results.Meta{CorrelationID: idStr, Route: rec.Route,
 		Status: rec.Status.String(), Attempts: int(rec.Attempts), Created: rec.Created, Updated: rec.Updated}, out))
 	if err != nil {
-		return err
+		return "", err
 	}
 	ts := time.Now().Unix()
 	req := dispatch.Request{URL: t.URL, Body: body, ContentType: "application/json", Timeout: t.Timeout,
@@ -198,6 +200,7 @@ func (s *Sender) send(id queue.ID) error {
 		span = parent.Child()
 	}
 	req.Headers = append(req.Headers, dispatch.Header{Name: tracectx.TraceparentHeader, Value: span.String()})
+	traceID = span.TraceIDString()
 	var resp dispatch.Response
 	sent := time.Now()
 	err = s.Dispatcher.Send(&req, &resp)
@@ -218,10 +221,10 @@ func (s *Sender) send(id queue.ID) error {
 	}
 	if code != "" {
 		t.Metrics.Callback(code)
-		return err
+		return traceID, err
 	}
 	t.Metrics.Callback(metrics.OutcomeSucceeded)
-	return nil
+	return traceID, nil
 }
 
 // callbackSpan is an attempt's HTTP client span; status 0 is no answer.

@@ -194,10 +194,16 @@ func TestSpansExportedOverOTLP(t *testing.T) {
 plugins:
   - name: upper
     path: {{REPO}}/runtime/wasm/testdata/upper.wasm
+  - name: echo
+    path: {{REPO}}/runtime/wasm/testdata/echo.wasm
+  - name: reply
+    path: {{REPO}}/runtime/wasm/testdata/reply.wasm
 routes:
   - name: s
     mode: sync
+    validate: {plugins: [echo]}
     transforms: [upper]
+    reply_transforms: [reply]
     destination: {url: '`+dest.URL+`/hook?token=s3cret'}
   - name: a
     mode: async
@@ -249,7 +255,7 @@ routes:
 		t.Fatalf("sync ingest span: %v", ingest)
 	}
 	in := spanHex(ingest.SpanId)
-	for _, name := range []string{"queue wait s", "plugin upper", "POST"} {
+	for _, name := range []string{"queue wait s", "plugin upper", "plugin reply", "plugin echo", "POST"} {
 		if s := one(t, sync, name); spanHex(s.ParentSpanId) != in {
 			t.Fatalf("span %q: parent %s, want the ingest span %s", name, spanHex(s.ParentSpanId), in)
 		}
@@ -257,6 +263,11 @@ routes:
 	if pl := one(t, sync, "plugin upper"); attr(pl, "sluice.plugin.name") != "upper" || !strings.HasPrefix(attr(pl, "sluice.plugin.version").(string), "upper@") ||
 		attr(pl, "sluice.plugin.fuel_used") == nil || attr(pl, "sluice.plugin.fuel_used").(int64) <= 0 {
 		t.Fatalf("plugin span: %v", pl)
+	}
+	for name, stage := range map[string]string{"plugin upper": "transform", "plugin reply": "reply", "plugin echo": "validate"} {
+		if pl := one(t, sync, name); attr(pl, "sluice.plugin.stage") != stage {
+			t.Fatalf("span %q: stage %v, want %s", name, attr(pl, "sluice.plugin.stage"), stage)
+		}
 	}
 	d := one(t, sync, "POST")
 	if _, ok := calls[spanHex(d.SpanId)]; !ok || d.Kind != tracepb.Span_SPAN_KIND_CLIENT {

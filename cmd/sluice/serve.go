@@ -343,7 +343,7 @@ func startProvisioned(ctx context.Context, prov *config.Provisioned, log *slog.L
 		Routes: ingressRoutes, Queue: s.queue, Waiters: waiters,
 		MaxBodySize: int(cfg.MaxBodySize), SyncTimeout: cfg.SyncTimeout.D(), Log: log,
 		IdempotencyTTL: cfg.IdempotencyPeriod(),
-		Validator:      &worker.Inline{Plugins: s.plugins, Metrics: s.metrics},
+		Validator:      &worker.Inline{Plugins: s.plugins, Metrics: s.metrics, Tracer: s.tracer},
 		Ready:          s.queue.Ready,
 		OperatorToken:  token,
 		Metrics:        s.metrics,

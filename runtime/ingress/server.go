@@ -24,6 +24,7 @@ import (
 	"github.com/sluicehq/sluice/runtime/dispatch"
 	"github.com/sluicehq/sluice/runtime/metrics"
 	"github.com/sluicehq/sluice/runtime/results"
+	"github.com/sluicehq/sluice/runtime/tracectx"
 	"github.com/sluicehq/sluice/runtime/tracing"
 	"github.com/sluicehq/sluice/runtime/validate"
 	"github.com/sluicehq/sluice/runtime/verify"
@@ -120,7 +121,7 @@ type Options struct {
 	Log           *slog.Logger
 	// Validator runs routes' validator plugins.
 	Validator interface {
-		Validate(plugins []string, c *wasm.Call) error
+		Validate(plugins []string, c *wasm.Call, trace tracectx.Context) error
 	}
 	// Ready, if set, says whether new messages can be accepted: GET /healthz
 	// answers 503 with the error's code while it returns one (ErrDiskFull).
@@ -417,7 +418,7 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, name []byte, sp *ingestSpan) {
 		sp.bodySize = len(body)
 		m.Headers = s.spanHeaders(m.Headers, sp)
 	}
-	if !s.valid(ctx, r.Route, m, idStr) {
+	if !s.valid(ctx, r.Route, m, idStr, sp.ctx) {
 		return
 	}
 	if !r.Sync {
@@ -597,7 +598,7 @@ func (s *Server) idempotent(ctx *fasthttp.RequestCtx, r *Route, m *queue.Message
 // request itself if one fails: 415 for a media type the route does not
 // accept, 422 validation_failed with every schema violation or a validator
 // plugin's reason, or the plugin's failure.
-func (s *Server) valid(ctx *fasthttp.RequestCtx, r *Route, m *queue.Message, id string) bool {
+func (s *Server) valid(ctx *fasthttp.RequestCtx, r *Route, m *queue.Message, id string, trace tracectx.Context) bool {
 	if len(r.Accept) > 0 && !accepts(r.Accept, m.ContentType) {
 		writeError(ctx, CodeUnsupportedMediaType, fmt.Sprintf("route %s accepts %s; got Content-Type %q",
 			r.Name, strings.Join(r.Accept, ", "), m.ContentType))
@@ -615,7 +616,7 @@ func (s *Server) valid(ctx *fasthttp.RequestCtx, r *Route, m *queue.Message, id 
 	}
 	c := &wasm.Call{Input: m.Body, Route: r.Name, CorrelationID: id, ContentType: m.ContentType,
 		ReceivedAt: m.Received, Headers: requestHeaders{ctx}}
-	err := s.opts.Validator.Validate(r.Validators, c)
+	err := s.opts.Validator.Validate(r.Validators, c, trace)
 	var we *wasm.Error
 	switch {
 	case err == nil:

@@ -30,6 +30,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/sluicehq/sluice/queue"
 	"github.com/sluicehq/sluice/runtime/results"
+	"github.com/sluicehq/sluice/runtime/tracectx"
 	"github.com/sluicehq/sluice/runtime/validate"
 	"github.com/sluicehq/sluice/runtime/verify"
 	"github.com/sluicehq/sluice/runtime/wasm"
@@ -164,7 +165,7 @@ func (e *fuzzIngress) record(ctx *fasthttp.RequestCtx, errorHandler bool) {
 // "reject" and fails on bodies that say "trap".
 type fuzzValidator struct{}
 
-func (fuzzValidator) Validate(plugins []string, c *wasm.Call) error {
+func (fuzzValidator) Validate(plugins []string, c *wasm.Call, _ tracectx.Context) error {
 	c.Headers.Header("X-Reason") // validators may read headers
 	switch {
 	case bytes.Contains(c.Input, []byte("reject")):

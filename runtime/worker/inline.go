@@ -9,6 +9,8 @@ import (
 
 	"github.com/sluicehq/sluice/runtime/metrics"
 	"github.com/sluicehq/sluice/runtime/registry"
+	"github.com/sluicehq/sluice/runtime/tracectx"
+	"github.com/sluicehq/sluice/runtime/tracing"
 	"github.com/sluicehq/sluice/runtime/wasm"
 )
 
@@ -21,6 +23,9 @@ type Inline struct {
 	Plugins *registry.Registry
 	// Metrics times and counts the validators' calls (nil: not counted).
 	Metrics *metrics.Metrics
+	// Tracer records a span for each call of a sampled message (nil:
+	// tracing off).
+	Tracer *tracing.Tracer
 	// IdleInstances bounds the instances of one version kept between calls
 	// (0: twice GOMAXPROCS: validators run on the ingress's goroutines).
 	IdleInstances int
@@ -94,8 +99,9 @@ func (p *idle) closeAll() {
 
 // Validate runs c through each named plugin; their output is ignored (a
 // validator never changes the body). It returns the first failure: a
-// *wasm.Error whose code is plugin_rejected for a rejection.
-func (in *Inline) Validate(names []string, c *wasm.Call) error {
+// *wasm.Error whose code is plugin_rejected for a rejection. Each call is a
+// child span of trace (the ingest span) when it is sampled.
+func (in *Inline) Validate(names []string, c *wasm.Call, trace tracectx.Context) error {
 	vs, err := in.Plugins.Acquire(names, nil)
 	if err != nil {
 		return err
@@ -113,6 +119,9 @@ func (in *Inline) Validate(names []string, c *wasm.Call) error {
 		inst := pool.get()
 		if inst == nil || inst.Closed() {
 			if inst, err = v.Plugin.Instantiate(context.Background()); err != nil {
+				if in.Tracer != nil && trace.Sampled() {
+					in.Tracer.Record(newPluginSpan(trace, "validate", v, nil, called, err))
+				}
 				pm.Called(time.Since(called))
 				pm.Failed(pluginCode(err))
 				return err
@@ -120,6 +129,9 @@ func (in *Inline) Validate(names []string, c *wasm.Call) error {
 		}
 		c.Input = input
 		err := inst.Transform(c)
+		if in.Tracer != nil && trace.Sampled() {
+			in.Tracer.Record(newPluginSpan(trace, "validate", v, inst, called, err))
+		}
 		pm.Called(time.Since(called))
 		if !inst.Closed() {
 			pool.put(inst, keep)

@@ -103,13 +103,21 @@ func (w *worker) record(s *tracing.Span) {
 	w.pool.Tracer.Record(s)
 }
 
-// pluginSpan records one transform's call; inst is nil when no instance
-// could be made.
-func (w *worker) pluginSpan(v *registry.Version, inst *wasm.Instance, start time.Time, err error) {
+// pluginSpan records one call of a transform or reply transform (stage);
+// inst is nil when no instance could be made.
+func (w *worker) pluginSpan(stage string, v *registry.Version, inst *wasm.Instance, start time.Time, err error) {
+	w.record(newPluginSpan(w.trace, stage, v, inst, start, err))
+}
+
+// newPluginSpan is a plugin call's span, a child of parent: its name,
+// version, sha256, the stage that called it (transform, reply, validate),
+// the fuel it used and its error code.
+func newPluginSpan(parent tracectx.Context, stage string, v *registry.Version, inst *wasm.Instance, start time.Time, err error) *tracing.Span {
 	p := v.Plugin
-	s := &tracing.Span{Context: w.trace.Child(), Name: "plugin " + p.Name, Kind: tracing.KindInternal, Start: start, End: time.Now(),
+	s := &tracing.Span{Context: parent.Child(), Parent: parent.SpanID, Name: "plugin " + p.Name, Kind: tracing.KindInternal,
+		Start: start, End: time.Now(),
 		Attrs: []tracing.Attr{tracing.String("sluice.plugin.name", p.Name), tracing.String("sluice.plugin.version", p.Version),
-			tracing.String("sluice.plugin.sha256", p.SHA256)}}
+			tracing.String("sluice.plugin.sha256", p.SHA256), tracing.String("sluice.plugin.stage", stage)}}
 	if inst != nil {
 		if fuel, ok := inst.FuelUsed(); ok {
 			s.Attrs = append(s.Attrs, tracing.Int("sluice.plugin.fuel_used", fuel))
@@ -124,7 +132,7 @@ func (w *worker) pluginSpan(v *registry.Version, inst *wasm.Instance, start time
 		s.Err = code
 		s.Attrs = append(s.Attrs, tracing.String("error.type", code))
 	}
-	w.record(s)
+	return s
 }
 
 // destinationSpan records a delivery attempt as an HTTP client span: c is

@@ -149,6 +149,9 @@ func (w *worker) reply(r *Route, m *queue.Message, raw *results.Response) (*resu
 		if err == nil {
 			err = inst.Transform(c)
 		}
+		if w.spans {
+			w.pluginSpan("reply", v, inst, called, err)
+		}
 		pm := w.pool.Metrics.Plugin(v.Plugin.Name)
 		pm.Called(time.Since(called))
 		if err != nil {
@@ -409,7 +412,7 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 			err = inst.Transform(c)
 		}
 		if w.spans {
-			w.pluginSpan(v, inst, called, err)
+			w.pluginSpan("transform", v, inst, called, err)
 		}
 		pm := w.pool.Metrics.Plugin(p.Name)
 		pm.Called(time.Since(called))

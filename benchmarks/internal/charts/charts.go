@@ -36,6 +36,20 @@ func Render(r *report.Report) ([]Chart, error) {
 		}
 		out = append(out, c)
 	}
+	if p := diskWrites(r); p != nil {
+		c, err := svg("disk-writes", p, 9*vg.Inch, 5*vg.Inch)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if p := memory(r); p != nil {
+		c, err := svg("memory", p, 9*vg.Inch, 5*vg.Inch)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
 	for _, suite := range r.Settings.Suites {
 		p := latencyCurves(r, suite)
 		if p == nil {
@@ -128,20 +142,128 @@ func throughput(r *report.Report) *plot.Plot {
 		labels.Labels = append(labels.Labels, text)
 		top = max(top, b.value)
 	}
-	if l, err := plotter.NewLabels(labels); err == nil {
-		for i := range l.TextStyle {
-			l.TextStyle[i].XAlign = draw.XCenter
-			l.TextStyle[i].Font.Size = vg.Points(8)
-		}
-		l.Offset = vg.Point{Y: vg.Points(3)}
-		p.Add(l)
-	}
+	addBarLabels(p, labels)
 	p.Y.Max = top * 1.2
 	p.Y.Tick.Marker = wholeTicks{}
 	p.NominalX(names...)
 	p.X.Tick.Label.Font.Size = vg.Points(8)
 	p.Add(plotter.NewGrid())
 	return p
+}
+
+var fileColor = color.RGBA{R: 44, G: 160, B: 44, A: 255}
+
+// sluiceSummaries are the summaries of Sluice servers (Server.Kind
+// "sluice"), in the report's order, with a bar label each.
+func sluiceSummaries(r *report.Report) (ss []report.Summary, labels []string) {
+	for _, s := range r.Summary {
+		if !r.IsSluice(s.Suite, s.Server) || s.MaxRSSAnonKiB == 0 && s.MedianWriteAmp == 0 {
+			continue // not a Sluice server, or not measured (a report before schema v5)
+		}
+		load := fmt.Sprintf("%dc", s.Conns)
+		if s.Rate > 0 {
+			load = fmt.Sprintf("%.0f/s", s.Rate)
+		}
+		if s.BodyBytes > 0 {
+			load += " " + strings.ReplaceAll(report.Bytes(s.BodyBytes), " ", "")
+		}
+		ss = append(ss, s)
+		labels = append(labels, s.Suite+" "+load+"\n"+s.Server)
+	}
+	return ss, labels
+}
+
+// barPlot is a plot of one or more series of bars over names, each series
+// a colour and a legend entry, each bar labelled with format of its value.
+func barPlot(title, yLabel, format string, names []string, series []barSeries) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.Y.Label.Text = yLabel
+	p.Y.Min = 0
+	width := vg.Points(float64(40 / len(series)))
+	top := 0.0
+	var labels plotter.XYLabels
+	for i, se := range series {
+		bc, err := plotter.NewBarChart(plotter.Values(se.values), width)
+		if err != nil {
+			continue // a non-finite value
+		}
+		bc.Color = se.color
+		bc.LineStyle.Width = 0
+		bc.Offset = width * vg.Length(float64(i)-float64(len(series)-1)/2)
+		p.Add(bc)
+		if len(series) > 1 {
+			p.Legend.Add(se.name, bc)
+		}
+		for x, v := range se.values {
+			// The label sits over its bar: Offset in points, x in bars.
+			labels.XYs = append(labels.XYs, plotter.XY{X: float64(x), Y: v})
+			labels.Labels = append(labels.Labels, fmt.Sprintf(format, v))
+			top = max(top, v)
+		}
+	}
+	if len(series) == 1 {
+		addBarLabels(p, labels)
+	}
+	p.Legend.Top = true
+	p.Y.Max = max(top*1.2, 1)
+	p.NominalX(names...)
+	p.X.Tick.Label.Font.Size = vg.Points(7)
+	p.Add(plotter.NewGrid())
+	return p
+}
+
+// addBarLabels writes each label centred just above its bar.
+func addBarLabels(p *plot.Plot, labels plotter.XYLabels) {
+	l, err := plotter.NewLabels(labels)
+	if err != nil {
+		return // a non-finite value; the chart goes without labels
+	}
+	for i := range l.TextStyle {
+		l.TextStyle[i].XAlign = draw.XCenter
+		l.TextStyle[i].Font.Size = vg.Points(8)
+	}
+	l.Offset = vg.Point{Y: vg.Points(3)}
+	p.Add(l)
+}
+
+type barSeries struct {
+	name   string
+	values []float64
+	color  color.Color
+}
+
+// diskWrites draws, per Sluice server and load, the bytes it wrote toward
+// the disk per body byte it acknowledged (median of the rounds): issue 15's
+// W1 and W2.
+func diskWrites(r *report.Report) *plot.Plot {
+	ss, names := sluiceSummaries(r)
+	if len(ss) == 0 {
+		return nil
+	}
+	var v []float64
+	for _, s := range ss {
+		v = append(v, s.MedianWriteAmp)
+	}
+	return barPlot(fmt.Sprintf("Bytes written to disk ÷ body bytes acknowledged, median of rounds (%s)", r.StartedAt.Format("2006-01-02")),
+		"write_bytes ÷ body bytes", "%.2f", names, []barSeries{{"written ÷ body", v, sluiceColor}})
+}
+
+// memory draws, per Sluice server and load, the largest RssAnon and RssFile
+// sampled in its windows: issue 15's M1, with the file-backed mappings
+// beside it.
+func memory(r *report.Report) *plot.Plot {
+	ss, names := sluiceSummaries(r)
+	if len(ss) == 0 {
+		return nil
+	}
+	var anon, file []float64
+	for _, s := range ss {
+		anon = append(anon, float64(s.MaxRSSAnonKiB)/1024)
+		file = append(file, float64(s.MaxRSSFileKiB)/1024)
+	}
+	return barPlot(fmt.Sprintf("Sluice memory, largest sample of any round (%s)", r.StartedAt.Format("2006-01-02")),
+		"MiB", "%.0f", names, []barSeries{{"RssAnon (anonymous)", anon, sluiceColor}, {"RssFile (file-backed mappings)", file, fileColor}})
 }
 
 // maxX is where the maximum (q = 1) sits on the percentile axis.

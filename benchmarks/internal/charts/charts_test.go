@@ -23,6 +23,12 @@ func sample() *report.Report {
 		{Suite: report.SuiteIngest, Conns: 64, Server: report.NameByHand, MedianThroughput: 5000, MedianRatio: 0.08, Percentiles: curve},
 		{Suite: report.SuiteOpenLoop, Conns: 64, Rate: 5000, Server: report.NameBare, MedianThroughput: 5000, Percentiles: curve},
 	}
+	r.Summary[1].MedianWriteAmp, r.Summary[1].MaxRSSAnonKiB, r.Summary[1].MaxRSSFileKiB = 2.5, 300<<10, 900<<10
+	r.Servers = []report.Server{
+		{Suite: report.SuiteIngest, Name: report.NameBare, Kind: "bare"},
+		{Suite: report.SuiteIngest, Name: report.NameSluiceFsync, Kind: "sluice"},
+		{Suite: report.SuiteIngest, Name: report.NameByHand, Kind: "by-hand"},
+	}
 	return r
 }
 
@@ -49,8 +55,35 @@ func TestRender(t *testing.T) {
 		}
 	}
 	// No sync summaries: no sync chart.
-	if want := []string{"throughput", "ingest-latency", "openloop-latency"}; !slices.Equal(names, want) {
+	if want := []string{"throughput", "disk-writes", "memory", "ingest-latency", "openloop-latency"}; !slices.Equal(names, want) {
 		t.Errorf("charts %v, want %v", names, want)
+	}
+	// Only Sluice servers have disk-write and memory bars, with their values.
+	for _, c := range charts {
+		switch c.Name {
+		case "disk-writes":
+			if !bytes.Contains(c.SVG, []byte("2.50")) || bytes.Contains(c.SVG, []byte(report.NameByHand)) {
+				t.Errorf("disk-writes chart lacks sluice-fsync's 2.50 or shows the by-hand server")
+			}
+		case "memory":
+			if !bytes.Contains(c.SVG, []byte("RssAnon")) || !bytes.Contains(c.SVG, []byte("RssFile")) {
+				t.Errorf("memory chart lacks its legend")
+			}
+		}
+	}
+}
+
+func TestNoSluiceNoLayoutCharts(t *testing.T) {
+	r := sample()
+	r.Servers = nil
+	charts, err := Render(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range charts {
+		if c.Name == "disk-writes" || c.Name == "memory" {
+			t.Errorf("chart %s drawn without a Sluice server", c.Name)
+		}
 	}
 }
 

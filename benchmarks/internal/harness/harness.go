@@ -17,6 +17,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -788,6 +790,8 @@ func measure(ctx context.Context, cfg Config, suite string, round int, st step,
 		others0, others1 time.Duration // all other servers
 		sys0, sys1       procstat.SystemCPU
 		mem              procstat.Memory
+		io0, io1         procstat.IO
+		peaks            *memorySampler
 		count0, count1   uint64
 		backlog          [2]*int
 		sampleErr        error
@@ -811,17 +815,23 @@ func measure(ctx context.Context, cfg Config, suite string, round int, st step,
 		if st.deliveries != "" {
 			b = sluiceBacklog(target.admin)
 		}
+		io, err := procstat.ReadIO(target.proc.Pid)
+		keep(err)
 		switch ph {
 		case load.MeasureStart:
-			cpu0, others0, sys0, count0, backlog[0] = t, o, sys, n, b
+			cpu0, others0, sys0, count0, backlog[0], io0 = t, o, sys, n, b, io
+			peaks = startMemorySampler(target.proc.Pid, memorySampleEvery)
 		case load.MeasureEnd:
-			cpu1, others1, sys1, count1, backlog[1] = t, o, sys, n, b
-			m, err := procstat.ReadMemory(target.proc.Pid)
+			cpu1, others1, sys1, count1, backlog[1], io1 = t, o, sys, n, b, io
+			m, err := peaks.stop()
 			keep(err)
 			mem = m
 		}
 	}
 	res, err := load.Run(ctx, lc, mark)
+	if peaks != nil {
+		_, _ = peaks.stop() // a failed run: the sampler must not outlive it
+	}
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", target.meta.Name, err)
 	}
@@ -836,41 +846,49 @@ func measure(ctx context.Context, cfg Config, suite string, round int, st step,
 
 	hist := res.Latency
 	run := &report.Run{
-		Suite:           suite,
-		Conns:           st.conns,
-		Rate:            st.rate,
-		Round:           round,
-		Server:          target.meta.Name,
-		Status:          target.status,
-		BodyBytes:       st.body,
-		RPS:             res.RPS(),
-		Accepted:        res.Accepted,
-		Errors:          res.Errors(),
-		Rejected:        res.Rejected,
-		TransportErrors: res.TransportErrors,
-		FirstError:      res.FirstError,
-		ElapsedS:        res.Elapsed.Seconds(),
-		P50us:           micros(hist.Quantile(0.50)),
-		P99us:           micros(hist.Quantile(0.99)),
-		P999us:          micros(hist.Quantile(0.999)),
-		MaxUs:           micros(hist.Max()),
-		Unfinished:      res.Unfinished,
-		BacklogStart:    backlog[0],
-		BacklogEnd:      backlog[1],
-		Dials:           res.Dials,
-		MinConnAccepted: res.MinConnAccepted,
-		MaxConnAccepted: res.MaxConnAccepted,
-		ServerCPUs:      (cpu1 - cpu0).Seconds(),
-		ServerRSSKiB:    mem.RSSKiB,
-		ServerPeakKiB:   mem.PeakKiB,
-		ClientCPUs:      res.ClientCPU.Seconds(),
-		ClientAllocsReq: res.AllocsPerRequest(),
-		OthersCPUs:      (others1 - others0).Seconds(),
-		IdleCPUs:        (sys1.Idle - sys0.Idle).Seconds(),
-		Settled:         settled,
-		Latency:         &hist,
+		Suite:              suite,
+		Conns:              st.conns,
+		Rate:               st.rate,
+		Round:              round,
+		Server:             target.meta.Name,
+		Status:             target.status,
+		BodyBytes:          st.body,
+		RPS:                res.RPS(),
+		Accepted:           res.Accepted,
+		Errors:             res.Errors(),
+		Rejected:           res.Rejected,
+		TransportErrors:    res.TransportErrors,
+		FirstError:         res.FirstError,
+		ElapsedS:           res.Elapsed.Seconds(),
+		P50us:              micros(hist.Quantile(0.50)),
+		P99us:              micros(hist.Quantile(0.99)),
+		P999us:             micros(hist.Quantile(0.999)),
+		MaxUs:              micros(hist.Max()),
+		Unfinished:         res.Unfinished,
+		BacklogStart:       backlog[0],
+		BacklogEnd:         backlog[1],
+		Dials:              res.Dials,
+		MinConnAccepted:    res.MinConnAccepted,
+		MaxConnAccepted:    res.MaxConnAccepted,
+		ServerCPUs:         (cpu1 - cpu0).Seconds(),
+		ServerRSSKiB:       mem.RSSKiB,
+		ServerPeakKiB:      mem.PeakKiB,
+		RSSAnonPeakKiB:     mem.AnonKiB,
+		RSSFilePeakKiB:     mem.FileKiB,
+		DiskWriteBytes:     io1.WriteBytes - io0.WriteBytes,
+		DiskCancelledBytes: io1.CancelledWriteBytes - io0.CancelledWriteBytes,
+		BodyBytesAcked:     res.Accepted * uint64(len(load.Body(lc))),
+		ClientCPUs:         res.ClientCPU.Seconds(),
+		ClientAllocsReq:    res.AllocsPerRequest(),
+		OthersCPUs:         (others1 - others0).Seconds(),
+		IdleCPUs:           (sys1.Idle - sys0.Idle).Seconds(),
+		Settled:            settled,
+		Latency:            &hist,
 	}
 	run.Throughput = run.RPS
+	if run.BodyBytesAcked > 0 {
+		run.WriteAmp = float64(run.DiskWriteBytes) / float64(run.BodyBytesAcked)
+	}
 	if counter != nil {
 		run.Delivered = count1 - count0
 		if run.ElapsedS > 0 {
@@ -1032,6 +1050,70 @@ func cpuOf(target *instance, all []*instance) (t, others time.Duration, err erro
 		}
 	}
 	return t, others, err
+}
+
+// memorySampleEvery is how often a run's target memory is read during the
+// measured window for its RssAnon and RssFile peaks.
+const memorySampleEvery = 50 * time.Millisecond
+
+// memorySampler reads a process's memory every period from its start to
+// its stop and keeps the largest RssAnon and RssFile seen (each its own
+// peak: they need not peak together), so that a short burst between the
+// window's edges is not missed. It costs one read of /proc/<pid>/status
+// per period (a few µs).
+type memorySampler struct {
+	pid     int
+	done    chan struct{}
+	stopped chan struct{}
+	once    sync.Once
+	peak    procstat.Memory // the last sample, with AnonKiB and FileKiB the peaks
+	err     error           // the first failed read
+	samples atomic.Int64    // reads so far (for tests)
+}
+
+func startMemorySampler(pid int, period time.Duration) *memorySampler {
+	s := &memorySampler{pid: pid, done: make(chan struct{}), stopped: make(chan struct{})}
+	s.sample()
+	go func() {
+		defer close(s.stopped)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+				s.sample()
+			}
+		}
+	}()
+	return s
+}
+
+func (s *memorySampler) sample() {
+	defer s.samples.Add(1)
+	m, err := procstat.ReadMemory(s.pid)
+	if err != nil {
+		if s.err == nil {
+			s.err = err
+		}
+		return
+	}
+	anon, file := max(s.peak.AnonKiB, m.AnonKiB), max(s.peak.FileKiB, m.FileKiB)
+	s.peak = m
+	s.peak.AnonKiB, s.peak.FileKiB = anon, file
+}
+
+// stop ends the sampling with a last sample and returns the memory at that
+// moment (RSSKiB, PeakKiB) with the peaks of RssAnon and RssFile. Calling
+// it again returns the same.
+func (s *memorySampler) stop() (procstat.Memory, error) {
+	s.once.Do(func() {
+		close(s.done)
+		<-s.stopped
+		s.sample()
+	})
+	return s.peak, s.err
 }
 
 // failure adds the tail of a server's log to err.

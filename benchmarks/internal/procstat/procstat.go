@@ -1,7 +1,6 @@
 package procstat
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +13,7 @@ import (
 var (
 	errMalformedStat = errors.New("procstat: malformed stat line")
 	errNoVmRSS       = errors.New("procstat: no VmRSS in status")
+	errNoWriteBytes  = errors.New("procstat: no write_bytes in io")
 )
 
 // ClockTick is the unit of utime/stime in /proc/<pid>/stat (USER_HZ). It is
@@ -60,6 +60,12 @@ func ParseStatTicks(stat string) (uint64, error) {
 type Memory struct {
 	RSSKiB  uint64 `json:"rss_kib"`  // VmRSS: resident now
 	PeakKiB uint64 `json:"peak_kib"` // VmHWM: peak resident since start
+	// VmRSS split: anonymous memory (heap, stacks: what the process owns)
+	// and file-backed pages (mapped files such as Badger's memory-mapped
+	// tables and logs, which the kernel may drop and reread). Both are 0 on
+	// kernels older than 4.5, which do not report them.
+	AnonKiB uint64 `json:"rss_anon_kib"` // RssAnon
+	FileKiB uint64 `json:"rss_file_kib"` // RssFile
 }
 
 // ReadMemory returns the current and peak resident set size of process pid.
@@ -71,35 +77,80 @@ func ReadMemory(pid int) (Memory, error) {
 	return ParseStatusMemory(string(b))
 }
 
-// ParseStatusMemory extracts VmRSS and VmHWM (kB) from /proc/<pid>/status.
+// ParseStatusMemory extracts VmRSS, VmHWM, RssAnon and RssFile (kB) from
+// /proc/<pid>/status.
 func ParseStatusMemory(status string) (Memory, error) {
 	var m Memory
-	var haveRSS bool
-	sc := bufio.NewScanner(strings.NewReader(status))
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		var dst *uint64
-		switch key {
-		case "VmRSS":
-			dst, haveRSS = &m.RSSKiB, true
-		case "VmHWM":
-			dst = &m.PeakKiB
-		default:
-			continue
-		}
-		n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
-		if err != nil {
-			return Memory{}, fmt.Errorf("parsing %s %q: %w", key, val, err)
-		}
-		*dst = n
+	seen, err := parseFields(status, map[string]*uint64{
+		"VmRSS": &m.RSSKiB, "VmHWM": &m.PeakKiB, "RssAnon": &m.AnonKiB, "RssFile": &m.FileKiB})
+	if err != nil {
+		return Memory{}, err
 	}
-	if !haveRSS {
+	if !seen["VmRSS"] {
 		return Memory{}, errNoVmRSS
 	}
 	return m, nil
+}
+
+// parseFields reads the "name: value" lines of a /proc file into the
+// fields named in dst (a value may end in " kB") and says which it saw.
+func parseFields(text string, dst map[string]*uint64) (map[string]bool, error) {
+	seen := map[string]bool{}
+	for line := range strings.Lines(text) {
+		key, val, ok := strings.Cut(line, ":")
+		p, want := dst[key]
+		if !ok || !want {
+			continue
+		}
+		val = strings.TrimSuffix(strings.TrimSpace(val), " kB")
+		n, err := strconv.ParseUint(val, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("parsing %s %q: %w", key, val, err)
+		}
+		*p, seen[key] = n, true
+	}
+	return seen, nil
+}
+
+// IO is a process's storage I/O counters from /proc/<pid>/io, in bytes since
+// it started (its threads included; its children not).
+type IO struct {
+	// WriteBytes is what the process caused to be sent to the storage layer:
+	// written pages are counted when they are dirtied, mmap'd ones included,
+	// so it counts what reaches the page cache bound for a disk — not what
+	// reaches a tmpfs, which has no disk. Rewriting a page already dirty
+	// counts again.
+	WriteBytes uint64 `json:"write_bytes"`
+	// CancelledWriteBytes is the part of WriteBytes never written back
+	// because the file was truncated or deleted first.
+	CancelledWriteBytes uint64 `json:"cancelled_write_bytes"`
+	ReadBytes           uint64 `json:"read_bytes"` // fetched from the storage layer
+	WChar               uint64 `json:"wchar"`      // passed to write(2) and the like, whatever the target
+}
+
+// ReadIO returns the I/O counters of process pid. Reading another process's
+// io file needs the right to ptrace it (a child of the same user has it).
+func ReadIO(pid int) (IO, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return IO{}, fmt.Errorf("reading io of pid %d: %w", pid, err)
+	}
+	return ParseIO(string(b))
+}
+
+// ParseIO parses the contents of /proc/<pid>/io ("name: value" lines).
+// write_bytes is required; the other fields are 0 when absent.
+func ParseIO(io string) (IO, error) {
+	var v IO
+	seen, err := parseFields(io, map[string]*uint64{"write_bytes": &v.WriteBytes,
+		"cancelled_write_bytes": &v.CancelledWriteBytes, "read_bytes": &v.ReadBytes, "wchar": &v.WChar})
+	if err != nil {
+		return IO{}, err
+	}
+	if !seen["write_bytes"] {
+		return IO{}, errNoWriteBytes
+	}
+	return v, nil
 }
 
 // Machine describes where a benchmark ran.

@@ -40,16 +40,73 @@ func TestParseStatTicks(t *testing.T) {
 }
 
 func TestParseStatusMemory(t *testing.T) {
-	status := "Name:\tsluice\nVmPeak:\t  900000 kB\nVmHWM:\t   40960 kB\nVmRSS:\t   30720 kB\nThreads:\t9\n"
+	status := "Name:\tsluice\nVmPeak:\t  900000 kB\nVmHWM:\t   40960 kB\nVmRSS:\t   30720 kB\n" +
+		"RssAnon:\t   10240 kB\nRssFile:\t   20000 kB\nRssShmem:\t     480 kB\nThreads:\t9\n"
 	m, err := ParseStatusMemory(status)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.RSSKiB != 30720 || m.PeakKiB != 40960 {
-		t.Errorf("got %+v", m)
+	if want := (Memory{RSSKiB: 30720, PeakKiB: 40960, AnonKiB: 10240, FileKiB: 20000}); m != want {
+		t.Errorf("got %+v, want %+v", m, want)
 	}
 	if _, err := ParseStatusMemory("Name:\tzombie\n"); err == nil {
 		t.Error("want error without VmRSS")
+	}
+}
+
+func TestParseIO(t *testing.T) {
+	// The layout of a 6.x kernel's /proc/<pid>/io.
+	in := "rchar: 323934931\nwchar: 323929600\nsyscr: 632687\nsyscw: 632675\n" +
+		"read_bytes: 4096\nwrite_bytes: 323932160\ncancelled_write_bytes: 8192\n"
+	got, err := ParseIO(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := IO{WriteBytes: 323932160, CancelledWriteBytes: 8192, ReadBytes: 4096, WChar: 323929600}
+	if got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	for _, bad := range []string{
+		"",                                    // an empty file
+		"rchar: 1\nwchar: 2\n",                // no write_bytes
+		"write_bytes: 12x\n",                  // not a number
+		"write_bytes: -1\n",                   // negative
+		"write_bytes: 18446744073709551616\n", // past uint64
+	} {
+		if v, err := ParseIO(bad); err == nil {
+			t.Errorf("ParseIO(%q) = %+v, want an error", bad, v)
+		}
+	}
+}
+
+func TestReadIOSelf(t *testing.T) {
+	if _, err := os.Stat("/proc/self/io"); err != nil {
+		t.Skip("no /proc/self/io")
+	}
+	before, err := ReadIO(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1 MiB through write(2) into a file: wchar must grow by at least that.
+	f, err := os.CreateTemp(t.TempDir(), "io")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := ReadIO(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.WChar-before.WChar < 1<<20 {
+		t.Errorf("wchar grew by %d after writing 1 MiB", after.WChar-before.WChar)
+	}
+	if after.WriteBytes < before.WriteBytes {
+		t.Errorf("write_bytes went back from %d to %d", before.WriteBytes, after.WriteBytes)
 	}
 }
 

@@ -66,6 +66,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			r.writeTracing(p)
 		}
 	}
+	r.writeLayout(p)
 	r.writeFlagged(p)
 	return bw.Flush()
 }
@@ -111,8 +112,11 @@ func (r *Report) writeGoals(p printer) {
 }
 
 func goalValue(v float64, unit string) string {
-	if unit == "µs" {
+	switch unit {
+	case "µs":
 		return fmt.Sprintf("%.0f µs", v)
+	case "MiB":
+		return fmt.Sprintf("%.0f MiB", v)
 	}
 	return fmt.Sprintf("%.2f", v)
 }
@@ -442,6 +446,37 @@ func (r *Report) serverTable(p printer, k Key, unit string) {
 			s.MedianServerCores, s.MedianUsPerReq, float64(s.MaxRSSKiB)/1024,
 			s.MedianClientCores, s.MedianForeignCores, s.MedianIdleCores,
 			s.Errors, orDash(strings.Join(s.Flags, ", ")))
+	}
+}
+
+// writeLayout prints, for every Sluice server at every load, what issue 15
+// measures: bytes written toward the disk per body byte acknowledged and the
+// memory split into anonymous and file-backed.
+func (r *Report) writeLayout(p printer) {
+	var rows []string
+	for _, s := range r.Summary {
+		if !r.IsSluice(s.Suite, s.Server) || s.MaxRSSAnonKiB == 0 && s.MedianWriteAmp == 0 {
+			continue // not a Sluice server, or not measured (a report before schema v5)
+		}
+		load := fmt.Sprintf("%d conns", s.Conns)
+		if s.Rate > 0 {
+			load = fmt.Sprintf("%s/s, %s", num(s.Rate), load)
+		}
+		if s.BodyBytes > 0 {
+			load += ", " + Bytes(s.BodyBytes)
+		}
+		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %.2f | %.0f MiB | %.0f MiB | %.0f MiB |\n",
+			s.Suite, load, s.Server, s.MedianWriteAmp,
+			float64(s.MaxRSSAnonKiB)/1024, float64(s.MaxRSSFileKiB)/1024, float64(s.MaxRSSKiB)/1024))
+	}
+	if len(rows) == 0 {
+		return
+	}
+	p("\n### Disk writes and memory of Sluice (issue 15)\n\n")
+	p("Written ÷ body: the growth of the server's `write_bytes` (/proc/PID/io: bytes sent toward the disk, page-cache writes and mmap'd pages included, counted when dirtied) over the window ÷ the body bytes it acknowledged in it, median of the rounds. RssAnon and RssFile: the largest of the rounds, sampled every 50 ms in the window; RSS: at the window's end.\n\n")
+	p("| suite | load | server | written ÷ body | RssAnon max | RssFile max | RSS max |\n|---|---|---|---:|---:|---:|---:|\n")
+	for _, row := range rows {
+		p("%s", row)
 	}
 }
 

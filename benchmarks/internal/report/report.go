@@ -21,7 +21,7 @@ import (
 // and RestartSummary; every v2 field keeps its name and meaning. v4 adds the
 // verify suite: Server.Auth, Settings.SignedHeader and the goal S1; every v3
 // field keeps its name and meaning.
-const Schema = "sluice-bench/v4"
+const Schema = "sluice-bench/v5"
 
 // Suite names.
 const (
@@ -83,17 +83,23 @@ const (
 
 // Targets of the goals.
 const (
-	GoalIngest       = 0.7  // G1 at GoalConns (the benchmarks issue)
-	GoalIngest256    = 0.8  // G1 at 256 connections (the benchmarks issue)
-	CoreGoalIngest   = 0.5  // G1 as the core issue first stated it, at GoalConns
-	GoalDurable      = 0.8  // G2: fsync ÷ durability none
-	GoalE2E          = 0.4  // G4
-	GoalSyncOverUs   = 100  // G9: sync p50 − direct p50 ≤ fsync p50 + this
-	GoalSyncP99      = 2.0  // G10
-	GoalAsyncP99     = 2.0  // G11
-	GoalVerify       = 0.95 // S1: GitHub verification ÷ none (the verify suite's own target)
-	GoalConns        = 64   // connection count the goals are stated for
-	SyncLatencyConns = 1    // G9's connection count
+	GoalIngest     = 0.7  // G1 at GoalConns (the benchmarks issue)
+	GoalIngest256  = 0.8  // G1 at 256 connections (the benchmarks issue)
+	CoreGoalIngest = 0.5  // G1 as the core issue first stated it, at GoalConns
+	GoalDurable    = 0.8  // G2: fsync ÷ durability none
+	GoalE2E        = 0.4  // G4
+	GoalSyncOverUs = 100  // G9: sync p50 − direct p50 ≤ fsync p50 + this
+	GoalSyncP99    = 2.0  // G10
+	GoalAsyncP99   = 2.0  // G11
+	GoalVerify     = 0.95 // S1: GitHub verification ÷ none (the verify suite's own target)
+	GoalConns      = 64   // connection count the goals are stated for
+
+	// Issue 15 (the log's layout): bytes the Sluice process writes toward
+	// the disk ÷ body bytes it acknowledged, and its anonymous memory.
+	GoalWriteAmp1KiB  = 3.0 // W1: async durable ingest, 1 KiB bodies
+	GoalWriteAmp64KiB = 1.5 // W2: the payload suite's 64 KiB bodies
+	GoalRSSAnonMiB    = 400 // M1: largest RssAnon of any Sluice server in a round
+	SyncLatencyConns  = 1   // G9's connection count
 )
 
 // NoisyCores is how much CPU (in cores) the rest of the machine may use
@@ -215,16 +221,34 @@ type Run struct {
 	MinConnAccepted uint64 `json:"min_conn_accepted"`
 	MaxConnAccepted uint64 `json:"max_conn_accepted"`
 
-	ServerCPUs      float64 `json:"server_cpu_s"` // CPU time of the server in the window
-	ServerUsPerReq  float64 `json:"server_cpu_us_per_req"`
-	ServerRSSKiB    uint64  `json:"server_rss_kib"`  // at the end of the window
-	ServerPeakKiB   uint64  `json:"server_peak_kib"` // VmHWM since start
-	ClientCPUs      float64 `json:"client_cpu_s"`    // CPU time of the harness in the window
-	ClientAllocsReq float64 `json:"client_allocs_per_req"`
-	OthersCPUs      float64 `json:"others_cpu_s"`  // CPU of the suite's other servers in the window
-	ForeignCPUs     float64 `json:"foreign_cpu_s"` // CPU of everything else on the machine (incl. steal)
-	IdleCPUs        float64 `json:"idle_cpu_s"`    // machine idle time in the window, all CPUs
-	Settled         bool    `json:"settled"`       // all servers were idle before the run
+	ServerCPUs     float64 `json:"server_cpu_s"` // CPU time of the server in the window
+	ServerUsPerReq float64 `json:"server_cpu_us_per_req"`
+	ServerRSSKiB   uint64  `json:"server_rss_kib"`  // at the end of the window
+	ServerPeakKiB  uint64  `json:"server_peak_kib"` // VmHWM since start
+	// The largest RssAnon and RssFile of the server sampled during the
+	// window (every 50 ms and at its edges): anonymous memory (heap,
+	// stacks) and file-backed mappings (Badger's mmap'd files).
+	RSSAnonPeakKiB uint64 `json:"rss_anon_peak_kib"`
+	RSSFilePeakKiB uint64 `json:"rss_file_peak_kib"`
+	// DiskWriteBytes is the growth of the server's write_bytes
+	// (/proc/<pid>/io) over the window: bytes it sent toward the disk.
+	// BodyBytesAcked is the body bytes of the requests it answered with
+	// success in the window, and WriteAmp the first ÷ the second (0 when
+	// nothing was acknowledged).
+	DiskWriteBytes uint64 `json:"disk_write_bytes"`
+	// DiskCancelledBytes is the growth of cancelled_write_bytes: the part
+	// of DiskWriteBytes (or of earlier writes) that never reached the disk
+	// because its file was deleted or truncated first (e.g. a WAL dropped
+	// after its memtable was flushed). Not subtracted from WriteAmp.
+	DiskCancelledBytes uint64  `json:"disk_cancelled_write_bytes"`
+	BodyBytesAcked     uint64  `json:"body_bytes_acked"`
+	WriteAmp           float64 `json:"write_amp"`
+	ClientCPUs         float64 `json:"client_cpu_s"` // CPU time of the harness in the window
+	ClientAllocsReq    float64 `json:"client_allocs_per_req"`
+	OthersCPUs         float64 `json:"others_cpu_s"`  // CPU of the suite's other servers in the window
+	ForeignCPUs        float64 `json:"foreign_cpu_s"` // CPU of everything else on the machine (incl. steal)
+	IdleCPUs           float64 `json:"idle_cpu_s"`    // machine idle time in the window, all CPUs
+	Settled            bool    `json:"settled"`       // all servers were idle before the run
 
 	// Latency is the run's histogram, merged into the summary's CDF; it is
 	// not written to the JSON (the quantiles above are).
@@ -328,6 +352,9 @@ type Summary struct {
 	MedianForeignCores float64 `json:"median_foreign_cores"`
 	MedianIdleCores    float64 `json:"median_idle_cores"`
 	MaxRSSKiB          uint64  `json:"max_rss_kib"`
+	MaxRSSAnonKiB      uint64  `json:"max_rss_anon_kib"` // largest RSSAnonPeakKiB of the rounds
+	MaxRSSFileKiB      uint64  `json:"max_rss_file_kib"` // largest RSSFilePeakKiB of the rounds
+	MedianWriteAmp     float64 `json:"median_write_amp"` // of the rounds' WriteAmp
 	Errors             uint64  `json:"errors"`
 
 	// Ratios are this server's throughput divided by the suite baseline's
@@ -391,7 +418,7 @@ func (r *Report) Summarize() {
 	for _, k := range keys {
 		base := r.byRound(k.with(r.Settings.Baselines[k.Suite]))
 		s := Summary{Suite: k.Suite, Conns: k.Conns, Rate: k.Rate, Server: k.Server, BodyBytes: k.Body}
-		var thr, rps, p50, p99, p999, svc99, backlog, cores, usReq, clientCores, foreign, idle, shed []float64
+		var thr, rps, p50, p99, p999, svc99, backlog, cores, usReq, clientCores, foreign, idle, shed, wamp []float64
 		var hist latency.Histogram
 		for i := range r.Runs {
 			run := &r.Runs[i]
@@ -414,6 +441,9 @@ func (r *Report) Summarize() {
 			idle = append(idle, perSecond(run.IdleCPUs, run.ElapsedS))
 			shed = append(shed, perSecond(float64(run.Shed), run.ElapsedS))
 			s.MaxRSSKiB = max(s.MaxRSSKiB, run.ServerRSSKiB)
+			s.MaxRSSAnonKiB = max(s.MaxRSSAnonKiB, run.RSSAnonPeakKiB)
+			s.MaxRSSFileKiB = max(s.MaxRSSFileKiB, run.RSSFilePeakKiB)
+			wamp = append(wamp, run.WriteAmp)
 			s.Errors += run.Errors
 			s.Unfinished += run.Unfinished
 			for _, f := range run.Flags() {
@@ -447,6 +477,7 @@ func (r *Report) Summarize() {
 		s.MedianIdleCores = Median(idle)
 		s.MedianRatio = Median(s.Ratios)
 		s.MedianShedPerS = Median(shed)
+		s.MedianWriteAmp = Median(wamp)
 		s.MedianMBps = s.MedianRPS * float64(s.BodyBytes) / 1e6
 		if hist.Count() > 0 {
 			for _, q := range CurveQuantiles() {

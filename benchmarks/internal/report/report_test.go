@@ -97,7 +97,9 @@ func sample() *Report {
 		r.Runs = append(r.Runs, Run{Suite: suite, Conns: conns, Rate: rate, Round: round, Server: server,
 			Throughput: rps, RPS: rps, Accepted: uint64(rps * 3), ElapsedS: 3, P50us: p50, P99us: p99,
 			P999us: 2 * p99, Dials: uint64(conns), ServerCPUs: 3, ServerUsPerReq: 1e6 / rps,
-			ServerRSSKiB: 20480, ClientCPUs: 2.4, Settled: true, Latency: h})
+			ServerRSSKiB: 20480, ClientCPUs: 2.4, Settled: true, Latency: h,
+			RSSAnonPeakKiB: 100 << 10, RSSFilePeakKiB: 50 << 10,
+			BodyBytesAcked: uint64(rps*3) << 10, DiskWriteBytes: uint64(rps*3) << 11, WriteAmp: 2})
 		return &r.Runs[len(r.Runs)-1]
 	}
 	// ingest: bare 100, 60, 50 (median 60); sluice 50, 30, 40 (median 40):
@@ -105,7 +107,14 @@ func sample() *Report {
 	for i, v := range []struct{ bare, fsync, none, byHand float64 }{{100, 50, 60, 20}, {60, 30, 40, 15}, {50, 40, 45, 10}} {
 		round := i + 1
 		add(SuiteIngest, 64, 0, round, NameBare, v.bare, 800, 2500)
-		add(SuiteIngest, 64, 0, round, NameSluiceFsync, v.fsync, 1600, 5000)
+		// W1: 4, 2.5, 3.5 → 3.5 (fails ≤ 3); M1: round 2's 500 MiB is
+		// the largest of that round: 100, 500, 100 → the worst round, 500
+		// MiB, fails ≤ 400.
+		f := add(SuiteIngest, 64, 0, round, NameSluiceFsync, v.fsync, 1600, 5000)
+		f.WriteAmp = []float64{4, 2.5, 3.5}[i]
+		if round == 2 {
+			f.RSSAnonPeakKiB, f.RSSFilePeakKiB = 500<<10, 700<<10
+		}
 		add(SuiteIngest, 64, 0, round, NameSluiceNone, v.none, 1500, 4000)
 		add(SuiteIngest, 64, 0, round, NameByHand, v.byHand, 5000, 9000)
 	}
@@ -131,7 +140,8 @@ func sample() *Report {
 		add(SuitePayload, 64, 0, round, NameBare, v.bare256, 800, 2500).BodyBytes = 256
 		add(SuitePayload, 64, 0, round, NameSluiceFsync, v.sluice256, 1600, 5000).BodyBytes = 256
 		add(SuitePayload, 64, 0, round, NameBare, v.bare64k, 8000, 25000).BodyBytes = 65536
-		add(SuitePayload, 64, 0, round, NameSluiceFsync, v.sluice64k, 16000, 50000).BodyBytes = 65536
+		p := add(SuitePayload, 64, 0, round, NameSluiceFsync, v.sluice64k, 16000, 50000)
+		p.BodyBytes, p.WriteAmp = 65536, []float64{1.2, 1.4, 1.3}[i] // W2: 1.3 (passes ≤ 1.5)
 	}
 	// tracing: traced ÷ off 0.9, 0.95, 1 → 0.95.
 	for i, v := range []struct{ off, on float64 }{{3000, 2700}, {2000, 1900}, {2500, 2500}} {
@@ -230,6 +240,9 @@ func TestGoals(t *testing.T) {
 		"O1":       {0.75, ""},
 		"O2":       {0.1, ""},
 		"R1":       {0.1, ""},
+		"W1":       {3.5, "fail"},
+		"W2":       {1.3, "pass"},
+		"M1":       {500, "fail"},
 	}
 	var ids []string
 	for _, g := range r.Goals {
@@ -250,7 +263,7 @@ func TestGoals(t *testing.T) {
 			t.Errorf("%s verdict %q, want %q", g.ID, got, w.pass)
 		}
 	}
-	if want := []string{"G1", "G2", "G11", "B1", "B2", "G4", "G9", "G10", "P1@256B", "P1@64KiB", "S1", "T1", "O1", "O2", "R1"}; !slices.Equal(ids, want) {
+	if want := []string{"G1", "G2", "G11", "B1", "B2", "G4", "G9", "G10", "P1@256B", "P1@64KiB", "S1", "T1", "O1", "O2", "W1", "W2", "M1", "R1"}; !slices.Equal(ids, want) {
 		t.Errorf("goals %v, want %v", ids, want)
 	}
 }
@@ -270,9 +283,25 @@ func TestGoalsAtOtherConnectionCounts(t *testing.T) {
 		ids = append(ids, g.ID)
 	}
 	want := []string{"G1", "G2", "G11", "B1", "B2", "G1@256", "B1@256", "B2@256", "G4", "G9", "G10",
-		"P1@256B", "P1@64KiB", "S1", "T1", "O1", "O2", "R1"}
+		"P1@256B", "P1@64KiB", "S1", "T1", "O1", "O2", "W1", "W2", "M1", "R1"}
 	if !slices.Equal(ids, want) {
 		t.Errorf("goals %v, want %v", ids, want)
+	}
+}
+
+// A report written before the issue-15 fields existed (re-rendered with
+// -render) has no W or M goals rather than zeros that pass.
+func TestLayoutGoalsNeedMeasurements(t *testing.T) {
+	r := sample()
+	for i := range r.Runs {
+		r.Runs[i].RSSAnonPeakKiB, r.Runs[i].RSSFilePeakKiB = 0, 0
+		r.Runs[i].DiskWriteBytes, r.Runs[i].BodyBytesAcked, r.Runs[i].WriteAmp = 0, 0, 0
+	}
+	r.Summarize()
+	for _, g := range r.Goals {
+		if g.ID == "W1" || g.ID == "W2" || g.ID == "M1" {
+			t.Errorf("goal %s from runs without measurements: %+v", g.ID, g)
+		}
 	}
 }
 
@@ -281,8 +310,9 @@ func TestGoalsSkipSuitesNotRun(t *testing.T) {
 	r.Runs = slices.DeleteFunc(r.Runs, func(run Run) bool { return run.Suite != SuiteE2E })
 	r.Fsync, r.Restarts = nil, nil
 	r.Summarize()
-	if len(r.Goals) != 1 || r.Goals[0].ID != "G4" {
-		t.Errorf("goals %+v, want only G4", r.Goals)
+	// M1 (memory) is of every Sluice server of any suite that ran.
+	if len(r.Goals) != 2 || r.Goals[0].ID != "G4" || r.Goals[1].ID != "M1" {
+		t.Errorf("goals %+v, want only G4 and M1", r.Goals)
 	}
 }
 

@@ -10,6 +10,7 @@ FUZZTIME  ?= 20s
 FUZZTIME_TEST ?= 30000x
 # Every fuzz target, as package:Target (`make fuzz` fails if one is missing).
 FUZZ_TARGETS := \
+	internal/wire:FuzzReader \
 	queue:FuzzDecode \
 	runtime/results:FuzzDecode \
 	runtime/config:FuzzConfig \

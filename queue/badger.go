@@ -23,6 +23,11 @@ type Options struct {
 	Dir        string
 	Durability Durability
 	Limits     Limits
+	// Memory is the budget of anonymous memory for the backlog and Badger's
+	// memtables (SplitMemory; 0: DefaultMemory). It sizes Badger; the
+	// backlog's byte limit is Limits.Bytes, which the caller sets (by
+	// default to MemorySplit.Backlog).
+	Memory int64
 	// MaxBatch caps the operations written in one commit (default 4096).
 	MaxBatch int
 	Logger   *slog.Logger
@@ -48,6 +53,7 @@ type Options struct {
 
 	freeBytes    func(dir string) (free, total int64, err error) // the file system's space (tests stub it)
 	diskInterval time.Duration                                   // how often to measure when idle (tests); default diskInterval
+	memTable     int64                                           // the budget's memtable size (Open sets it)
 }
 
 // Commit describes one group commit (Options.OnCommit).
@@ -174,6 +180,11 @@ func Open(opts Options) (*Log, error) {
 	if opts.diskInterval <= 0 {
 		opts.diskInterval = diskInterval
 	}
+	split, err := SplitMemory(opts.Memory)
+	if err != nil {
+		return nil, err
+	}
+	opts.memTable = split.MemTable
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("queue: creating %s: %w", opts.Dir, err)
 	}
@@ -181,14 +192,17 @@ func Open(opts Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	bo := sp.sz.options(badger.DefaultOptions(opts.Dir).
+	bo := split.options(sp.sz.options(badger.DefaultOptions(opts.Dir).
 		WithSyncWrites(false). // the committer syncs once per batch itself
 		// Only WithLogger: WithLoggingLevel would replace the logger with
 		// Badger's own, which prints "WARNING: ..." lines past Sluice's.
 		WithLogger(badgerLogger{opts.Logger}).
 		WithDetectConflicts(false).
-		WithBlockCacheSize(64 << 20).
-		WithCompression(options.None))
+		WithCompression(options.None)))
+	split.MemTable = sp.sz.memTable
+	opts.Logger.Info("memory budget", "memory", byteCount(split.Budget), "backlog_max_bytes", byteCount(opts.Limits.Bytes),
+		"memtable", byteCount(split.MemTable), "num_memtables", split.NumMemtables, "memtables_max", byteCount(split.Badger()),
+		"block_cache", byteCount(split.BlockCache), "index_cache", byteCount(split.IndexCache))
 	db, err := badger.Open(bo)
 	if err != nil {
 		// After a crash the first open occasionally fails and a second one

@@ -90,7 +90,13 @@ const (
 // Badger's defaults). A memtable is never smaller than the one that wrote a
 // WAL still in dir: its replay must fit the new memtable's arena.
 func sizeBadger(total int64, dir string) badgerSizing {
-	m := int64(defaultMemTable)
+	return sizeBadgerUpTo(total, dir, defaultMemTable)
+}
+
+// sizeBadgerUpTo is sizeBadger with memtables of at most limit (the memory
+// budget's, SplitMemory), except to replay a WAL still in dir.
+func sizeBadgerUpTo(total int64, dir string, limit int64) badgerSizing {
+	m := limit
 	for total > 0 && m > minMemTable && m*128 > total {
 		m /= 2
 	}
@@ -250,11 +256,11 @@ func openSpace(opts Options) (*space, error) {
 			opts.Logger.Warn("cannot read the log's free disk space; not guarding it", "dir", opts.Dir, "err", err)
 		}
 	}
-	sp := &space{sz: sizeBadger(total, opts.Dir), on: opts.MinFreeBytes != 0 && err == nil, minFree: opts.MinFreeBytes}
+	sp := &space{sz: sizeBadgerUpTo(total, opts.Dir, opts.memTable), on: opts.MinFreeBytes != 0 && err == nil, minFree: opts.MinFreeBytes}
 	if sp.minFree == AutoMinFree {
 		sp.minFree = minFree(total)
 	}
-	if sp.sz.memTable < defaultMemTable {
+	if sp.sz.memTable < opts.memTable {
 		opts.Logger.Info("small file system: Badger's files scaled down", "dir", opts.Dir, "size", byteCount(total),
 			"memtable", byteCount(sp.sz.memTable), "value_log_file", byteCount(sp.sz.valueLogFile))
 	}

@@ -207,7 +207,7 @@ func TestBadgerSizing(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	l := openTest(t, dir, Options{})
+	l := openTest(t, dir, Options{Memory: 1 << 30}) // a budget that gives 64 MiB memtables
 	defer l.Close()
 	if err := l.Append(msg(1, "")); err != nil {
 		t.Fatal(err)

@@ -219,6 +219,7 @@ func startProvisioned(ctx context.Context, prov *config.Provisioned, log *slog.L
 		Dir:          filepath.Join(cfg.DataDir, "log"),
 		Durability:   durability,
 		Limits:       backlogLimits(&cfg),
+		Memory:       int64(cfg.Memory),
 		Retention:    cfg.RetentionPeriod(),
 		MinFreeBytes: minFree,
 		Logger:       log,
@@ -539,13 +540,13 @@ func callbackTargets(prov *config.Provisioned, m *metrics.Metrics) map[string]*c
 
 // backlogLimits converts the global and per-route backlog limits.
 func backlogLimits(cfg *config.Config) queue.Limits {
-	l := queue.Limits{Messages: cfg.Backlog.MaxMessages, Bytes: int64(cfg.Backlog.MaxBytes)}
+	l := queue.Limits{Messages: cfg.Backlog.MaxMessages, Bytes: cfg.BacklogBytes()}
 	for _, r := range cfg.Routes {
 		if b := r.Backlog; b != nil {
 			if l.Routes == nil {
 				l.Routes = make(map[string]queue.Limits)
 			}
-			l.Routes[r.Name] = queue.Limits{Messages: b.MaxMessages, Bytes: int64(b.MaxBytes)}
+			l.Routes[r.Name] = queue.Limits{Messages: b.MaxMessages, Bytes: b.Bytes(0)}
 		}
 	}
 	return l

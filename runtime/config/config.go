@@ -36,8 +36,12 @@ type Config struct {
 	// system, whichever is smaller; 0 turns the guard off).
 	MinFreeDisk *ByteSize `yaml:"min_free_disk"`
 	Workers     int       `yaml:"workers"` // 0: 8 × GOMAXPROCS
-	Backlog     Backlog   `yaml:"backlog"`
-	SyncTimeout Duration  `yaml:"sync_timeout"` // how long a sync caller waits for its reply
+	// Memory is the budget of memory the log holds: half is the backlog's
+	// default max_bytes (the messages waiting in memory), half Badger's
+	// memtables (queue.SplitMemory). Default 256MiB.
+	Memory      ByteSize `yaml:"memory"`
+	Backlog     Backlog  `yaml:"backlog"`
+	SyncTimeout Duration `yaml:"sync_timeout"` // how long a sync caller waits for its reply
 	// Retention is how long final results are kept (default 168h = 7 days;
 	// 0 keeps them forever). Dead letters stay until replayed or discarded.
 	Retention *Duration `yaml:"retention"`
@@ -147,8 +151,18 @@ type RateLimit struct {
 // Backlog bounds the messages accepted but not yet completed. Past either
 // limit the ingress answers 503 with Retry-After.
 type Backlog struct {
-	MaxMessages int      `yaml:"max_messages"`
-	MaxBytes    ByteSize `yaml:"max_bytes"`
+	MaxMessages int `yaml:"max_messages"`
+	// MaxBytes: unset, half of memory for the global backlog (BacklogBytes)
+	// and no limit of its own for a route's.
+	MaxBytes *ByteSize `yaml:"max_bytes"`
+}
+
+// Bytes is MaxBytes, or def if it is unset.
+func (b Backlog) Bytes(def int64) int64 {
+	if b.MaxBytes == nil {
+		return def
+	}
+	return int64(*b.MaxBytes)
 }
 
 // Dispatcher tunes the outgoing HTTP client.
@@ -554,7 +568,10 @@ func (c *Config) Validate() error {
 	if c.Workers < 0 {
 		bad("workers", "must be >= 0 (0 picks %d × GOMAXPROCS)", WorkersPerCPU)
 	}
-	if c.Backlog.MaxMessages < 0 || c.Backlog.MaxBytes < 0 {
+	if c.Memory < MinMemoryBudget {
+		bad("memory", "must be at least %dMiB (the smallest budget the backlog and Badger's memtables fit in)", MinMemoryBudget>>20)
+	}
+	if c.Backlog.MaxMessages < 0 || c.Backlog.Bytes(0) < 0 {
 		bad("backlog", "limits must be >= 0 (0 means unlimited)")
 	}
 	if c.Retention != nil && *c.Retention < 0 {
@@ -625,7 +642,7 @@ func (c *Config) Validate() error {
 				bad(key+".callback.timeout", "must not be negative (0 or unset: the default, %s)", DefaultCallbackTimeout)
 			}
 		}
-		if b := r.Backlog; b != nil && (b.MaxMessages < 0 || b.MaxBytes < 0) {
+		if b := r.Backlog; b != nil && (b.MaxMessages < 0 || b.Bytes(0) < 0) {
 			bad(key+".backlog", "limits must be >= 0 (0 means unlimited)")
 		}
 		if rt := r.Retry; rt != nil {

@@ -20,12 +20,16 @@ const (
 	DefaultLogLevel    = "info"
 	DefaultLogFormat   = LogFormatText
 	DefaultMaxBodySize = 16 << 20
-	// DefaultBacklogMessages and DefaultBacklogBytes bound the messages
-	// accepted but not completed.
+	// DefaultBacklogMessages bounds the messages accepted but not
+	// completed; their bytes are bounded by half of memory (BacklogBytes).
 	DefaultBacklogMessages = 100_000
-	DefaultBacklogBytes    = 512 << 20
-	DefaultSyncTimeout     = 30 * time.Second
-	DefaultIdempotencyTTL  = 24 * time.Hour
+	// DefaultMemory is memory's default: with it Badger gets 16MiB
+	// memtables, 4 queued (queue.SplitMemory), and the backlog 128MiB.
+	DefaultMemory = 256 << 20
+	// MinMemoryBudget is memory's smallest value (queue.MinMemory).
+	MinMemoryBudget       = 16 << 20
+	DefaultSyncTimeout    = 30 * time.Second
+	DefaultIdempotencyTTL = 24 * time.Hour
 	// DefaultRetention is how long final results are kept.
 	DefaultRetention        = 7 * 24 * time.Hour
 	DefaultWasmCacheMaxSize = 1 << 30
@@ -114,7 +118,8 @@ func Default() Config {
 		DataDir:     DefaultDataDir,
 		Durability:  DefaultDurability,
 		MaxBodySize: DefaultMaxBodySize,
-		Backlog:     Backlog{MaxMessages: DefaultBacklogMessages, MaxBytes: DefaultBacklogBytes},
+		Memory:      DefaultMemory,
+		Backlog:     Backlog{MaxMessages: DefaultBacklogMessages},
 		SyncTimeout: Duration(DefaultSyncTimeout),
 		LogLevel:    DefaultLogLevel,
 		LogFormat:   DefaultLogFormat,
@@ -178,6 +183,11 @@ func (c *Config) IdempotencyPeriod() time.Duration {
 	}
 	return DefaultIdempotencyTTL
 }
+
+// BacklogBytes is backlog.max_bytes, or half of memory if it is unset:
+// the backlog's messages are held in memory, and the other half is
+// Badger's (queue.SplitMemory).
+func (c *Config) BacklogBytes() int64 { return c.Backlog.Bytes(int64(c.Memory) / 2) }
 
 // WorkerCount is the configured worker count or the default.
 func (c *Config) WorkerCount() int {

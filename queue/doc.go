@@ -28,5 +28,20 @@
 // without room.
 //
 // A Queue is safe for concurrent use. Messages returned by Next are owned by
-// the caller until it passes them to Complete.
+// the caller until it passes them to Complete, Retry or Dead.
+//
+// Completion is a hand-off in two steps. Complete, Retry and Dead only
+// queue the write and return (an error then means the log is closing: done
+// is not called, and the message stays in the log and runs again after a
+// restart); the done function passed with them is the way back. When the
+// call returned nil, the committer goroutine calls done exactly once, after
+// the batch holding the write is committed, with a nil error or with the
+// error that kept it from being written; by then the scheduler has acted
+// on it (the key released or parked, or the message due again). Done
+// functions run one after another in the batch's order, on the committer
+// goroutine, so they must not block and must not call the Queue: the next
+// batch waits for them. The worker's done for a final record
+// (runtime/worker, type recorded) is where a waiting sync caller is woken
+// and a callback queued, so neither sees an outcome the log does not hold
+// yet.
 package queue

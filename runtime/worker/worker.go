@@ -1,7 +1,11 @@
 // Package worker is the driver between the log and the destination: a bounded
 // pool of goroutines, each claiming the next runnable message from the queue,
 // running the route's transform chain on instances it owns, dispatching the
-// result, recording the outcome in the log and waking a waiting sync caller.
+// result, deciding from the route's retry policy what happens next, and
+// saving that in the log with one call (Complete, Retry or Dead). A waiting
+// sync caller is woken, and a callback queued, by the log's writer once the
+// final record is written (type recorded; see the queue package's
+// concurrency contract), not by the worker.
 //
 // Each worker owns one warm wasm.Instance per plugin, created on first use and
 // replaced after any failure that poisons it, so no instance is ever shared.
@@ -112,21 +116,12 @@ type worker struct {
 	call      wasm.Call
 	hdrs      messageHeaders
 	resp      dispatch.Response
-	attempt   results.Attempt // the delivery attempt of the current message
 	// The current message's stored trace context, when its spans are
 	// recorded (spans: tracing on and the trace sampled).
 	spans      bool
 	trace      tracectx.Context
 	traceState string
 }
-
-type verdict uint8
-
-const (
-	final verdict = iota // record the outcome
-	again                // m runs again later
-	dead                 // a failed delivery that will not be tried again: a dead letter
-)
 
 // reply runs the route's reply transforms over the destination's answer:
 // the body is their input, the answer's status and headers and the request's
@@ -208,76 +203,202 @@ func encodeBuf(out *results.Outcome) []byte {
 	return make([]byte, 0, n)
 }
 
-// bury records m as a dead letter of its route.
-func (w *worker) bury(m *queue.Message, out *results.Outcome, park, notify bool) {
-	id := uuid.UUID(m.ID).String()
-	w.pool.Log.Warn("delivery failed for good; dead letter", "correlation_id", id, "trace_id", TraceID(m), "route", m.Route,
-		"attempts", len(out.Attempts), "code", out.Error.Code, "parked", park)
-	rec := &queue.Record{Attempts: m.Attempts + 1, Payload: out.Encode(encodeBuf(out)), Notify: notify && w.pool.Callbacks != nil}
-	err := w.pool.Queue.Dead(m, rec, park, func(err error) {
+// run handles messages until ctx is cancelled or the log closes. One
+// message's path through a worker, top-down:
+//
+//	run      claims m from the log
+//	process  runs the transforms and the delivery: an outcome and the attempt made
+//	decide   (a pure function of the retry policy) what happens next: a decision
+//	finish   saves the decision with exactly one call to the log (Complete,
+//	         Retry or Dead) and hands the outcome on once it is written
+func (w *worker) run(ctx context.Context) {
+	for {
+		m, err := w.pool.Queue.Next(ctx)
 		if err != nil {
-			w.pool.Log.Error("recording a dead letter; the message runs again after a restart", "correlation_id", id, "err", err)
-		} else if rec.Notify {
-			w.pool.Callbacks.Enqueue(m.ID)
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, queue.ErrClosed) {
+				w.pool.Log.Error("claiming message", "err", err)
+			}
+			return
 		}
-		w.pool.Waiters.Notify(m.ID, out)
-	})
-	if err != nil {
-		w.pool.Waiters.Notify(m.ID, out)
+		r := w.pool.Routes[m.Route]
+		var mr *metrics.Route
+		if r != nil {
+			mr = r.Metrics
+		}
+		mr.Started()
+		out, att := w.process(r, m)
+		mr.Finished()
+		out.Hops = Hops(m) // its callback counts as the next hop
+		out.TraceID = TraceID(m)
+		out.TraceParent = TraceParent(m)
+		d := decision{kind: complete}
+		if p := retryPolicy(r, m); p != nil {
+			out.Attempts = w.attemptLog(m, att)
+			d = decide(p, m, out, time.Now(), rand.Int64N) // #nosec G404 -- backoff jitter, not a secret
+		}
+		w.finish(r, m, out, d)
 	}
 }
 
-// retry decides what happens to m after an attempt under policy p: again
-// (if out failed in a way p retries and p allows another attempt), dead (a
-// delivery failure that will not be retried) or final. It records the
-// attempt in m, and the whole attempt log in out.
-func (w *worker) retry(p *RetryPolicy, m *queue.Message, out *results.Outcome) verdict {
+// retryPolicy is the policy m's attempts run under: nil (one attempt, no
+// attempt log) without a route or a policy, and for a sync message (its
+// caller is waiting and retries itself).
+func retryPolicy(r *Route, m *queue.Message) *RetryPolicy {
+	if r == nil || m.Sync {
+		return nil
+	}
+	return r.Retry
+}
+
+// attemptLog is m's attempt log (kept in m.State while it retries) with
+// att appended.
+func (w *worker) attemptLog(m *queue.Message, att results.Attempt) []results.Attempt {
 	log, err := results.DecodeAttempts(m.State)
 	if err != nil {
 		w.pool.Log.Error("unreadable attempt log; starting a new one", "correlation_id", uuid.UUID(m.ID).String(), "err", err)
 		log = nil
 	}
-	log = append(log, w.attempt)
-	out.Attempts = log
+	return append(log, att)
+}
+
+// decisionKind is what happens to a message after an attempt.
+type decisionKind uint8
+
+const (
+	complete decisionKind = iota // its outcome is final: succeeded or failed
+	retry                        // it runs again at decision.at
+	dead                         // a failed delivery that will not be tried again: a dead letter
+)
+
+func (k decisionKind) String() string {
+	return [...]string{complete: "complete", retry: "retry", dead: "dead"}[k]
+}
+
+// decision is decide's answer: a value, saved by finish.
+type decision struct {
+	kind  decisionKind
+	at    time.Time     // retry: the next attempt's earliest start (UTC)
+	delay time.Duration // retry: at, from the moment of the decision
+	park  bool          // dead: the dead letter holds its ordering key
+}
+
+// decide is what happens to m after an attempt whose outcome is out, under
+// policy p, at now: retry if out is a delivery failure p retries, p allows
+// another attempt and the wait (the backoff, or the destination's
+// Retry-After when that is longer, even beyond MaxBackoff) ends within
+// MaxAge; dead if it is a delivery failure that will not be retried;
+// complete otherwise (a success, or a failure before or after the
+// delivery: transforms are deterministic, the same input fails again).
+// rnd draws the backoff's jitter (rand.Int64N); decide has no other input.
+func decide(p *RetryPolicy, m *queue.Message, out *results.Outcome, now time.Time, rnd func(int64) int64) decision {
 	if out.Succeeded || out.Error == nil || out.Error.Stage != "dispatch" {
-		return final // transforms are deterministic: the same input fails again
+		return decision{kind: complete}
 	}
-	status := 0
+	if !p.Retryable(out.Error.Code, responseStatus(out)) || int(m.Attempts)+1 >= p.MaxAttempts {
+		return decision{kind: dead, park: p.Park}
+	}
+	delay := backoff(p, int(m.Attempts)+1, rnd)
 	if out.Response != nil {
-		status = out.Response.Status
-	}
-	if !p.Retryable(out.Error.Code, status) || int(m.Attempts)+1 >= p.MaxAttempts {
-		return dead
-	}
-	delay := backoff(p, int(m.Attempts)+1)
-	if out.Response != nil {
-		if ra, ok := retryAfter(out.Response.Headers, time.Now()); ok && ra > delay {
+		if ra, ok := retryAfter(out.Response.Headers, now); ok && ra > delay {
 			delay = ra
 		}
 	}
-	if p.MaxAge > 0 && time.Since(m.Received)+delay > p.MaxAge {
-		return dead
+	if p.MaxAge > 0 && now.Sub(m.Received)+delay > p.MaxAge {
+		return decision{kind: dead, park: p.Park}
 	}
-	m.Attempts++
-	m.NotBefore = time.Now().Add(delay).UTC()
-	m.State = results.AppendAttempts(nil, log)
+	return decision{kind: retry, at: now.Add(delay).UTC(), delay: delay}
+}
+
+// responseStatus is the status of out's response (0: no answer).
+func responseStatus(out *results.Outcome) int {
+	if out.Response == nil {
+		return 0
+	}
+	return out.Response.Status
+}
+
+// finish saves d for m: the one place a worker writes to the log, with
+// exactly one call (Retry, Dead or Complete), after counting the outcome
+// and logging it. A final record (complete, dead) is handed on by a
+// [recorded] once the log has written it. An error from the log means it
+// is closing: m is still in it and runs again after a restart.
+func (w *worker) finish(r *Route, m *queue.Message, out *results.Outcome, d decision) {
+	var mr *metrics.Route
+	if r != nil {
+		mr = r.Metrics
+	}
 	id := uuid.UUID(m.ID).String()
-	w.pool.Log.Info("delivery failed; retrying", "correlation_id", id, "trace_id", TraceID(m), "attempt", m.Attempts,
-		"code", out.Error.Code, "status", status, "in", delay.Round(time.Millisecond))
-	// An error means the log is closing: the message is still in it and runs
-	// again after a restart.
-	_ = w.pool.Queue.Retry(m, func(err error) {
-		if err != nil {
-			w.pool.Log.Error("recording a retry; the message runs again after a restart", "correlation_id", id, "err", err)
+	switch d.kind {
+	case retry:
+		mr.Retried()
+		m.Attempts++
+		m.NotBefore = d.at
+		m.State = results.AppendAttempts(nil, out.Attempts)
+		w.pool.Log.Info("delivery failed; retrying", "correlation_id", id, "trace_id", out.TraceID, "attempt", m.Attempts,
+			"code", out.Error.Code, "status", responseStatus(out), "in", d.delay.Round(time.Millisecond))
+		_ = w.pool.Queue.Retry(m, func(err error) {
+			if err != nil {
+				w.pool.Log.Error("recording a retry; the message runs again after a restart", "correlation_id", id,
+					"trace_id", out.TraceID, "err", err)
+			}
+		})
+	case dead:
+		mr.Completed(metrics.StatusDead, time.Since(m.Received))
+		w.pool.Log.Warn("delivery failed for good; dead letter", "correlation_id", id, "trace_id", out.TraceID, "route", m.Route,
+			"attempts", len(out.Attempts), "code", out.Error.Code, "parked", d.park)
+		rec := &queue.Record{Attempts: m.Attempts + 1, Payload: out.Encode(encodeBuf(out)),
+			Notify: r.Callback && w.pool.Callbacks != nil}
+		h := &recorded{pool: w.pool, id: m.ID, out: out, notify: rec.Notify,
+			failed: "recording a dead letter; the message runs again after a restart"}
+		if err := w.pool.Queue.Dead(m, rec, d.park, h.done); err != nil {
+			w.pool.Waiters.Notify(m.ID, out)
 		}
-	})
-	return again
+	default:
+		rec := &queue.Record{Status: queue.StatusSucceeded, Attempts: m.Attempts + 1, Payload: out.Encode(encodeBuf(out)),
+			Notify: r != nil && r.Callback && w.pool.Callbacks != nil}
+		if out.Succeeded {
+			mr.Completed(metrics.StatusSucceeded, time.Since(m.Received))
+		} else {
+			mr.Completed(metrics.StatusFailed, time.Since(m.Received))
+			rec.Status = queue.StatusFailed
+		}
+		h := &recorded{pool: w.pool, id: m.ID, out: out, notify: rec.Notify,
+			failed: "recording outcome; the message will run again after a restart"}
+		if err := w.pool.Queue.Complete(m, rec, h.done); err != nil {
+			w.pool.Waiters.Notify(m.ID, out)
+		}
+	}
+}
+
+// recorded is the hand-off of a message's final record from the log back
+// to the worker's side: the log calls done on its writer goroutine (see
+// the queue package's concurrency contract) once the record is written or
+// could not be. done queues the callback (only once the record is
+// written: the callback sender reads it from the log) and wakes the sync
+// caller waiting for the outcome, if any; neither blocks, as the log's
+// writer requires. A sync caller is thus released by the commit that
+// makes its outcome durable, not by the worker.
+type recorded struct {
+	pool   *Pool
+	id     queue.ID
+	out    *results.Outcome
+	notify bool   // queue the callback
+	failed string // the log line if the record could not be written
+}
+
+func (h *recorded) done(err error) {
+	if err != nil {
+		h.pool.Log.Error(h.failed, "correlation_id", uuid.UUID(h.id).String(), "trace_id", h.out.TraceID, "err", err)
+	} else if h.notify {
+		h.pool.Callbacks.Enqueue(h.id)
+	}
+	h.pool.Waiters.Notify(h.id, h.out)
 }
 
 // backoff is the wait before attempt n+1: InitialBackoff doubled n-1 times,
-// capped at MaxBackoff, with "equal jitter" (half fixed, half random) so
-// that messages failing together do not come back together.
-func backoff(p *RetryPolicy, n int) time.Duration {
+// capped at MaxBackoff, with "equal jitter" (half fixed, half drawn by rnd,
+// rand.Int64N) so that messages failing together do not come back together.
+func backoff(p *RetryPolicy, n int, rnd func(int64) int64) time.Duration {
 	d := p.InitialBackoff
 	for i := 1; i < n && d < p.MaxBackoff; i++ {
 		d *= 2
@@ -286,7 +407,7 @@ func backoff(p *RetryPolicy, n int) time.Duration {
 	if d <= 1 {
 		return d
 	}
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1)) // #nosec G404 -- backoff jitter, not a secret
+	return d/2 + time.Duration(rnd(int64(d/2)+1))
 }
 
 // retryAfter reads a Retry-After header: seconds or an HTTP date.
@@ -306,82 +427,36 @@ func retryAfter(hs []results.Header, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-func (w *worker) run(ctx context.Context) {
-	for {
-		m, err := w.pool.Queue.Next(ctx)
-		if err != nil {
-			if !errors.Is(err, context.Canceled) && !errors.Is(err, queue.ErrClosed) {
-				w.pool.Log.Error("claiming message", "err", err)
-			}
-			return
-		}
-		w.attempt = results.Attempt{}
-		start := time.Now()
-		r := w.pool.Routes[m.Route]
-		var mr *metrics.Route
-		if r != nil {
-			mr = r.Metrics
-		}
-		mr.Started()
-		out := w.process(m)
-		mr.Finished()
-		out.Hops = Hops(m) // its callback counts as the next hop
-		out.TraceID = TraceID(m)
-		out.TraceParent = TraceParent(m)
-		if r != nil && r.Retry != nil && !m.Sync {
-			if w.attempt.At.IsZero() { // failed before dispatch
-				w.attempt = results.Attempt{At: start.UTC(), Latency: time.Since(start)}
-				if out.Error != nil {
-					w.attempt.Code, w.attempt.Message = out.Error.Code, out.Error.Message
-				}
-			}
-			switch w.retry(r.Retry, m, out) {
-			case again:
-				mr.Retried()
-				continue
-			case dead:
-				mr.Completed(metrics.StatusDead, time.Since(m.Received))
-				w.bury(m, out, r.Retry.Park, r.Callback)
-				continue
-			}
-		}
-		if out.Succeeded {
-			mr.Completed(metrics.StatusSucceeded, time.Since(m.Received))
-		} else {
-			mr.Completed(metrics.StatusFailed, time.Since(m.Received))
-		}
-		rec := &queue.Record{Status: queue.StatusSucceeded, Attempts: m.Attempts + 1, Payload: out.Encode(encodeBuf(out)),
-			Notify: r != nil && r.Callback && w.pool.Callbacks != nil}
-		if !out.Succeeded {
-			rec.Status = queue.StatusFailed
-		}
-		err = w.pool.Queue.Complete(m, rec, func(err error) {
-			if err != nil {
-				w.pool.Log.Error("recording outcome; the message will run again after a restart",
-					"correlation_id", uuid.UUID(m.ID).String(), "trace_id", out.TraceID, "err", err)
-			} else if rec.Notify {
-				w.pool.Callbacks.Enqueue(m.ID)
-			}
-			w.pool.Waiters.Notify(m.ID, out)
-		})
-		if err != nil { // the log is closing: the message runs again after a restart
-			w.pool.Waiters.Notify(m.ID, out)
-		}
-	}
-}
-
 func (w *worker) close() {
 	for _, inst := range w.instances {
 		inst.Close()
 	}
 }
 
-// process runs one message through its route and returns the outcome.
-func (w *worker) process(m *queue.Message) *results.Outcome {
-	r := w.pool.Routes[m.Route]
-	if r == nil { // the route was removed from the config while the message waited
+// process runs one message through its route r (nil: the route was removed
+// from the config while the message waited): the transforms, then the
+// delivery and the reply transforms. It returns the outcome and the
+// attempt: the delivery's (when, how long, the status or failure), or, for
+// a message that never reached a destination, the time spent and the
+// failure if any.
+func (w *worker) process(r *Route, m *queue.Message) (*results.Outcome, results.Attempt) {
+	start := time.Now()
+	out, att := w.transformAndDeliver(r, m)
+	if att.At.IsZero() { // no delivery
+		att = results.Attempt{At: start.UTC(), Latency: time.Since(start)}
+		if out.Error != nil {
+			att.Code, att.Message = out.Error.Code, out.Error.Message
+		}
+	}
+	return out, att
+}
+
+// transformAndDeliver is process's work; its attempt is zero when no
+// delivery was made.
+func (w *worker) transformAndDeliver(r *Route, m *queue.Message) (*results.Outcome, results.Attempt) {
+	if r == nil {
 		return &results.Outcome{Error: &results.Error{Code: results.CodeInternal, Stage: "route",
-			Message: fmt.Sprintf("route %q no longer exists", m.Route)}}
+			Message: fmt.Sprintf("route %q no longer exists", m.Route)}}, results.Attempt{}
 	}
 	out := &results.Outcome{}
 	c := &w.call
@@ -398,7 +473,7 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 	chain, err := w.pool.Plugins.Acquire(r.Transforms, w.chain[:0])
 	w.chain = chain
 	if err != nil {
-		return &results.Outcome{Error: &results.Error{Code: results.CodeInternal, Stage: "transform", Message: err.Error()}}
+		return &results.Outcome{Error: &results.Error{Code: results.CodeInternal, Stage: "transform", Message: err.Error()}}, results.Attempt{}
 	}
 	// The versions stay open until the message is done with them, even if a
 	// new version is swapped in meanwhile.
@@ -430,7 +505,7 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 					"correlation_id", c.CorrelationID, "trace_id", TraceID(m))
 			}
 			out.Error = &results.Error{Code: we.Code, Message: we.Message, Stage: "transform", Plugin: p.Name}
-			return out
+			return out, results.Attempt{}
 		}
 		if c.OutContentType != "" {
 			contentType = c.OutContentType
@@ -448,7 +523,7 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 			resp.Headers = []results.Header{{Name: "Content-Type", Value: contentType}}
 		}
 		out.Succeeded, out.Response = true, resp
-		return out
+		return out, results.Attempt{}
 	}
 	d := r.Destination
 	req := dispatch.Request{URL: d.URL, Body: body, ContentType: contentType, Timeout: d.Timeout}
@@ -470,7 +545,7 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 	req.Headers, span = traceHeaders(req.Headers, &w.hdrs)
 	sent := time.Now()
 	err = w.pool.Dispatcher.Send(&req, &w.resp)
-	w.attempt = results.Attempt{At: sent.UTC(), Latency: time.Since(sent)}
+	att := results.Attempt{At: sent.UTC(), Latency: time.Since(sent)}
 	if err != nil {
 		var de *dispatch.Error
 		code := dispatch.CodeUnreachable
@@ -480,12 +555,12 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 		if w.spans {
 			w.destinationSpan(span, m, d.URL, sent, 0, code)
 		}
-		r.Metrics.Attempt(code, w.attempt.Latency)
+		r.Metrics.Attempt(code, att.Latency)
 		out.Error = &results.Error{Code: code, Message: err.Error(), Stage: "dispatch"}
-		w.attempt.Code, w.attempt.Message = code, err.Error()
-		return out
+		att.Code, att.Message = code, err.Error()
+		return out, att
 	}
-	w.attempt.Status = w.resp.Status
+	att.Status = w.resp.Status
 	if w.spans {
 		failed := ""
 		if w.resp.Status < 200 || w.resp.Status > 299 {
@@ -494,9 +569,9 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 		w.destinationSpan(span, m, d.URL, sent, w.resp.Status, failed)
 	}
 	if w.resp.Status >= 200 && w.resp.Status <= 299 {
-		r.Metrics.Attempt(metrics.OutcomeSucceeded, w.attempt.Latency)
+		r.Metrics.Attempt(metrics.OutcomeSucceeded, att.Latency)
 	} else {
-		r.Metrics.Attempt(results.CodeDestinationFailed, w.attempt.Latency)
+		r.Metrics.Attempt(results.CodeDestinationFailed, att.Latency)
 	}
 	resp := &results.Response{Status: w.resp.Status, Body: append([]byte(nil), w.resp.Body...)}
 	for _, h := range w.resp.Headers {
@@ -515,18 +590,18 @@ func (w *worker) process(m *queue.Message) *results.Outcome {
 			if errors.As(err, &we) {
 				out.Error.Plugin, out.Error.Message = we.Plugin, we.Code+": "+we.Message
 			}
-			return out
+			return out, att
 		}
 		out.Response = reply
 	}
 	if resp.Status < 200 || resp.Status > 299 {
 		out.Error = &results.Error{Code: results.CodeDestinationFailed, Stage: "dispatch",
 			Message: fmt.Sprintf("destination %s answered %d", d.URL, resp.Status)}
-		w.attempt.Code, w.attempt.Message = out.Error.Code, out.Error.Message
-		return out
+		att.Code, att.Message = out.Error.Code, out.Error.Message
+		return out, att
 	}
 	out.Succeeded = true
-	return out
+	return out, att
 }
 
 func (w *worker) instance(v *registry.Version) (*wasm.Instance, error) {

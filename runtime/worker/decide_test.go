@@ -31,6 +31,14 @@ func delivered(status int, headers ...results.Header) *results.Outcome {
 	return out
 }
 
+// reshaped is out after reply transforms answered status (and headers)
+// in place of the destination's answer, which stays in Raw.
+func reshaped(out *results.Outcome, status int, headers ...results.Header) *results.Outcome {
+	out.Raw = out.Response
+	out.Response = &results.Response{Status: status, Headers: headers}
+	return out
+}
+
 func TestDecide(t *testing.T) {
 	now := time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC)
 	policy := func(edit func(*RetryPolicy)) *RetryPolicy {
@@ -105,6 +113,10 @@ func TestDecide(t *testing.T) {
 			out: delivered(503, ra("soon")), jitter: noJitter, want: retryAt(50 * time.Millisecond)},
 		{name: "Retry-After past max_age: dead", p: policy(func(p *RetryPolicy) { p.MaxAge = time.Hour }), m: message(0, 0),
 			out: delivered(503, ra("3601")), jitter: noJitter, want: decision{kind: dead}},
+		{name: "reply transforms made a 503 into a 400: the destination's 503 is retried", p: policy(nil), m: message(0, 0),
+			out: reshaped(delivered(503, ra("30")), 400), jitter: fullJitter, want: retryAt(30 * time.Second)},
+		{name: "reply transforms made a 400 into a 503: the destination's 400 is dead", p: policy(nil), m: message(0, 0),
+			out: reshaped(delivered(400), 503, ra("30")), want: decision{kind: dead}},
 		{name: "Retry-After on a status the policy does not retry: dead", p: policy(nil), m: message(0, 0),
 			out: delivered(400, ra("1")), want: decision{kind: dead}},
 	} {

@@ -298,8 +298,8 @@ func decide(p *RetryPolicy, m *queue.Message, out *results.Outcome, now time.Tim
 		return decision{kind: dead, park: p.Park}
 	}
 	delay := backoff(p, int(m.Attempts)+1, rnd)
-	if out.Response != nil {
-		if ra, ok := retryAfter(out.Response.Headers, now); ok && ra > delay {
+	if answer := destinationAnswer(out); answer != nil {
+		if ra, ok := retryAfter(answer.Headers, now); ok && ra > delay {
 			delay = ra
 		}
 	}
@@ -309,12 +309,22 @@ func decide(p *RetryPolicy, m *queue.Message, out *results.Outcome, now time.Tim
 	return decision{kind: retry, at: now.Add(delay).UTC(), delay: delay}
 }
 
-// responseStatus is the status of out's response (0: no answer).
-func responseStatus(out *results.Outcome) int {
-	if out.Response == nil {
-		return 0
+// destinationAnswer is what the destination itself answered (nil: no
+// answer): the retry policy judges that, not what reply transforms made
+// of it for the caller.
+func destinationAnswer(out *results.Outcome) *results.Response {
+	if out.Raw != nil {
+		return out.Raw
 	}
-	return out.Response.Status
+	return out.Response
+}
+
+// responseStatus is the status the destination answered (0: no answer).
+func responseStatus(out *results.Outcome) int {
+	if a := destinationAnswer(out); a != nil {
+		return a.Status
+	}
+	return 0
 }
 
 // finish saves d for m: the one place a worker writes to the log, with

@@ -84,6 +84,18 @@ func (r *Reader) Varint() int64 {
 	return x
 }
 
+// Count reads the number of items that follow, each at least one byte
+// long: a count larger than the bytes left is corrupt input, and fails the
+// Reader (0).
+func (r *Reader) Count() uint64 {
+	n := r.Uvarint()
+	if r.bad || n > uint64(len(r.b)) {
+		r.bad = true
+		return 0
+	}
+	return n
+}
+
 // LenString reads what AppendString wrote, copied into a new string. (Not
 // String: a Reader is no fmt.Stringer, printing one must not consume it.)
 func (r *Reader) LenString() string {

@@ -152,3 +152,22 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// TestCount: a count of items is at most the bytes left (each item takes
+// one at least); a larger one fails the Reader.
+func TestCount(t *testing.T) {
+	b := binary.AppendUvarint(nil, 3)
+	b = append(b, 'a', 'b', 'c')
+	r := NewReader(b)
+	if n := r.Count(); n != 3 || r.Failed() {
+		t.Fatalf("Count = %d (failed %v), want 3", n, r.Failed())
+	}
+	r = NewReader(b[:3]) // the count says 3, two bytes follow
+	if n := r.Count(); n != 0 || !r.Failed() {
+		t.Fatalf("Count over the bytes left = %d (failed %v), want 0 and failed", n, r.Failed())
+	}
+	r = NewReader(binary.AppendUvarint(nil, math.MaxUint64))
+	if n := r.Count(); n != 0 || !r.Failed() {
+		t.Fatalf("Count of MaxUint64 = %d (failed %v), want 0 and failed", n, r.Failed())
+	}
+}

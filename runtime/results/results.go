@@ -106,8 +106,8 @@ func readAttempts(d *wire.Reader) ([]Attempt, error) {
 	if d.Len() == 0 {
 		return nil, nil
 	}
-	n := d.Uvarint()
-	if n > uint64(d.Len()) {
+	n := d.Count()
+	if d.Failed() {
 		return nil, errBadPayload
 	}
 	as := make([]Attempt, 0, n)
@@ -209,8 +209,8 @@ func Decode(b []byte) (*Outcome, error) {
 	}
 	flags := b[1]
 	d := wire.NewReader(b[2:])
-	n := d.Uvarint()
-	if n > uint64(d.Len()) {
+	n := d.Count()
+	if d.Failed() {
 		return nil, errBadPayload
 	}
 	for range n {
@@ -254,11 +254,7 @@ func Decode(b []byte) (*Outcome, error) {
 // differently for Raw and Response: the caller reads it).
 func readResponse(d *wire.Reader) *Response {
 	r := &Response{Status: int(d.Uvarint())} // #nosec G115 -- decodes what Encode wrote into Sluice's own log
-	n := d.Uvarint()
-	if n > uint64(d.Len()) {
-		d.Fail()
-		return r
-	}
+	n := d.Count()
 	for range n {
 		r.Headers = append(r.Headers, Header{Name: d.LenString(), Value: d.LenString()})
 	}

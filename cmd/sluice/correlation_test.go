@@ -133,17 +133,7 @@ routes:
   - {name: a, mode: async}
 `, nil)
 	addr := ts.s.addr.String()
-	dial := func(local string) net.Conn {
-		t.Helper()
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
-		c, err := d.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		c.SetDeadline(time.Now().Add(30 * time.Second))
-		return c
-	}
+	dial := func(local string) net.Conn { t.Helper(); return dialFrom(t, addr, local) }
 	// An open connection is counted once it answered a request.
 	held := func(local string) net.Conn {
 		t.Helper()
@@ -165,4 +155,19 @@ routes:
 	for _, c := range open {
 		checkCorrelated(t, bufio.NewReader(c), "GET", 200, "")
 	}
+}
+
+// dialFrom connects to addr from the loopback address local (127.0.0.x: a
+// client of its own, as the per-IP limits see it); closed when t ends, with
+// a 30 s deadline.
+func dialFrom(t *testing.T, addr, local string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	return c
 }

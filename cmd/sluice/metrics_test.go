@@ -300,17 +300,7 @@ routes:
   - {name: a, mode: async}
 `, "")
 	addr := ts.s.addr.String()
-	dial := func(local string) net.Conn {
-		t.Helper()
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
-		c, err := d.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		c.SetDeadline(time.Now().Add(30 * time.Second))
-		return c
-	}
+	dial := func(local string) net.Conn { t.Helper(); return dialFrom(t, addr, local) }
 	held := func(local string) {
 		t.Helper()
 		c := dial(local)

@@ -116,9 +116,12 @@ func (s Status) String() string {
 // Final reports whether no further processing will happen.
 func (s Status) Final() bool { return s == StatusSucceeded || s == StatusFailed || s == StatusDead }
 
-// Record is what the queue knows about a message by its id. Payload is opaque
-// to the queue: the caller of Complete encodes the outcome (response, error)
-// and decodes it again after Lookup.
+// Record is what the queue knows about a message by its id. Payload is
+// opaque to the queue and holds one of two things, told apart by Status:
+// for a final status, what the caller of Complete or Dead encoded (the
+// outcome: response, error, attempt log); for StatusRetrying, the waiting
+// message's State (the caller's attempt log so far, as given to Retry).
+// The worker writes both with runtime/results, which reads either back.
 type Record struct {
 	ID       ID
 	Route    string

@@ -29,7 +29,7 @@ import (
 // So the budget goes to the backlog and the memtables; the caches are off.
 const (
 	// DefaultMemory is the budget when Options.Memory is 0.
-	DefaultMemory = 256 << 20
+	DefaultMemory = 1 << 30
 	// MinMemory is the smallest budget: one 1 MiB memtable with one queued
 	// (three arenas) in the Badger half.
 	MinMemory = 16 << 20

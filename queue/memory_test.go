@@ -21,8 +21,8 @@ func TestSplitMemory(t *testing.T) {
 		memTable int64
 		n        int
 	}{
-		{0, 16 << 20, 4},                  // the default, 256 MiB
-		{DefaultMemory, 16 << 20, 4},      // six arenas of 20.8 MiB within 128 MiB
+		{0, 64 << 20, 4},                  // the default, 1 GiB
+		{256 << 20, 16 << 20, 4},          // six arenas of 20.8 MiB within 128 MiB
 		{MinMemory, 1 << 20, 4},           // 8 MiB for Badger: 1 MiB memtables
 		{64 << 20, 4 << 20, 4},            // 32 MiB: 6 × 5.2 MiB
 		{1 << 30, 64 << 20, 4},            // 512 MiB: 6 × 83.2 MiB

@@ -38,7 +38,7 @@ type Config struct {
 	Workers     int       `yaml:"workers"` // 0: 8 × GOMAXPROCS
 	// Memory is the budget of memory the log holds: half is the backlog's
 	// default max_bytes (the messages waiting in memory), half Badger's
-	// memtables (queue.SplitMemory). Default 256MiB.
+	// memtables (queue.SplitMemory). Default 1GiB.
 	Memory      ByteSize `yaml:"memory"`
 	Backlog     Backlog  `yaml:"backlog"`
 	SyncTimeout Duration `yaml:"sync_timeout"` // how long a sync caller waits for its reply

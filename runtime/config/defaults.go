@@ -23,9 +23,12 @@ const (
 	// DefaultBacklogMessages bounds the messages accepted but not
 	// completed; their bytes are bounded by half of memory (BacklogBytes).
 	DefaultBacklogMessages = 100_000
-	// DefaultMemory is memory's default: with it Badger gets 16MiB
-	// memtables, 4 queued (queue.SplitMemory), and the backlog 128MiB.
-	DefaultMemory = 256 << 20
+	// DefaultMemory is memory's default: with it Badger gets 64MiB
+	// memtables, 4 queued (queue.SplitMemory), and the backlog 512MiB (its
+	// fixed default before the budget). Smaller budgets cost ingest CPU:
+	// 256MiB (16MiB memtables) took ~40% more per message (RATIONALE.md,
+	// "Memory budget").
+	DefaultMemory = 1 << 30
 	// MinMemoryBudget is memory's smallest value (queue.MinMemory).
 	MinMemoryBudget       = 16 << 20
 	DefaultSyncTimeout    = 30 * time.Second

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -54,6 +55,8 @@ type Options struct {
 	freeBytes    func(dir string) (free, total int64, err error) // the file system's space (tests stub it)
 	diskInterval time.Duration                                   // how often to measure when idle (tests); default diskInterval
 	memTable     int64                                           // the budget's memtable size (Open sets it)
+	segmentBytes int64                                           // the active segment's cap (tests); default segmentSize
+	evacuate     time.Duration                                   // a sealed segment's age limit (tests); default evacuateAge
 }
 
 // Commit describes one group commit (Options.OnCommit).
@@ -84,6 +87,12 @@ type Log struct {
 	maxBytes int64  // a batch's size cap: it must fit one Badger transaction
 	maxOps   int    // a batch's op cap: the same, in entries
 
+	segs          segments      // the messages' files (segment.go); owned by the committer
+	evacuateAfter time.Duration // a sealed segment older than this moves its live messages into Badger
+
+	pendMu  sync.RWMutex
+	pending map[ID]*Message // appended and not final (Lookup of a message read from a segment)
+
 	stats struct {
 		batches, syncs, appends, completes atomic.Uint64
 		writeNanos, syncNanos              atomic.Uint64
@@ -94,6 +103,8 @@ type Log struct {
 		reclaims                           atomic.Uint64 // forced flushes and compactions (reclaim)
 		syncedSeq                          atomic.Uint64 // every message with Seq <= this is synced
 		largestBatch                       atomic.Int64  // estimated bytes of the largest batch (tests)
+		segments, segmentBytes             atomic.Int64  // segment files and their bytes
+		segmentsDeleted, evacuated         atomic.Uint64 // segment files deleted; messages moved out of old segments
 	}
 }
 
@@ -160,6 +171,13 @@ type Stats struct {
 	DiskChecks   uint64 `json:"disk_checks"`   // free-space measurements (statfs and Badger's file sizes)
 	DiskRefused  uint64 `json:"disk_refused"`  // appends refused with ErrDiskFull
 	DiskReclaims uint64 `json:"disk_reclaims"` // forced flushes and compactions to get space back (drain mode)
+	// Segment files (segment.go): how many there are and their bytes, how
+	// many were deleted once their messages were final, and messages moved
+	// into Badger out of a segment that lived too long.
+	Segments        int    `json:"segments"`
+	SegmentBytes    int64  `json:"segment_bytes"`
+	SegmentsDeleted uint64 `json:"segments_deleted"`
+	Evacuated       uint64 `json:"evacuated"`
 }
 
 // Open opens (or creates) the log in opts.Dir, recovers every pending message
@@ -230,7 +248,19 @@ func Open(opts Options) (*Log, error) {
 		maxBytes: db.MaxBatchSize() / 2,
 		// An op writes up to four entries; small memtables (small disks)
 		// allow fewer entries per transaction than MaxBatch ops.
-		maxOps: int(min(int64(opts.MaxBatch), max(db.MaxBatchCount()/8, 1))),
+		maxOps:        int(min(int64(opts.MaxBatch), max(db.MaxBatchCount()/8, 1))),
+		evacuateAfter: cmp.Or(opts.evacuate, evacuateAge(opts.Retention)),
+		pending:       make(map[ID]*Message),
+	}
+	var total int64
+	if _, t, err := opts.freeBytes(opts.Dir); err == nil {
+		total = t
+	}
+	l.segs = segments{dir: filepath.Join(opts.Dir, segmentDir), maxBytes: cmp.Or(opts.segmentBytes, segmentSize(total)),
+		sync: opts.Durability == DurabilityFsync, all: make(map[uint64]*segment)}
+	if err := os.MkdirAll(l.segs.dir, 0o700); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("queue: creating %s: %w", l.segs.dir, err)
 	}
 	l.space.on, l.space.minFree, l.space.sz, l.space.backoff = sp.on, sp.minFree, sp.sz, reclaimInterval
 	n, err := l.recover()
@@ -280,10 +310,16 @@ func (l *Log) collectValueLog() {
 	}
 }
 
-// recover loads the pending messages and restores the order in which they
-// were appended (their Seq), and continues the sequence after them.
+// recover loads the pending messages: those that left their segment
+// (m<id> in Badger), then every message of the segment files that has no
+// record and did not leave; it restores the order in which they were
+// appended (their Seq), puts back idempotency keys Badger may have lost
+// (its writes are not synced), deletes segments without a live message,
+// and continues the sequence after every message seen.
 func (l *Log) recover() (int, error) {
 	var pending []*Message
+	left := make(map[ID]struct{}) // ids with an m<id>: their segment copy is old
+	var maxSeq uint64
 	err := l.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: []byte{prefixMessage}})
 		defer it.Close()
@@ -294,6 +330,8 @@ func (l *Log) recover() (int, error) {
 				if err != nil {
 					return fmt.Errorf("decoding message %x: %w", item.Key(), err)
 				}
+				left[m.ID] = struct{}{}
+				maxSeq = max(maxSeq, m.Seq)
 				pending = append(pending, m)
 				return nil
 			})
@@ -306,13 +344,59 @@ func (l *Log) recover() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("queue: recovering: %w", err)
 	}
-	slices.SortFunc(pending, func(a, b *Message) int { return cmp.Compare(a.Seq, b.Seq) })
-	l.nextSeq = 1
-	if n := len(pending); n > 0 {
-		l.nextSeq = pending[n-1].Seq + 1
+	ns, err := listSegments(l.segs.dir)
+	if err != nil {
+		return 0, fmt.Errorf("queue: recovering: %w", err)
 	}
-	l.stats.syncedSeq.Store(l.nextSeq - 1)
+	now := time.Now()
+	wb := l.db.NewWriteBatch()
+	defer wb.Cancel()
+	err = l.db.View(func(txn *badger.Txn) error {
+		for _, n := range ns {
+			seg := &segment{n: n, sealed: true, created: now}
+			l.segs.all[n] = seg
+			size, err := readSegment(l.segs.dir, n, func(m *Message) error {
+				maxSeq = max(maxSeq, m.Seq)
+				if _, ok := left[m.ID]; ok {
+					return nil
+				}
+				if _, err := txn.Get(recordKey(m.ID)); err == nil {
+					return nil // final
+				} else if !errors.Is(err, badger.ErrKeyNotFound) {
+					return err
+				}
+				m.seg = seg
+				seg.live++
+				pending = append(pending, m)
+				if ttl := m.Received.Add(m.IdemTTL).Sub(now); m.IdemKey != "" && ttl > 0 {
+					v := append(append(make([]byte, 0, 48), m.ID[:]...), m.IdemHash[:]...)
+					return wb.SetEntry(badger.NewEntry(idemKey(m.Route, m.IdemKey), v).WithTTL(ttl))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			seg.bytes = size
+		}
+		return nil
+	})
+	if err == nil {
+		err = wb.Flush()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("queue: recovering: %w", err)
+	}
+	slices.SortFunc(pending, func(a, b *Message) int { return cmp.Compare(a.Seq, b.Seq) })
+	l.nextSeq = maxSeq + 1
+	l.stats.syncedSeq.Store(maxSeq)
+	for _, m := range pending {
+		if m.seg != nil {
+			l.pending[m.ID] = m
+		}
+	}
 	l.sched.push(pending, true)
+	l.dropSegments()
 	return len(pending), nil
 }
 
@@ -603,6 +687,11 @@ func (l *Log) Lookup(id ID) (Record, error) {
 	// The scheduler first: a message it says is claimed is at least as far
 	// along in the log (its outcome or retry is written after it is claimed).
 	inflight, retry, retrying := l.sched.claimed(id)
+	// Then the messages read from segments: one that is no longer here when
+	// Badger is read below has its record (or m<id>) written by then.
+	l.pendMu.RLock()
+	p := l.pending[id]
+	l.pendMu.RUnlock()
 	var rec Record
 	err := l.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(recordKey(id))
@@ -615,7 +704,10 @@ func (l *Log) Lookup(id ID) (Record, error) {
 		if !errors.Is(err, badger.ErrKeyNotFound) {
 			return err
 		}
-		if item, err = txn.Get(messageKey(id)); err != nil {
+		if item, err = txn.Get(messageKey(id)); errors.Is(err, badger.ErrKeyNotFound) && p != nil {
+			rec = Record{ID: id, Route: p.Route, Status: StatusAccepted, Created: p.Received, Updated: p.Received}
+			return nil
+		} else if err != nil {
 			return err
 		}
 		return item.Value(func(v []byte) error {
@@ -670,6 +762,11 @@ func (l *Log) Stats() Stats {
 		DiskChecks:   l.stats.diskChecks.Load(),
 		DiskRefused:  l.stats.diskRefused.Load(),
 		DiskReclaims: l.stats.reclaims.Load(),
+
+		Segments:        int(l.stats.segments.Load()),
+		SegmentBytes:    l.stats.segmentBytes.Load(),
+		SegmentsDeleted: l.stats.segmentsDeleted.Load(),
+		Evacuated:       l.stats.evacuated.Load(),
 	}
 }
 
@@ -687,6 +784,7 @@ func (l *Log) Close() error {
 	<-l.exited
 	<-l.gcDone
 	<-l.diskDone
+	l.segs.close()
 	s := &l.space
 	s.mu.Lock()
 	held := s.held
@@ -709,6 +807,11 @@ func (l *Log) Close() error {
 	}
 	if err := l.db.Close(); err != nil {
 		return fmt.Errorf("queue: closing badger: %w", err)
+	}
+	for _, seg := range l.segs.deletable() { // Close synced every record
+		if err := l.segs.remove(seg); err != nil {
+			l.log.Warn("deleting a segment", "err", err)
+		}
 	}
 	return nil
 }
@@ -744,18 +847,25 @@ func (l *Log) commitLoop() {
 	batch := make([]*op, 0, l.opts.MaxBatch)
 	var arena []byte
 	var appended []*Message
-	var carry *op // taken from ops but left for the next cycle (byte cap)
+	var carry *op                       // taken from ops but left for the next cycle (byte cap)
+	tick := time.NewTicker(time.Second) // segment upkeep while idle
+	defer tick.Stop()
 	for {
 		if carry != nil {
 			batch, carry = append(batch[:0], carry), nil
 		} else {
-			o, ok := <-l.ops
-			if !ok {
-				return
+			select {
+			case o, ok := <-l.ops:
+				if !ok {
+					return
+				}
+				batch = append(batch[:0], o)
+			case <-tick.C:
+				l.upkeep()
+				continue
 			}
-			batch = append(batch[:0], o)
 		}
-		size := batch[0].size()
+		size, file := batch[0].size(), batch[0].fileSize()
 	drain:
 		for len(batch) < l.maxOps {
 			select {
@@ -763,12 +873,12 @@ func (l *Log) commitLoop() {
 				if !ok {
 					break drain
 				}
-				n := o.size()
-				if size+n > l.maxBytes {
+				n, f := o.size(), o.fileSize()
+				if size+n > l.maxBytes || file+f > maxBatchFile {
 					carry = o
 					break drain
 				}
-				batch, size = append(batch, o), size+n
+				batch, size, file = append(batch, o), size+n, file+f
 			default:
 				break drain
 			}
@@ -778,17 +888,34 @@ func (l *Log) commitLoop() {
 		}
 		arena, appended = l.commit(batch, arena[:0], appended[:0])
 		clear(appended)
+		l.upkeep()
 	}
 }
 
-// size estimates what o adds to Badger's transaction: key, value and the
-// per-entry overhead, for the message and the record it writes.
+// size estimates what o adds to Badger's transaction: keys, values and
+// the per-entry overhead. An append writes only its idempotency key there
+// (the message goes to a segment: fileSize); a retry and a dead letter
+// write the message.
 func (o *op) size() int64 {
-	n := o.msg.Size() + 64
+	n := int64(64)
+	if o.rec == nil && !o.retry {
+		return n + int64(len(o.msg.Route)+len(o.msg.IdemKey)) + 64
+	}
+	if o.retry || o.dead {
+		n += o.msg.Size() + 64
+	}
 	if o.rec != nil {
 		n += int64(len(o.rec.Payload)+len(o.rec.Route)) + 64
 	}
 	return n
+}
+
+// fileSize estimates what o adds to the segment frame (appends only).
+func (o *op) fileSize() int64 {
+	if o.rec == nil && !o.retry {
+		return o.msg.Size() + 16
+	}
+	return 0
 }
 
 func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []*Message) {
@@ -835,12 +962,10 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 			set(messageKey(m.ID), arena[start:len(arena):len(arena)])
 			continue
 		}
-		if o.rec == nil {
+		if o.rec == nil { // into the segment's frame; its idempotency key into Badger
 			m.Seq = seq
 			seq++
-			start := len(arena)
-			arena = appendMessage(arena, m)
-			set(messageKey(m.ID), arena[start:len(arena):len(arena)])
+			l.segs.add(m)
 			if m.IdemKey != "" && err == nil {
 				v := make([]byte, 0, 48)
 				v = append(append(v, m.ID[:]...), m.IdemHash[:]...)
@@ -859,30 +984,44 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		} else {
 			set(recordKey(m.ID), v)
 		}
-		if err == nil {
+		if m.seg == nil && err == nil { // it left its segment: drop its copy
 			err = wb.Delete(messageKey(m.ID))
 		}
 		if o.rec.Notify {
 			set(outboxKey(m.ID), nil)
 		}
 	}
+	// The appends' frame first: written and (DurabilityFsync) fdatasynced
+	// before anything refers to them. Badger's part is not synced: see
+	// segment.go for why that is enough.
 	var commit Commit
+	var seg *segment
+	if l.segs.pending() {
+		if err == nil {
+			t0 := time.Now()
+			seg, commit.Sync, err = l.segs.write()
+			commit.Write = time.Since(t0) - commit.Sync
+			if commit.Sync > 0 {
+				l.stats.syncNanos.Add(uint64(commit.Sync))
+				l.stats.syncs.Add(1)
+			}
+		} else {
+			l.segs.reset()
+		}
+	}
 	if err == nil {
 		t0 := time.Now()
 		err = wb.Flush()
-		commit.Write = time.Since(t0)
+		d := time.Since(t0)
+		commit.Write += d
 		l.stats.writeNanos.Add(uint64(commit.Write))
 	} else {
 		wb.Cancel()
 	}
 	l.space.mu.Unlock()
 	l.stats.batches.Add(1)
-	if err == nil && len(appended) > 0 && l.opts.Durability == DurabilityFsync {
-		t0 := time.Now()
-		err = l.db.Sync()
-		commit.Sync = time.Since(t0)
-		l.stats.syncNanos.Add(uint64(commit.Sync))
-		l.stats.syncs.Add(1)
+	if err == nil {
+		l.account(batch, seg, appended)
 	}
 	if err == nil && l.opts.OnCommit != nil {
 		commit.Appended = len(appended)
@@ -964,3 +1103,133 @@ func (b badgerLogger) Infof(f string, a ...any)    { b.log(slog.LevelDebug, f, a
 func (b badgerLogger) Debugf(f string, a ...any)   { b.log(slog.LevelDebug, f, a) }
 
 var _ Queue = (*Log)(nil)
+
+// account records a written batch's effect on the segments (committer
+// only): the appended messages are read from seg until they leave it; a
+// final record, a retry or a dead letter takes its message out of its
+// segment (the latter two wrote it to m<id>); a final one leaves the
+// pending index.
+func (l *Log) account(batch []*op, seg *segment, appended []*Message) {
+	l.pendMu.Lock()
+	defer l.pendMu.Unlock()
+	if len(appended) > 0 {
+		seg.live += len(appended)
+		for _, m := range appended {
+			m.seg = seg
+			l.pending[m.ID] = m
+		}
+	}
+	for _, o := range batch {
+		m := o.msg
+		if o.rec == nil && !o.retry {
+			continue
+		}
+		if m.seg != nil {
+			m.seg.live--
+			m.seg = nil
+		}
+		if !o.retry {
+			delete(l.pending, m.ID)
+		}
+	}
+}
+
+// upkeep runs after every commit and once a second (committer only): it
+// seals the active segment when it is full, old, or (short of disk)
+// without live messages; moves the live messages of old sealed segments
+// into Badger; and deletes sealed segments without live messages.
+func (l *Log) upkeep() {
+	s := &l.segs
+	if cur := s.cur; cur != nil && cur.bytes > 0 && (cur.bytes >= s.maxBytes ||
+		time.Since(cur.created) >= l.evacuateAfter/2 || (cur.live == 0 && l.diskLow.Load())) {
+		s.seal()
+	}
+	var old map[*segment]bool
+	var del bool
+	var n, bytes int64
+	for _, seg := range s.all {
+		n, bytes = n+1, bytes+seg.bytes
+		switch {
+		case !seg.sealed:
+		case seg.live == 0:
+			del = true
+		case time.Since(seg.created) >= l.evacuateAfter:
+			if old == nil {
+				old = make(map[*segment]bool)
+			}
+			old[seg] = true
+		}
+	}
+	l.stats.segments.Store(n)
+	l.stats.segmentBytes.Store(bytes)
+	if old != nil {
+		l.evacuate(old)
+		del = true
+	}
+	if del {
+		l.dropSegments()
+	}
+}
+
+// dropSegments deletes the sealed segments without live messages, after a
+// Badger sync that makes the records of all their messages durable.
+func (l *Log) dropSegments() {
+	dead := l.segs.deletable()
+	if len(dead) == 0 {
+		return
+	}
+	if err := l.db.Sync(); err != nil {
+		l.log.Error("syncing the log before deleting segments", "err", err)
+		return
+	}
+	for _, seg := range dead {
+		if err := l.segs.remove(seg); err != nil {
+			l.log.Error("deleting a segment", "err", err)
+			continue
+		}
+		l.stats.segmentsDeleted.Add(1)
+	}
+}
+
+// evacuate copies the live messages of old segments into Badger (m<id>,
+// without retry state: a message with retry state left its segment when
+// the retry was written), so the segments can go.
+func (l *Log) evacuate(old map[*segment]bool) {
+	var ms []*Message
+	l.pendMu.RLock()
+	for _, m := range l.pending {
+		if m.seg != nil && old[m.seg] {
+			ms = append(ms, m)
+		}
+	}
+	l.pendMu.RUnlock()
+	var size int64
+	for _, m := range ms {
+		size += m.Size() + 64
+	}
+	l.space.mu.Lock()
+	defer l.space.mu.Unlock()
+	if err := l.chargeLocked(size, false); err != nil {
+		return // short of disk: the segments stay until there is room
+	}
+	wb := l.db.NewWriteBatch()
+	var buf []byte
+	for _, m := range ms {
+		buf = encodeMessage(buf[:0], m, false)
+		if err := wb.Set(messageKey(m.ID), slices.Clone(buf)); err != nil {
+			wb.Cancel()
+			l.log.Error("moving messages out of old segments", "err", err)
+			return
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		l.log.Error("moving messages out of old segments", "err", err)
+		return
+	}
+	for _, m := range ms {
+		m.seg.live--
+		m.seg = nil
+	}
+	l.stats.evacuated.Add(uint64(len(ms)))
+	l.log.Info("moved messages out of old segments", "messages", len(ms), "segments", len(old))
+}

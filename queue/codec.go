@@ -8,10 +8,12 @@ import (
 )
 
 // Keys: one byte purpose prefix, then the message id. A pending message is
-// found by its id (m), a finished one by its record (r); completing a message
-// writes r and deletes m in one batch, so an id is always in exactly one.
+// read from its segment file (segment.go) until it leaves it: then it is
+// found by its id (m), a finished one by its record (r); completing a
+// message writes r (and deletes m) in one batch, so an id has at most one
+// of them.
 const (
-	prefixMessage = 'm' // m<id:16> -> encoded Message (pending only; holds its Seq)
+	prefixMessage = 'm' // m<id:16> -> encoded Message out of its segment: retrying, dead, replayed, evacuated (holds its Seq)
 	prefixRecord  = 'r' // r<id:16> -> encoded Record (final only)
 	prefixOutbox  = 'o' // o<id:16> -> nothing: a final record whose callback is not sent yet
 	prefixIdem    = 'i' // i<route>\x00<idempotency key> -> id + body hash (expires)
@@ -63,7 +65,12 @@ func recordKey(id ID) []byte {
 const codecVersion = 1
 
 // appendMessage encodes m onto b.
-func appendMessage(b []byte, m *Message) []byte {
+func appendMessage(b []byte, m *Message) []byte { return encodeMessage(b, m, true) }
+
+// encodeMessage encodes m onto b; without retry, as if no attempt had been
+// made (it does not read Attempts, NotBefore or State, which a worker may
+// be writing).
+func encodeMessage(b []byte, m *Message, retry bool) []byte {
 	b = append(b, codecVersion)
 	b = append(b, m.ID[:]...)
 	b = binary.AppendUvarint(b, m.Seq)
@@ -78,9 +85,12 @@ func appendMessage(b []byte, m *Message) []byte {
 	if m.Parked {
 		flags |= 8
 	}
-	retrying := m.Attempts > 0 || !m.NotBefore.IsZero() || len(m.State) > 0
+	retrying := retry && (m.Attempts > 0 || !m.NotBefore.IsZero() || len(m.State) > 0)
 	if retrying {
 		flags |= 2
+	}
+	if m.IdemKey != "" {
+		flags |= 16
 	}
 	b = append(b, flags)
 	if retrying {
@@ -92,6 +102,11 @@ func appendMessage(b []byte, m *Message) []byte {
 		b = binary.AppendVarint(b, nb)
 		b = binary.AppendUvarint(b, uint64(len(m.State)))
 		b = append(b, m.State...)
+	}
+	if m.IdemKey != "" { // recovery puts the key back if Badger lost it
+		b = wire.AppendString(b, m.IdemKey)
+		b = append(b, m.IdemHash[:]...)
+		b = binary.AppendVarint(b, int64(m.IdemTTL))
 	}
 	b = wire.AppendString(b, m.Route)
 	b = wire.AppendString(b, m.Key)
@@ -124,6 +139,11 @@ func decodeMessage(b []byte) (*Message, error) {
 		if st := d.LenString(); st != "" {
 			m.State = []byte(st)
 		}
+	}
+	if flags&16 != 0 {
+		m.IdemKey = d.LenString()
+		d.Copy(m.IdemHash[:])
+		m.IdemTTL = time.Duration(d.Varint())
 	}
 	m.Route = d.LenString()
 	m.Key = d.LenString()

@@ -1,6 +1,9 @@
 package queue
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
 // freeBytes is the space available to an unprivileged user on dir's file
 // system, and the file system's size.
@@ -21,3 +24,6 @@ func allocated(path string) (int64, error) {
 	}
 	return st.Blocks * 512, nil
 }
+
+// fdatasync flushes f's data (and the size, not the times) to the disk.
+func fdatasync(f *os.File) error { return syscall.Fdatasync(int(f.Fd())) }

@@ -18,3 +18,6 @@ func allocated(path string) (int64, error) {
 	}
 	return fi.Size(), nil
 }
+
+// fdatasync is an fsync where fdatasync is not available.
+func fdatasync(f *os.File) error { return f.Sync() }

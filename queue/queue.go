@@ -72,6 +72,8 @@ type Message struct {
 	// Dead letters (Dead): kept for a replay, never scheduled.
 	Dead   bool
 	Parked bool // its key waits until the message is replayed or discarded
+
+	seg *segment // the segment file it is read from (owned by the committer); nil: in Badger (m<id>)
 }
 
 // Size is what the message counts against the backlog's byte limit.

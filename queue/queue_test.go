@@ -42,6 +42,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	m := msg(7, "k")
 	m.Seq, m.Sync = 42, true
 	m.Attempts, m.NotBefore, m.State = 2, m.Received.Add(time.Minute), []byte("attempts")
+	m.IdemKey, m.IdemHash[31], m.IdemTTL = "order-1", 9, time.Hour
 	got, err := decodeMessage(appendMessage(nil, m))
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +50,8 @@ func TestCodecRoundTrip(t *testing.T) {
 	if got.ID != m.ID || got.Seq != 42 || !got.Sync || got.Route != "r" || got.Key != "k" ||
 		!got.Received.Equal(m.Received) || got.ContentType != m.ContentType || len(got.Headers) != 1 ||
 		got.Headers[0] != m.Headers[0] || !bytes.Equal(got.Body, m.Body) ||
-		got.Attempts != 2 || !got.NotBefore.Equal(m.NotBefore) || string(got.State) != "attempts" {
+		got.Attempts != 2 || !got.NotBefore.Equal(m.NotBefore) || string(got.State) != "attempts" ||
+		got.IdemKey != "order-1" || got.IdemHash != m.IdemHash || got.IdemTTL != time.Hour {
 		t.Fatalf("round trip: got %+v want %+v", got, m)
 	}
 	r := Record{ID: m.ID, Route: "r", Status: StatusFailed, Attempts: 3, Created: m.Received, Updated: m.Received.Add(time.Second), Payload: []byte("p")}

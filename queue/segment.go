@@ -1,0 +1,339 @@
+package queue
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The messages themselves live in Sluice's own append-only files, the
+// segments; Badger holds what changes (outcomes, retry state, dead letters,
+// idempotency keys, the callback outbox). RATIONALE.md ("Log layout")
+// has the measurements that chose this layout.
+//
+// A group commit appends one frame to the active segment with one write
+// and, under DurabilityFsync, one fdatasync: that is the moment an append
+// is acknowledged. A frame is
+//
+//	length uint32 | crc32c(payload) uint32 | payload
+//
+// and its payload is a count and that many length-prefixed messages
+// (appendMessage). A crash can leave a torn last frame; recovery cuts the
+// file at the last frame whose checksum holds (a frame is acknowledged
+// only after it is whole on disk, so nothing acknowledged is cut).
+//
+// Each segment counts its live messages (not final, still read from the
+// segment). A message leaves its segment when its final record is written
+// (Complete, Dead) or when it must be rewritten: a retry or a dead letter
+// copies it into Badger (m<id>), as does evacuation of a segment that has
+// lived too long (below). A sealed segment without live messages is
+// deleted, after a Badger sync that makes the outcomes of all its messages
+// durable: until then a power cut could lose an outcome, and the message,
+// still in its file, would run again (at least once). kill -9 loses
+// nothing: the page cache holds Badger's writes.
+//
+// Why segments are evacuated: a final record may expire (Options.Retention)
+// while a message that came with it keeps its segment alive (a parked key,
+// a slow backlog). Recovery would then find the expired message without a
+// record and run it again. So a segment is sealed once it is older than
+// half the evacuation age, and a sealed segment older than the evacuation
+// age copies its remaining live messages into Badger and is deleted; the
+// age is a quarter of the retention (at most a minute), so no record
+// expires while its message's segment exists.
+
+const (
+	segmentDir       = "segments"
+	segmentExt       = ".seg"
+	frameHeader      = 8
+	maxFrameBytes    = 1 << 30          // a frame larger than this is corrupt
+	maxSegmentBytes  = 64 << 20         // the active segment is sealed past this
+	minSegmentBytes  = 1 << 20          // on small file systems
+	maxBatchFile     = 16 << 20         // a batch's bytes in the file (MaxBatch caps it too)
+	maxEvacuateAfter = time.Minute      // when retention does not ask for less
+	minEvacuateAfter = 10 * time.Second // never more often
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// segment is one file's bookkeeping.
+type segment struct {
+	n       uint64 // its number: the file is %016x.seg
+	live    int    // messages that still need the file
+	bytes   int64
+	created time.Time
+	sealed  bool // no more appends; deleted once live is 0
+}
+
+// segments is the set of segment files. Owned by the committer goroutine
+// (and by Open before it starts).
+type segments struct {
+	dir      string
+	maxBytes int64 // seal the active segment past this
+	sync     bool  // fdatasync each frame (DurabilityFsync)
+	active   *os.File
+	cur      *segment
+	all      map[uint64]*segment
+	frame    []byte // the frame being built, reused
+	count    int    // messages in it
+}
+
+func segmentPath(dir string, n uint64) string {
+	return filepath.Join(dir, fmt.Sprintf("%016x%s", n, segmentExt))
+}
+
+// segmentSize is the active segment's size cap on a file system of total
+// bytes: 64 MiB, less on small file systems so that sealed segments (which
+// give their space back) are a small share of the disk.
+func segmentSize(total int64) int64 {
+	if total <= 0 {
+		return maxSegmentBytes
+	}
+	return min(maxSegmentBytes, max(minSegmentBytes, total/64))
+}
+
+// listSegments returns the segment numbers in dir, in order.
+func listSegments(dir string) ([]uint64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var ns []uint64
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), segmentExt)
+		if !ok || e.IsDir() {
+			continue
+		}
+		n, err := strconv.ParseUint(name, 16, 64)
+		if err != nil {
+			continue
+		}
+		ns = append(ns, n)
+	}
+	slices.Sort(ns)
+	return ns, nil
+}
+
+// readSegment calls f for every message of segment n in order. A frame
+// that is cut short or fails its checksum ends the file: it is truncated
+// there (a crash in the middle of a write leaves such a frame, never
+// acknowledged). It returns the file's size after that.
+func readSegment(dir string, n uint64, f func(m *Message) error) (int64, error) {
+	path := segmentPath(dir, n)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	off := 0
+	for len(data)-off >= frameHeader {
+		size := int(binary.LittleEndian.Uint32(data[off:]))
+		sum := binary.LittleEndian.Uint32(data[off+4:])
+		if size > maxFrameBytes || size > len(data)-off-frameHeader {
+			break
+		}
+		payload := data[off+frameHeader : off+frameHeader+size]
+		if crc32.Checksum(payload, crcTable) != sum {
+			break
+		}
+		if err := decodeFrame(payload, f); err != nil {
+			return 0, fmt.Errorf("segment %s at %d: %w", path, off, err)
+		}
+		off += frameHeader + size
+	}
+	if off < len(data) {
+		if err := os.Truncate(path, int64(off)); err != nil {
+			return 0, fmt.Errorf("cutting the torn end of %s: %w", path, err)
+		}
+	}
+	return int64(off), nil
+}
+
+func decodeFrame(p []byte, f func(m *Message) error) error {
+	count, k := binary.Uvarint(p)
+	if k <= 0 || count > uint64(len(p)) {
+		return errCorruptValue
+	}
+	p = p[k:]
+	for range count {
+		size, k := binary.Uvarint(p)
+		if k <= 0 || size > uint64(len(p)-k) {
+			return errCorruptValue
+		}
+		m, err := decodeMessage(p[k : k+int(size)])
+		if err != nil {
+			return err
+		}
+		if err := f(m); err != nil {
+			return err
+		}
+		p = p[k+int(size):]
+	}
+	return nil
+}
+
+// open starts a new active segment numbered n.
+func (s *segments) open(n uint64) error {
+	f, err := os.OpenFile(segmentPath(s.dir, n), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("queue: creating a segment: %w", err)
+	}
+	if err := syncDir(s.dir); err != nil { // the new file's name must survive a power cut
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	s.active = f
+	s.cur = &segment{n: n, created: time.Now()}
+	s.all[n] = s.cur
+	return nil
+}
+
+// add encodes m into the frame being built.
+func (s *segments) add(m *Message) {
+	if len(s.frame) == 0 {
+		s.frame = append(s.frame, make([]byte, frameHeader+binary.MaxVarintLen32)...)
+	}
+	// The message's length goes in front of it: reserve the largest varint,
+	// encode, then move the message down if the length took fewer bytes.
+	at := len(s.frame)
+	s.frame = append(s.frame, make([]byte, binary.MaxVarintLen64)...)
+	s.frame = appendMessage(s.frame, m)
+	size := len(s.frame) - at - binary.MaxVarintLen64
+	k := binary.PutUvarint(s.frame[at:], uint64(size))
+	copy(s.frame[at+k:], s.frame[at+binary.MaxVarintLen64:])
+	s.frame = s.frame[:at+k+size]
+	s.count++
+}
+
+// pending reports whether messages were added since the last write.
+func (s *segments) pending() bool { return s.count > 0 }
+
+// write appends the frame built by add to the active segment, fdatasyncs
+// it when durability asks for it, and returns the segment holding it. On
+// an error nothing of the frame stays in the file.
+func (s *segments) write() (*segment, time.Duration, error) {
+	defer s.reset()
+	if err := s.ensure(); err != nil {
+		return nil, 0, err
+	}
+	// The count's varint goes right before the first message: the frame's
+	// payload starts where it starts.
+	var cnt [binary.MaxVarintLen32]byte
+	k := binary.PutUvarint(cnt[:], uint64(s.count))
+	at := frameHeader + binary.MaxVarintLen32 - k
+	copy(s.frame[at:], cnt[:k])
+	payload := s.frame[at:]
+	hdr := at - frameHeader
+	binary.LittleEndian.PutUint32(s.frame[hdr:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(s.frame[hdr+4:], crc32.Checksum(payload, crcTable))
+	buf := s.frame[hdr:]
+	seg := s.cur
+	if _, err := s.active.Write(buf); err != nil {
+		s.cut(seg.bytes)
+		return nil, 0, fmt.Errorf("queue: writing segment %016x: %w", seg.n, err)
+	}
+	var took time.Duration
+	if s.sync {
+		t0 := time.Now()
+		if err := fdatasync(s.active); err != nil {
+			s.cut(seg.bytes)
+			return nil, 0, fmt.Errorf("queue: syncing segment %016x: %w", seg.n, err)
+		}
+		took = time.Since(t0)
+	}
+	seg.bytes += int64(len(buf))
+	return seg, took, nil
+}
+
+// cut truncates the active file back to size after a failed write (a
+// partial frame must not stay in front of the next one).
+func (s *segments) cut(size int64) {
+	if err := s.active.Truncate(size); err != nil {
+		// The next frame would follow garbage that recovery stops at:
+		// seal this file, start another.
+		s.seal()
+	}
+}
+
+// seal closes the active segment for appends; the next append opens a new
+// one. With sync off the file is synced now (a sealed file is complete).
+func (s *segments) seal() {
+	if s.active == nil {
+		return
+	}
+	if !s.sync {
+		_ = fdatasync(s.active)
+	}
+	s.active.Close()
+	s.active = nil
+	s.cur.sealed = true
+	s.cur = nil
+}
+
+// ensure opens a new active segment if there is none.
+func (s *segments) ensure() error {
+	if s.active != nil {
+		return nil
+	}
+	var n uint64 = 1
+	for k := range s.all {
+		n = max(n, k+1)
+	}
+	return s.open(n)
+}
+
+// deletable returns the sealed segments without live messages.
+func (s *segments) deletable() []*segment {
+	var out []*segment
+	for _, seg := range s.all {
+		if seg.sealed && seg.live == 0 {
+			out = append(out, seg)
+		}
+	}
+	return out
+}
+
+// remove deletes a segment's file.
+func (s *segments) remove(seg *segment) error {
+	if err := os.Remove(segmentPath(s.dir, seg.n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("queue: deleting segment %016x: %w", seg.n, err)
+	}
+	delete(s.all, seg.n)
+	return nil
+}
+
+// close seals the active segment.
+func (s *segments) close() { s.seal() }
+
+// syncDir makes a directory's entries durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("queue: syncing %s: %w", dir, err)
+	}
+	return nil
+}
+
+// reset drops the frame being built (its batch failed before the write).
+func (s *segments) reset() { s.frame, s.count = s.frame[:0], 0 }
+
+// evacuateAge is how old a sealed segment may get before its remaining
+// messages move into Badger: a quarter of the retention, at most a minute
+// (and never under minEvacuateAfter). See the comment at the top.
+func evacuateAge(retention time.Duration) time.Duration {
+	if retention <= 0 {
+		return maxEvacuateAfter
+	}
+	return min(maxEvacuateAfter, max(minEvacuateAfter, retention/4))
+}

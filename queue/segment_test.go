@@ -1,0 +1,236 @@
+package queue
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func segmentFiles(t *testing.T, dir string) []uint64 {
+	t.Helper()
+	ns, err := listSegments(filepath.Join(dir, segmentDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+// Every way a message leaves its segment, across a restart: completed and
+// dead messages do not come back, retrying ones come back with their state
+// (from Badger), untouched and in-flight ones come back from their
+// segment, idempotency keys hold, and segments whose messages are all
+// final are deleted.
+func TestSegmentsRecoverEveryState(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, Options{segmentBytes: 2 << 10}) // a few messages per segment
+	const n = 120
+	for i := range n {
+		m := msg(i, "")
+		if i%10 == 0 {
+			m.IdemKey, m.IdemHash[0], m.IdemTTL = "idem-"+string(rune('a'+i/10)), byte(i), time.Hour
+		}
+		if err := l.Append(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(segmentFiles(t, dir)); got < 5 {
+		t.Fatalf("%d segment files for %d messages of ~100 bytes in 2 KiB segments", got, n)
+	}
+	want := map[ID]Status{}
+	later := time.Now().Add(time.Hour)
+	for range n {
+		m, err := l.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := int(m.ID[2])
+		done := make(chan error, 1)
+		switch i % 4 {
+		case 0:
+			err = l.Complete(m, &Record{Status: StatusSucceeded, Payload: []byte("ok")}, func(err error) { done <- err })
+			want[m.ID] = StatusSucceeded
+		case 1:
+			m.Attempts, m.NotBefore, m.State = 1, later, []byte("attempt 1")
+			err = l.Retry(m, func(err error) { done <- err })
+			want[m.ID] = StatusRetrying
+		case 2:
+			err = l.Dead(m, &Record{Payload: []byte("gave up")}, false, func(err error) { done <- err })
+			want[m.ID] = StatusDead
+		default: // claimed and never finished: in flight at the "crash"
+			done <- nil
+			want[m.ID] = StatusAccepted
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	l = openTest(t, dir, Options{segmentBytes: 2 << 10})
+	defer l.Close()
+	for id, st := range want {
+		rec, err := l.Lookup(id)
+		if err != nil {
+			t.Fatalf("%x: %v", id[:3], err)
+		}
+		if rec.Status != st {
+			t.Fatalf("message %d: %s after the restart, want %s", id[2], rec.Status, st)
+		}
+		if st == StatusRetrying && (rec.Attempts != 1 || string(rec.Payload) != "attempt 1" || !rec.NextAttempt.Equal(later.UTC())) {
+			t.Fatalf("retry state lost: %+v", rec)
+		}
+	}
+	for i := 0; i < n; i += 10 {
+		id, hash, err := l.Idempotent("r", "idem-"+string(rune('a'+i/10)))
+		if err != nil || id != msg(i, "").ID || hash[0] != byte(i) {
+			t.Fatalf("idempotency key of message %d: %x %v", i, id[:3], err)
+		}
+	}
+	// What runs again: the in-flight quarter now, the retrying one later.
+	ran := map[ID]bool{}
+	for range n / 4 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		m, err := l.Next(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want[m.ID] != StatusAccepted || ran[m.ID] {
+			t.Fatalf("message %d ran again (%s)", m.ID[2], want[m.ID])
+		}
+		ran[m.ID] = true
+		if err := complete(l, m, &Record{Status: StatusSucceeded}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if m, err := l.Next(ctx); err == nil {
+		t.Fatalf("message %d ran, want nothing due", m.ID[2])
+	}
+	// Every message left its segment (final, or in Badger while it waits to
+	// retry): no segment is needed any more.
+	waitFor(t, "segments to be deleted", func() bool { return len(segmentFiles(t, dir)) == 0 })
+	if st := l.Stats(); st.SegmentsDeleted == 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+}
+
+// A crash in the middle of a frame leaves a torn tail: recovery keeps every
+// whole frame and cuts the rest, and the log goes on.
+func TestSegmentTornFrame(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, Options{})
+	for i := range 10 {
+		if err := l.Append(msg(i, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ns := segmentFiles(t, dir)
+	if len(ns) != 1 {
+		t.Fatalf("segments %v", ns)
+	}
+	path := segmentPath(filepath.Join(dir, segmentDir), ns[0])
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := fi.Size()
+	for _, tail := range [][]byte{
+		{0x40, 0, 0, 0, 1, 2, 3, 4, 1, 9, 9},                    // a frame of 64 bytes cut after 3
+		binary.LittleEndian.AppendUint32([]byte{5, 0, 0, 0}, 7), // a whole frame with a wrong checksum
+	} {
+		if tail[0] == 5 {
+			tail = append(tail, 1, 2, 3, 4, 5)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(tail); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		l = openTest(t, dir, Options{})
+		if st := l.Stats(); st.Backlog != 10 {
+			t.Fatalf("backlog %d after a torn tail, want 10", st.Backlog)
+		}
+		if fi, err := os.Stat(path); err != nil || fi.Size() != whole {
+			t.Fatalf("the torn tail was not cut: %v %v (want %d bytes)", fi.Size(), err, whole)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l = openTest(t, dir, Options{})
+	defer l.Close()
+	if err := l.Append(msg(10, "")); err != nil {
+		t.Fatal(err)
+	}
+	if len(segmentFiles(t, dir)) != 2 {
+		t.Fatalf("an append after a restart goes to a new segment: %v", segmentFiles(t, dir))
+	}
+}
+
+// A segment that lives too long (a message nobody runs keeps it) moves its
+// live messages into Badger and goes, so that no record expires while the
+// file of its message exists; the moved messages survive a restart and
+// complete like any other.
+func TestSegmentEvacuation(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{segmentBytes: 1 << 10, evacuate: 200 * time.Millisecond}
+	l := openTest(t, dir, opts)
+	for i := range 20 {
+		if err := l.Append(msg(i, "k")); err != nil { // one key: only the first may run
+			t.Fatal(err)
+		}
+	}
+	first, err := l.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "evacuation", func() bool { return l.Stats().Evacuated == 20 && len(segmentFiles(t, dir)) == 0 })
+	if rec, err := l.Lookup(msg(5, "").ID); err != nil || rec.Status != StatusAccepted {
+		t.Fatalf("an evacuated message: %+v %v", rec, err)
+	}
+	if err := complete(l, first, &Record{Status: StatusSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir, opts)
+	defer l.Close()
+	for i := 1; i < 20; i++ {
+		m, err := l.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.ID != msg(i, "").ID {
+			t.Fatalf("message %d ran in place of %d", m.ID[2], i)
+		}
+		if err := complete(l, m, &Record{Status: StatusSucceeded}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Lookup(first.ID); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if m, err := l.Next(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("after all 20: %v %v", m, err)
+	}
+}

@@ -108,15 +108,25 @@ type Log struct {
 	}
 }
 
-// op is one request to the committer: an append or a completion.
+// opKind is what an op asks of the committer: the four writes a backend
+// of the log implements (Append, Complete, Retry, Dead).
+type opKind uint8
+
+const (
+	opAppend   opKind = iota // store msg (a segment frame) and schedule it; the caller waits on done
+	opComplete               // store rec as msg's final record; release msg's key
+	opRetry                  // store msg with its retry state (m<id>); run it again at NotBefore
+	opDead                   // store rec (dead) and msg as a dead letter of its route; park or release its key
+)
+
+// op is one request to the committer.
 type op struct {
+	kind   opKind
 	msg    *Message
-	rec    *Record         // nil for an append
-	retry  bool            // Retry: rewrite msg, run it again later
-	dead   bool            // Dead: rec is the dead record, msg stays as a dead letter
-	park   bool            // Dead: msg's key stays held
-	done   chan error      // appends: the caller waits on it
-	onDone func(err error) // completions: called after the write
+	rec    *Record         // opComplete, opDead
+	park   bool            // opDead: msg's key stays held
+	done   chan error      // opAppend: the caller waits on it
+	onDone func(err error) // the others: called after the write
 }
 
 var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
@@ -130,7 +140,7 @@ func newOp(m *Message) *op {
 
 // free clears o (keeping its done channel) and returns it to the pool.
 func (o *op) free() {
-	o.msg, o.rec, o.retry, o.dead, o.park, o.onDone = nil, nil, false, false, false, nil
+	o.kind, o.msg, o.rec, o.park, o.onDone = opAppend, nil, nil, false, nil
 	opPool.Put(o)
 }
 
@@ -432,7 +442,7 @@ func (l *Log) Complete(m *Message, rec *Record, done func(error)) error {
 		rec.Created = m.Received
 	}
 	o := newOp(m)
-	o.rec, o.onDone = rec, done
+	o.kind, o.rec, o.onDone = opComplete, rec, done
 	return l.send(o)
 }
 
@@ -440,7 +450,7 @@ func (l *Log) Complete(m *Message, rec *Record, done func(error)) error {
 func (l *Log) Retry(m *Message, done func(error)) error {
 	l.sched.retrying(m) // Lookup shows the retry from now on, not the attempt before
 	o := newOp(m)
-	o.retry, o.onDone = true, done
+	o.kind, o.onDone = opRetry, done
 	if err := l.send(o); err != nil {
 		l.sched.forgetRetry(m.ID)
 		return err
@@ -455,7 +465,7 @@ func (l *Log) Dead(m *Message, rec *Record, park bool, done func(error)) error {
 		rec.Created = m.Received
 	}
 	o := newOp(m)
-	o.rec, o.dead, o.park, o.onDone = rec, true, park, done
+	o.kind, o.rec, o.park, o.onDone = opDead, rec, park, done
 	return l.send(o)
 }
 
@@ -898,21 +908,20 @@ func (l *Log) commitLoop() {
 // write the message.
 func (o *op) size() int64 {
 	n := int64(64)
-	if o.rec == nil && !o.retry {
+	switch o.kind {
+	case opAppend:
 		return n + int64(len(o.msg.Route)+len(o.msg.IdemKey)) + 64
-	}
-	if o.retry || o.dead {
+	case opRetry:
+		return n + o.msg.Size() + 64
+	case opDead:
 		n += o.msg.Size() + 64
 	}
-	if o.rec != nil {
-		n += int64(len(o.rec.Payload)+len(o.rec.Route)) + 64
-	}
-	return n
+	return n + int64(len(o.rec.Payload)+len(o.rec.Route)) + 64
 }
 
 // fileSize estimates what o adds to the segment frame (appends only).
 func (o *op) fileSize() int64 {
-	if o.rec == nil && !o.retry {
+	if o.kind == opAppend {
 		return o.msg.Size() + 16
 	}
 	return 0
@@ -939,7 +948,39 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 	now := time.Now().UTC()
 	for _, o := range batch {
 		m := o.msg
-		if o.dead { // the record, the message kept as a dead letter, its index entry
+		switch o.kind {
+		case opAppend: // into the segment's frame; its idempotency key into Badger
+			m.Seq = seq
+			seq++
+			l.segs.add(m)
+			if m.IdemKey != "" && err == nil {
+				v := make([]byte, 0, 48)
+				v = append(append(v, m.ID[:]...), m.IdemHash[:]...)
+				err = wb.SetEntry(badger.NewEntry(idemKey(m.Route, m.IdemKey), v).WithTTL(m.IdemTTL))
+			}
+			appended = append(appended, m)
+		case opComplete: // the record; the message's copy in Badger, if it has one, goes
+			if o.rec.Updated.IsZero() {
+				o.rec.Updated = now
+			}
+			start := len(arena)
+			arena = appendRecord(arena, o.rec)
+			if v := arena[start:len(arena):len(arena)]; l.opts.Retention > 0 && err == nil {
+				err = wb.SetEntry(badger.NewEntry(recordKey(m.ID), v).WithTTL(l.opts.Retention))
+			} else {
+				set(recordKey(m.ID), v)
+			}
+			if m.seg == nil && err == nil {
+				err = wb.Delete(messageKey(m.ID))
+			}
+			if o.rec.Notify {
+				set(outboxKey(m.ID), nil)
+			}
+		case opRetry: // the message with its retry state, under the same Seq
+			start := len(arena)
+			arena = appendMessage(arena, m)
+			set(messageKey(m.ID), arena[start:len(arena):len(arena)])
+		case opDead: // the record, the message kept as a dead letter, its index entry
 			m.Dead, m.Parked = true, o.park
 			if o.rec.Updated.IsZero() {
 				o.rec.Updated = now
@@ -954,41 +995,6 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 			if o.rec.Notify {
 				set(outboxKey(m.ID), nil)
 			}
-			continue
-		}
-		if o.retry { // the same key, the same Seq, the new retry state
-			start := len(arena)
-			arena = appendMessage(arena, m)
-			set(messageKey(m.ID), arena[start:len(arena):len(arena)])
-			continue
-		}
-		if o.rec == nil { // into the segment's frame; its idempotency key into Badger
-			m.Seq = seq
-			seq++
-			l.segs.add(m)
-			if m.IdemKey != "" && err == nil {
-				v := make([]byte, 0, 48)
-				v = append(append(v, m.ID[:]...), m.IdemHash[:]...)
-				err = wb.SetEntry(badger.NewEntry(idemKey(m.Route, m.IdemKey), v).WithTTL(m.IdemTTL))
-			}
-			appended = append(appended, m)
-			continue
-		}
-		if o.rec.Updated.IsZero() {
-			o.rec.Updated = now
-		}
-		start := len(arena)
-		arena = appendRecord(arena, o.rec)
-		if v := arena[start:len(arena):len(arena)]; l.opts.Retention > 0 && err == nil {
-			err = wb.SetEntry(badger.NewEntry(recordKey(m.ID), v).WithTTL(l.opts.Retention))
-		} else {
-			set(recordKey(m.ID), v)
-		}
-		if m.seg == nil && err == nil { // it left its segment: drop its copy
-			err = wb.Delete(messageKey(m.ID))
-		}
-		if o.rec.Notify {
-			set(outboxKey(m.ID), nil)
 		}
 	}
 	// The appends' frame first: written and (DurabilityFsync) fdatasynced
@@ -1039,41 +1045,31 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		}
 	}
 	for _, o := range batch {
-		if o.dead {
+		switch o.kind {
+		case opAppend:
+			if err != nil {
+				l.sched.unreserve(o.msg)
+			}
+			o.done <- err
+			continue // the caller frees it
+		case opComplete:
+			// Release the key even if the write failed: the message stays in
+			// the log and runs again after a restart.
+			l.sched.done(o.msg)
+			if err == nil {
+				l.stats.completes.Add(1)
+				l.stats.completedBytes.Add(o.msg.Size())
+			}
+		case opRetry:
+			// Even if the write failed the message runs again: now from
+			// memory, after a restart from the log.
+			l.sched.later(o.msg)
+		case opDead:
 			if o.park && err == nil {
 				l.sched.park(o.msg)
 			} else {
 				l.sched.done(o.msg)
 			}
-			if o.onDone != nil {
-				o.onDone(err)
-			}
-			o.free()
-			continue
-		}
-		if o.retry {
-			// Even if the write failed the message runs again: now from
-			// memory, after a restart from the log.
-			l.sched.later(o.msg)
-			if o.onDone != nil {
-				o.onDone(err)
-			}
-			o.free()
-			continue
-		}
-		if o.rec == nil {
-			if err != nil {
-				l.sched.unreserve(o.msg)
-			}
-			o.done <- err
-			continue
-		}
-		// Release the key even if the write failed: the message stays in the
-		// log and runs again after a restart.
-		l.sched.done(o.msg)
-		if err == nil {
-			l.stats.completes.Add(1)
-			l.stats.completedBytes.Add(o.msg.Size())
 		}
 		if o.onDone != nil {
 			o.onDone(err)
@@ -1121,14 +1117,14 @@ func (l *Log) account(batch []*op, seg *segment, appended []*Message) {
 	}
 	for _, o := range batch {
 		m := o.msg
-		if o.rec == nil && !o.retry {
+		if o.kind == opAppend {
 			continue
 		}
 		if m.seg != nil {
 			m.seg.live--
 			m.seg = nil
 		}
-		if !o.retry {
+		if o.kind != opRetry {
 			delete(l.pending, m.ID)
 		}
 	}

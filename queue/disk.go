@@ -490,7 +490,7 @@ func (l *Log) admitLocked(batch []*op) []*op {
 	s := &l.space
 	var appends, rest int64
 	for _, o := range batch {
-		if o.rec == nil && !o.retry {
+		if o.kind == opAppend {
 			appends += o.diskBytes()
 		} else {
 			rest += o.diskBytes()
@@ -518,7 +518,7 @@ func (l *Log) admitLocked(batch []*op) []*op {
 	kept := batch[:0]
 	for _, o := range batch {
 		switch {
-		case o.rec == nil && !o.retry:
+		case o.kind == opAppend:
 			if !refuse {
 				kept = append(kept, o)
 				continue
@@ -566,13 +566,13 @@ func (l *Log) chargeLocked(n int64, line bool) error {
 	return nil
 }
 
-// diskBytes estimates what o writes to Badger's files: a message, a record
-// and a tombstone, keys and entry headers.
+// diskBytes estimates what o writes to the log's files: a message (in a
+// segment, or in Badger), a record and a tombstone, keys and entry headers.
 func (o *op) diskBytes() int64 {
-	switch {
-	case o.rec == nil: // append, retry: the message
+	switch o.kind {
+	case opAppend, opRetry: // the message
 		return o.msg.Size() + 64
-	case o.dead: // the record, the message again, the index entry
+	case opDead: // the record, the message again, the index entry
 		return o.msg.Size() + int64(len(o.rec.Payload)+len(o.rec.Route)) + 192
 	default: // the record and the message's tombstone
 		return int64(len(o.rec.Payload)+len(o.rec.Route)) + 128
@@ -583,8 +583,8 @@ func (o *op) diskBytes() int64 {
 // as a failed write (the message is still in the log and runs again after
 // a restart).
 func (l *Log) failHeld(o *op) {
-	switch {
-	case o.retry:
+	switch o.kind {
+	case opRetry:
 		l.sched.later(o.msg)
 	default:
 		l.sched.done(o.msg)

@@ -58,8 +58,9 @@ func minFree(total int64) int64 { return min(1<<30, total/20) }
 // that something else took.
 const diskInterval = time.Second
 
-// chargeFactor is what the committer charges per byte of a batch until the
-// next measurement: the byte in the WAL (or the value log), and the floor
+// chargeFactor is what the committer charges per byte that a batch writes
+// to Badger until the next measurement (appends' bytes go to a segment
+// file, written once, and are charged once): the byte in the WAL (or the value log), and the floor
 // growing twice with it: the table its flush will write, and the tree a
 // compaction may rewrite. A measurement replaces the estimate with what the
 // file system and the files say.
@@ -103,9 +104,17 @@ func sizeBadgerUpTo(total int64, dir string, limit int64) badgerSizing {
 	m = max(m, walMemTable(dir))
 	// Badger refuses a value threshold above a transaction's limit (15% of
 	// the memtable); half of it leaves room for the key and the message's
-	// other entries. Its default, 1 MB, fits memtables from 16 MiB up.
-	return badgerSizing{memTable: m, valueLogFile: 4 * m, threshold: min(1<<20, m*15/100/2)}
+	// other entries.
+	return badgerSizing{memTable: m, valueLogFile: 4 * m, threshold: min(valueThreshold, m*15/100/2)}
 }
+
+// valueThreshold: larger values (results that carry a body, messages
+// copied out of their segment) go to Badger's value log, written once;
+// the LSM tree holds a pointer. Badger's default, 1 MB, kept them in the
+// memtables, their WALs and every table a compaction rewrites: with 1 KiB
+// results 1.45× the CPU per message, 1.5× the bytes written and 4× the
+// anonymous memory (RATIONALE.md, "Log layout").
+const valueThreshold = 256
 
 // walMemTable is the memtable size that wrote the largest WAL in dir: a new
 // WAL is created at twice the memtable size, and Open truncates a replayed
@@ -509,10 +518,10 @@ func (l *Log) admitLocked(batch []*op) []*op {
 		}
 		return s.free-cost >= line
 	}
-	refuse := appends > 0 && (s.low || !fits(charge(appends+rest), s.line))
+	refuse := appends > 0 && (s.low || !fits(appends+charge(rest), s.line))
 	hold := rest > 0 && (len(s.held) > 0 || !fits(charge(rest), s.floor))
 	if !refuse && !hold {
-		s.free -= charge(appends + rest)
+		s.free -= appends + charge(rest)
 		return batch
 	}
 	kept := batch[:0]
@@ -540,7 +549,7 @@ func (l *Log) admitLocked(batch []*op) []*op {
 		rest = 0
 	}
 	if len(kept) > 0 {
-		s.free -= charge(appends + rest)
+		s.free -= appends + charge(rest)
 	}
 	return kept
 }

@@ -10,12 +10,20 @@
 // without the other. On [Open] every message without a final record is handed
 // out again (at-least-once).
 //
-// The embedded implementation ([Open]) keeps the log in Badger. One committer
-// goroutine owns every write: concurrent appends and completions are drained
-// into one batch, written together, and synced once (group commit); the next
-// batch collects while the current one is written. Ordering and the bounded
-// backlog live in memory in a scheduler that another backend (for example a
-// replicated stream) can reuse.
+// The embedded implementation ([Open]) keeps each message in Sluice's own
+// append-only segment files and everything that changes in Badger
+// (segment.go). One committer goroutine owns every write: concurrent
+// appends and completions are drained into one batch; the batch's messages
+// are one frame appended to the active segment with one write and one
+// fdatasync (group commit; the next batch collects meanwhile), then its
+// outcomes, retry states, dead letters and idempotency keys are one Badger
+// write, not synced: a segment is deleted only after a Badger sync covers
+// the outcomes of all its messages, so a lost Badger write means a message
+// runs again, never that one is lost. The committer's four operations
+// (opAppend, opComplete, opRetry, opDead) are what another backend
+// implements. Ordering and the bounded backlog live in memory in a
+// scheduler that another backend (for example a replicated stream) can
+// reuse.
 //
 // A full disk is an error, never a crash. Badger writes through mmap'd files
 // and dies with SIGBUS when the file system runs out under a mapping, so the

@@ -88,6 +88,7 @@ type Log struct {
 	maxOps   int    // a batch's op cap: the same, in entries
 
 	segs          segments      // the messages' files (segment.go); owned by the committer
+	syncer        *syncer       // fdatasyncs a batch's frame while its Badger part is written
 	evacuateAfter time.Duration // a sealed segment older than this moves its live messages into Badger
 
 	pendMu  sync.RWMutex
@@ -283,6 +284,7 @@ func Open(opts Options) (*Log, error) {
 	}
 	l.check(false) // before the first append can come: a short disk starts in drain mode
 	go l.every(opts.diskInterval, l.diskDone, l.checkDisk)
+	l.syncer = newSyncer()
 	go l.commitLoop()
 	if l.opts.GCInterval <= 0 {
 		l.opts.GCInterval = 10 * time.Minute
@@ -794,6 +796,7 @@ func (l *Log) Close() error {
 	<-l.exited
 	<-l.gcDone
 	<-l.diskDone
+	l.syncer.stop()
 	l.segs.close()
 	s := &l.space
 	s.mu.Lock()
@@ -1002,56 +1005,42 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 	// segment.go for why that is enough.
 	var commit Commit
 	var seg *segment
+	var syncErr error // the frame's fdatasync failed: its appends are not acknowledged
+	syncing := false
+	t0 := time.Now()
 	if l.segs.pending() {
 		if err == nil {
-			t0 := time.Now()
-			seg, commit.Sync, err = l.segs.write()
-			commit.Write = time.Since(t0) - commit.Sync
-			if commit.Sync > 0 {
-				l.stats.syncNanos.Add(uint64(commit.Sync))
-				l.stats.syncs.Add(1)
+			seg, err = l.segs.write()
+			if err == nil && l.segs.sync {
+				l.syncer.start(l.segs.active)
+				syncing = true
 			}
 		} else {
 			l.segs.reset()
 		}
 	}
 	if err == nil {
-		t0 := time.Now()
 		err = wb.Flush()
-		d := time.Since(t0)
-		commit.Write += d
-		l.stats.writeNanos.Add(uint64(commit.Write))
 	} else {
 		wb.Cancel()
 	}
-	l.space.mu.Unlock()
+	commit.Write = time.Since(t0)
+	l.stats.writeNanos.Add(uint64(commit.Write))
+	l.space.mu.Unlock() // written: a measurement may see it now
 	l.stats.batches.Add(1)
-	if err == nil {
-		l.account(batch, seg, appended)
-	}
-	if err == nil && l.opts.OnCommit != nil {
-		commit.Appended = len(appended)
-		l.opts.OnCommit(commit)
-	}
 	if err != nil {
 		err = fmt.Errorf("queue: writing batch: %w", err)
 		l.log.Error("log write failed", "ops", len(batch), "err", err)
 	} else {
 		l.nextSeq = seq
-		if len(appended) > 0 {
-			l.stats.syncedSeq.Store(seq - 1)
-			l.stats.appends.Add(uint64(len(appended)))
-			l.sched.push(appended, false)
-		}
+		l.account(batch, seg, appended)
 	}
+	// Outcomes, retries and dead letters are written: they are released
+	// while the disk still syncs the frame (they do not depend on it).
 	for _, o := range batch {
 		switch o.kind {
 		case opAppend:
-			if err != nil {
-				l.sched.unreserve(o.msg)
-			}
-			o.done <- err
-			continue // the caller frees it
+			continue // after the sync, below
 		case opComplete:
 			// Release the key even if the write failed: the message stays in
 			// the log and runs again after a restart.
@@ -1074,7 +1063,44 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		if o.onDone != nil {
 			o.onDone(err)
 		}
-		o.free()
+	}
+	if syncing {
+		r := l.syncer.wait()
+		commit.Sync = r.took
+		l.stats.syncNanos.Add(uint64(r.took))
+		l.stats.syncs.Add(1)
+		if r.err != nil {
+			// The frame may or may not be on disk: its appenders get the
+			// error (a retry of theirs is a duplicate at worst: their
+			// messages still run, so their idempotency keys hold), and the
+			// file takes no further frame.
+			syncErr = fmt.Errorf("queue: syncing segment %016x: %w", seg.n, r.err)
+			l.log.Error("log sync failed", "appends", len(appended), "err", syncErr)
+			l.segs.seal()
+		}
+	}
+	if err == nil {
+		if l.opts.OnCommit != nil {
+			commit.Appended = len(appended)
+			l.opts.OnCommit(commit)
+		}
+		if len(appended) > 0 {
+			if syncErr == nil {
+				l.stats.syncedSeq.Store(seq - 1)
+			}
+			l.stats.appends.Add(uint64(len(appended)))
+			l.sched.push(appended, false)
+		}
+	}
+	for _, o := range batch {
+		if o.kind != opAppend {
+			o.free()
+			continue
+		}
+		if err != nil {
+			l.sched.unreserve(o.msg)
+		}
+		o.done <- cmp.Or(err, syncErr) // the caller frees it
 	}
 	return arena, appended
 }

@@ -215,13 +215,13 @@ func (s *segments) add(m *Message) {
 // pending reports whether messages were added since the last write.
 func (s *segments) pending() bool { return s.count > 0 }
 
-// write appends the frame built by add to the active segment, fdatasyncs
-// it when durability asks for it, and returns the segment holding it. On
-// an error nothing of the frame stays in the file.
-func (s *segments) write() (*segment, time.Duration, error) {
+// write appends the frame built by add to the active segment and returns
+// the segment holding it; the caller syncs it (syncer) when durability asks
+// for it. On an error nothing of the frame stays in the file.
+func (s *segments) write() (*segment, error) {
 	defer s.reset()
 	if err := s.ensure(); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	// The count's varint goes right before the first message: the frame's
 	// payload starts where it starts.
@@ -237,20 +237,43 @@ func (s *segments) write() (*segment, time.Duration, error) {
 	seg := s.cur
 	if _, err := s.active.Write(buf); err != nil {
 		s.cut(seg.bytes)
-		return nil, 0, fmt.Errorf("queue: writing segment %016x: %w", seg.n, err)
-	}
-	var took time.Duration
-	if s.sync {
-		t0 := time.Now()
-		if err := fdatasync(s.active); err != nil {
-			s.cut(seg.bytes)
-			return nil, 0, fmt.Errorf("queue: syncing segment %016x: %w", seg.n, err)
-		}
-		took = time.Since(t0)
+		return nil, fmt.Errorf("queue: writing segment %016x: %w", seg.n, err)
 	}
 	seg.bytes += int64(len(buf))
-	return seg, took, nil
+	return seg, nil
 }
+
+// syncer runs the committer's fdatasync of a segment on a goroutine of its
+// own, so that the batch's Badger write (outcomes, idempotency keys) runs
+// while the disk syncs the frame, instead of after it.
+type syncer struct {
+	req  chan *os.File
+	done chan syncResult
+}
+
+type syncResult struct {
+	took time.Duration
+	err  error
+}
+
+func newSyncer() *syncer {
+	y := &syncer{req: make(chan *os.File), done: make(chan syncResult, 1)}
+	go y.run()
+	return y
+}
+
+func (y *syncer) run() {
+	for f := range y.req {
+		t0 := time.Now()
+		err := fdatasync(f)
+		y.done <- syncResult{time.Since(t0), err}
+	}
+}
+
+// start syncs f in the background; wait returns the result.
+func (y *syncer) start(f *os.File) { y.req <- f }
+func (y *syncer) wait() syncResult { return <-y.done }
+func (y *syncer) stop()            { close(y.req) }
 
 // cut truncates the active file back to size after a failed write (a
 // partial frame must not stay in front of the next one).

@@ -253,9 +253,9 @@ func (m *Metrics) WatchPlugins(instances func(plugin string) int64) {
 // commit: messages it made durable, its write and fsync times.
 func (m *Metrics) LogCommit() func(appended int, write, sync time.Duration) {
 	commit := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_log_commit_duration_seconds",
-		Help: "Writing one group commit to Badger.", Buckets: latencyBuckets})
+		Help: "Writing one group commit: its frame to the segment file, its outcomes to Badger.", Buckets: latencyBuckets})
 	syncs := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_log_sync_duration_seconds",
-		Help: "The fsync of one group commit (durability: fsync).", Buckets: latencyBuckets})
+		Help: "The fdatasync of one group commit's frame (durability: fsync).", Buckets: latencyBuckets})
 	batch := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_log_batch_messages",
 		Help: "Messages made durable by one group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 13)})
 	m.reg.MustRegister(commit, syncs, batch)

@@ -57,6 +57,7 @@ type Options struct {
 	memTable     int64                                           // the budget's memtable size (Open sets it)
 	segmentBytes int64                                           // the active segment's cap (tests); default segmentSize
 	evacuate     time.Duration                                   // a sealed segment's age limit (tests); default evacuateAge
+	syncGate     chan struct{}                                   // tests: each fdatasync waits for a token
 }
 
 // Commit describes one group commit (Options.OnCommit).
@@ -87,8 +88,12 @@ type Log struct {
 	maxBytes int64  // a batch's size cap: it must fit one Badger transaction
 	maxOps   int    // a batch's op cap: the same, in entries
 
-	segs          segments      // the messages' files (segment.go); owned by the committer
-	syncer        *syncer       // fdatasyncs a batch's frame while its Badger part is written
+	segs          segments // the messages' files (segment.go); owned by the committer
+	syncer        *syncer  // fdatasyncs a batch's frame while its Badger part is written
+	queued        []*op    // taken from ops, not yet written (committer only)
+	opsClosed     bool     // ops is closed and drained into queued (committer only)
+	side          []*op    // a batch written while a frame syncs (waitSync)
+	sideArena     []byte
 	evacuateAfter time.Duration // a sealed segment older than this moves its live messages into Badger
 
 	pendMu  sync.RWMutex
@@ -284,7 +289,7 @@ func Open(opts Options) (*Log, error) {
 	}
 	l.check(false) // before the first append can come: a short disk starts in drain mode
 	go l.every(opts.diskInterval, l.diskDone, l.checkDisk)
-	l.syncer = newSyncer()
+	l.syncer = newSyncer(opts.syncGate)
 	go l.commitLoop()
 	if l.opts.GCInterval <= 0 {
 		l.opts.GCInterval = 10 * time.Minute
@@ -860,48 +865,111 @@ func (l *Log) commitLoop() {
 	batch := make([]*op, 0, l.opts.MaxBatch)
 	var arena []byte
 	var appended []*Message
-	var carry *op                       // taken from ops but left for the next cycle (byte cap)
 	tick := time.NewTicker(time.Second) // segment upkeep while idle
 	defer tick.Stop()
 	for {
-		if carry != nil {
-			batch, carry = append(batch[:0], carry), nil
-		} else {
+		if len(l.queued) == 0 {
+			if l.opsClosed {
+				return
+			}
 			select {
 			case o, ok := <-l.ops:
 				if !ok {
 					return
 				}
-				batch = append(batch[:0], o)
+				l.queued = append(l.queued, o)
 			case <-tick.C:
 				l.upkeep()
 				continue
 			}
 		}
-		size, file := batch[0].size(), batch[0].fileSize()
 	drain:
-		for len(batch) < l.maxOps {
+		for !l.opsClosed && len(l.queued) < l.maxOps {
 			select {
 			case o, ok := <-l.ops:
 				if !ok {
+					l.opsClosed = true
 					break drain
 				}
-				n, f := o.size(), o.fileSize()
-				if size+n > l.maxBytes || file+f > maxBatchFile {
-					carry = o
-					break drain
-				}
-				batch, size, file = append(batch, o), size+n, file+f
+				l.queued = append(l.queued, o)
 			default:
 				break drain
 			}
 		}
+		var size int64
+		batch, size = l.take(batch[:0], func(*op) bool { return true })
 		if size > l.stats.largestBatch.Load() {
 			l.stats.largestBatch.Store(size)
 		}
 		arena, appended = l.commit(batch, arena[:0], appended[:0])
 		clear(appended)
 		l.upkeep()
+	}
+}
+
+// take moves the queued ops that want accepts into batch, in order, as far
+// as one batch holds them (maxOps, maxBytes for Badger, maxBatchFile for
+// the segment); the others stay queued. It takes at least one.
+func (l *Log) take(batch []*op, want func(*op) bool) ([]*op, int64) {
+	var size, file int64
+	kept := l.queued[:0]
+	for i, o := range l.queued {
+		if !want(o) {
+			kept = append(kept, o)
+			continue
+		}
+		n, f := o.size(), o.fileSize()
+		if len(batch) > 0 && (len(batch) == l.maxOps || size+n > l.maxBytes || file+f > maxBatchFile) {
+			kept = append(kept, l.queued[i:]...)
+			break
+		}
+		batch, size, file = append(batch, o), size+n, file+f
+	}
+	clear(l.queued[len(kept):])
+	l.queued = kept
+	return batch, size
+}
+
+// waitSync waits for the fdatasync of the batch's frame. Meanwhile it
+// writes and releases the outcomes, retries and dead letters that arrive
+// (they do not depend on the frame), so that a completion waits for a
+// Badger write, not for a disk sync; appends that arrive wait for the next
+// batch.
+func (l *Log) waitSync() syncResult {
+	for {
+		ops := l.ops
+		if l.opsClosed {
+			ops = nil
+		}
+		select {
+		case r := <-l.syncer.done:
+			return r
+		case o, ok := <-ops:
+			if !ok {
+				l.opsClosed = true
+				continue
+			}
+			l.queued = append(l.queued, o)
+		drain:
+			for !l.opsClosed && len(l.queued) < 2*l.maxOps {
+				select {
+				case o, ok := <-l.ops:
+					if !ok {
+						l.opsClosed = true
+						break drain
+					}
+					l.queued = append(l.queued, o)
+				default:
+					break drain
+				}
+			}
+			var batch []*op
+			batch, _ = l.take(l.side[:0], func(o *op) bool { return o.kind != opAppend })
+			if len(batch) > 0 {
+				l.sideArena, _ = l.commit(batch, l.sideArena[:0], nil)
+			}
+			l.side = batch[:0]
+		}
 	}
 }
 
@@ -1065,7 +1133,7 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		}
 	}
 	if syncing {
-		r := l.syncer.wait()
+		r := l.waitSync()
 		commit.Sync = r.took
 		l.stats.syncNanos.Add(uint64(r.took))
 		l.stats.syncs.Add(1)

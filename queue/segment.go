@@ -249,6 +249,7 @@ func (s *segments) write() (*segment, error) {
 type syncer struct {
 	req  chan *os.File
 	done chan syncResult
+	gate chan struct{} // tests: each sync waits for a token
 }
 
 type syncResult struct {
@@ -256,23 +257,25 @@ type syncResult struct {
 	err  error
 }
 
-func newSyncer() *syncer {
-	y := &syncer{req: make(chan *os.File), done: make(chan syncResult, 1)}
+func newSyncer(gate chan struct{}) *syncer {
+	y := &syncer{req: make(chan *os.File), done: make(chan syncResult, 1), gate: gate}
 	go y.run()
 	return y
 }
 
 func (y *syncer) run() {
 	for f := range y.req {
+		if y.gate != nil {
+			<-y.gate
+		}
 		t0 := time.Now()
 		err := fdatasync(f)
 		y.done <- syncResult{time.Since(t0), err}
 	}
 }
 
-// start syncs f in the background; wait returns the result.
+// start syncs f in the background; its result comes on done.
 func (y *syncer) start(f *os.File) { y.req <- f }
-func (y *syncer) wait() syncResult { return <-y.done }
 func (y *syncer) stop()            { close(y.req) }
 
 // cut truncates the active file back to size after a failed write (a

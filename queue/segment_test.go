@@ -234,3 +234,50 @@ func TestSegmentEvacuation(t *testing.T) {
 		t.Fatalf("after all 20: %v %v", m, err)
 	}
 }
+
+// A completion does not wait for the disk: while a batch's frame is being
+// synced, outcomes that arrive are written and released, and appends wait
+// for the sync that covers them.
+func TestCompletionDoesNotWaitForASync(t *testing.T) {
+	gate := make(chan struct{}, 1)
+	l := openTest(t, t.TempDir(), Options{syncGate: gate})
+	gate <- struct{}{} // the first append's sync may run
+	if err := l.Append(msg(1, "")); err != nil {
+		t.Fatal(err)
+	}
+	first, err := l.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	appended := make(chan error, 1)
+	go func() { appended <- l.Append(msg(2, "")) }() // its sync waits for the gate
+	waitFor(t, "the second append's frame", func() bool { return l.Stats().Batches == 2 })
+	done := make(chan error, 1)
+	if err := l.Complete(first, &Record{Status: StatusSucceeded}, func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the completion waited for another batch's sync")
+	}
+	if rec, err := l.Lookup(first.ID); err != nil || rec.Status != StatusSucceeded {
+		t.Fatalf("after the completion: %+v %v", rec, err)
+	}
+	select {
+	case err := <-appended:
+		t.Fatalf("the append returned before its sync: %v", err)
+	default:
+	}
+	gate <- struct{}{}
+	if err := <-appended; err != nil {
+		t.Fatal(err)
+	}
+	close(gate) // Close's syncs
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

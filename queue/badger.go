@@ -883,19 +883,7 @@ func (l *Log) commitLoop() {
 				continue
 			}
 		}
-	drain:
-		for !l.opsClosed && len(l.queued) < l.maxOps {
-			select {
-			case o, ok := <-l.ops:
-				if !ok {
-					l.opsClosed = true
-					break drain
-				}
-				l.queued = append(l.queued, o)
-			default:
-				break drain
-			}
-		}
+		l.drain(l.maxOps)
 		var size int64
 		batch, size = l.take(batch[:0], func(*op) bool { return true })
 		if size > l.stats.largestBatch.Load() {
@@ -904,6 +892,22 @@ func (l *Log) commitLoop() {
 		arena, appended = l.commit(batch, arena[:0], appended[:0])
 		clear(appended)
 		l.upkeep()
+	}
+}
+
+// drain queues what ops holds now, up to n queued in all, without waiting.
+func (l *Log) drain(n int) {
+	for !l.opsClosed && len(l.queued) < n {
+		select {
+		case o, ok := <-l.ops:
+			if !ok {
+				l.opsClosed = true
+				return
+			}
+			l.queued = append(l.queued, o)
+		default:
+			return
+		}
 	}
 }
 
@@ -950,19 +954,7 @@ func (l *Log) waitSync() syncResult {
 				continue
 			}
 			l.queued = append(l.queued, o)
-		drain:
-			for !l.opsClosed && len(l.queued) < 2*l.maxOps {
-				select {
-				case o, ok := <-l.ops:
-					if !ok {
-						l.opsClosed = true
-						break drain
-					}
-					l.queued = append(l.queued, o)
-				default:
-					break drain
-				}
-			}
+			l.drain(2 * l.maxOps)
 			var batch []*op
 			batch, _ = l.take(l.side[:0], func(o *op) bool { return o.kind != opAppend })
 			if len(batch) > 0 {

@@ -96,6 +96,18 @@ func (r *Reader) Count() uint64 {
 	return n
 }
 
+// LenBytes reads what AppendString (or a length and that many bytes)
+// wrote, without copying: the slice aliases the Reader's input.
+func (r *Reader) LenBytes() []byte {
+	n := r.Count()
+	if r.bad {
+		return nil
+	}
+	b := r.b[:n:n]
+	r.b = r.b[n:]
+	return b
+}
+
 // LenString reads what AppendString wrote, copied into a new string. (Not
 // String: a Reader is no fmt.Stringer, printing one must not consume it.)
 func (r *Reader) LenString() string {

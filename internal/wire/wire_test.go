@@ -171,3 +171,21 @@ func TestCount(t *testing.T) {
 		t.Fatalf("Count of MaxUint64 = %d (failed %v), want 0 and failed", n, r.Failed())
 	}
 }
+
+// LenBytes reads what AppendString wrote without copying, and fails on a
+// length past the input like LenString.
+func TestLenBytes(t *testing.T) {
+	in := AppendString(AppendString(nil, "frame"), "x")
+	r := NewReader(in)
+	b := r.LenBytes()
+	if string(b) != "frame" || cap(b) != len(b) || &b[0] != &in[1] {
+		t.Fatalf("LenBytes = %q (cap %d), want an alias of the input", b, cap(b))
+	}
+	if got := r.LenBytes(); string(got) != "x" || r.Failed() || r.Len() != 0 {
+		t.Fatalf("second LenBytes = %q, failed %v", got, r.Failed())
+	}
+	r = NewReader([]byte{5, 'a', 'b'})
+	if got := r.LenBytes(); got != nil || !r.Failed() {
+		t.Fatalf("a length past the input: %q, failed %v", got, r.Failed())
+	}
+}

@@ -424,10 +424,11 @@ func TestRetentionExpiresFinalRecords(t *testing.T) {
 	}
 }
 
-// A batch must fit one Badger transaction: a WriteBatch that spills into a
+// A batch must fit one Badger transaction (a WriteBatch that spills into a
 // second one may straddle a memtable switch, and db.Sync covers only the
-// newest memtable. Many large appends at once must be split into batches
-// under the cap, and every one of them must be in the log.
+// newest memtable) and its frame must stay under maxBatchFile. Many large
+// appends at once must be split into batches under both caps, and every one
+// of them must be in the log.
 func TestBatchesFitOneTransaction(t *testing.T) {
 	dir := t.TempDir()
 	l := openTest(t, dir, Options{})
@@ -453,9 +454,9 @@ func TestBatchesFitOneTransaction(t *testing.T) {
 	if got := l.stats.largestBatch.Load(); got > l.db.MaxBatchSize() {
 		t.Fatalf("largest batch %d bytes, over Badger's limit of one transaction (%d)", got, l.db.MaxBatchSize())
 	}
-	if st := l.Stats(); st.Batches < n*size/uint64(l.db.MaxBatchSize()) {
-		t.Fatalf("%d appends of %d KiB went in %d batches; Badger's transaction limit is %d bytes",
-			n, size>>10, st.Batches, l.db.MaxBatchSize())
+	if st := l.Stats(); st.Batches < n*size/maxBatchFile {
+		t.Fatalf("%d appends of %d KiB went in %d batches; a batch's frame holds at most %d bytes",
+			n, size>>10, st.Batches, maxBatchFile)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,504 @@
+package queue
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// The committer: the one goroutine that writes the log. It takes the
+// operations queued by Append, Complete, Retry and Dead, writes each batch
+// (its appends as one segment frame, the rest to Badger), syncs the frame,
+// and releases the operations; between batches it keeps the segments
+// (upkeep).
+
+// opKind is what an op asks of the committer: the four writes a backend
+// of the log implements (Append, Complete, Retry, Dead).
+type opKind uint8
+
+const (
+	opAppend   opKind = iota // store msg (a segment frame) and schedule it; the caller waits on done
+	opComplete               // store rec as msg's final record; release msg's key
+	opRetry                  // store msg with its retry state (m<id>); run it again at NotBefore
+	opDead                   // store rec (dead) and msg as a dead letter of its route; park or release its key
+)
+
+// op is one request to the committer.
+type op struct {
+	kind   opKind
+	msg    *Message
+	rec    *Record         // opComplete, opDead
+	park   bool            // opDead: msg's key stays held
+	done   chan error      // opAppend: the caller waits on it
+	onDone func(err error) // the others: called after the write
+}
+
+var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
+
+// newOp takes an op from the pool.
+func newOp(m *Message) *op {
+	o := opPool.Get().(*op)
+	o.msg = m
+	return o
+}
+
+// free clears o (keeping its done channel) and returns it to the pool.
+func (o *op) free() {
+	o.kind, o.msg, o.rec, o.park, o.onDone = opAppend, nil, nil, false, nil
+	opPool.Put(o)
+}
+
+// send hands o to the committer, or frees it and reports errClosed.
+func (l *Log) send(o *op) error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		o.free()
+		return errClosed
+	}
+	l.ops <- o
+	return nil
+}
+
+// commitLoop is the only writer. Each cycle takes everything queued (up to
+// MaxBatch ops and maxBytes), writes it as one batch, syncs once if the batch
+// holds appends and durability asks for it, and only then schedules and
+// releases the ops.
+func (l *Log) commitLoop() {
+	defer close(l.exited)
+	batch := make([]*op, 0, l.opts.MaxBatch)
+	var arena []byte
+	var appended []*Message
+	tick := time.NewTicker(time.Second) // segment upkeep while idle
+	defer tick.Stop()
+	for {
+		if len(l.queued) == 0 {
+			if l.opsClosed {
+				return
+			}
+			select {
+			case o, ok := <-l.ops:
+				if !ok {
+					return
+				}
+				l.queued = append(l.queued, o)
+			case <-tick.C:
+				l.upkeep()
+				continue
+			}
+		}
+		l.drain(l.maxOps)
+		var size int64
+		batch, size = l.take(batch[:0], func(*op) bool { return true })
+		if size > l.stats.largestBatch.Load() {
+			l.stats.largestBatch.Store(size)
+		}
+		arena, appended = l.commit(batch, arena[:0], appended[:0])
+		clear(appended)
+		l.upkeep()
+	}
+}
+
+// drain queues what ops holds now, up to n queued in all, without waiting.
+func (l *Log) drain(n int) {
+	for !l.opsClosed && len(l.queued) < n {
+		select {
+		case o, ok := <-l.ops:
+			if !ok {
+				l.opsClosed = true
+				return
+			}
+			l.queued = append(l.queued, o)
+		default:
+			return
+		}
+	}
+}
+
+// take moves the queued ops that want accepts into batch, in order, as far
+// as one batch holds them (maxOps, maxBytes for Badger, maxBatchFile for
+// the segment); the others stay queued. It takes at least one.
+func (l *Log) take(batch []*op, want func(*op) bool) ([]*op, int64) {
+	var size, file int64
+	kept := l.queued[:0]
+	for i, o := range l.queued {
+		if !want(o) {
+			kept = append(kept, o)
+			continue
+		}
+		n, f := o.size(), o.fileSize()
+		if len(batch) > 0 && (len(batch) == l.maxOps || size+n > l.maxBytes || file+f > maxBatchFile) {
+			kept = append(kept, l.queued[i:]...)
+			break
+		}
+		batch, size, file = append(batch, o), size+n, file+f
+	}
+	clear(l.queued[len(kept):])
+	l.queued = kept
+	return batch, size
+}
+
+// waitSync waits for the fdatasync of the batch's frame. Meanwhile it
+// writes and releases the outcomes, retries and dead letters that arrive
+// (they do not depend on the frame), so that a completion waits for a
+// Badger write, not for a disk sync; appends that arrive wait for the next
+// batch.
+func (l *Log) waitSync() syncResult {
+	for {
+		ops := l.ops
+		if l.opsClosed {
+			ops = nil
+		}
+		select {
+		case r := <-l.syncer.done:
+			return r
+		case o, ok := <-ops:
+			if !ok {
+				l.opsClosed = true
+				continue
+			}
+			l.queued = append(l.queued, o)
+			l.drain(2 * l.maxOps)
+			var batch []*op
+			batch, _ = l.take(l.side[:0], func(o *op) bool { return o.kind != opAppend })
+			if len(batch) > 0 {
+				l.sideArena, _ = l.commit(batch, l.sideArena[:0], nil)
+			}
+			l.side = batch[:0]
+		}
+	}
+}
+
+// size estimates what o adds to Badger's transaction: keys, values and
+// the per-entry overhead. An append writes only its idempotency key there
+// (the message goes to a segment: fileSize); a retry and a dead letter
+// write the message.
+func (o *op) size() int64 {
+	n := int64(64)
+	switch o.kind {
+	case opAppend:
+		return n + int64(len(o.msg.Route)+len(o.msg.IdemKey)) + 64
+	case opRetry:
+		return n + o.msg.Size() + 64
+	case opDead:
+		n += o.msg.Size() + 64
+	}
+	return n + int64(len(o.rec.Payload)+len(o.rec.Route)) + 64
+}
+
+// fileSize estimates what o adds to the segment frame (appends only).
+func (o *op) fileSize() int64 {
+	if o.kind == opAppend {
+		return o.msg.Size() + 16
+	}
+	return 0
+}
+
+func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []*Message) {
+	// The budget admits the batch (or part of it) and is held until it is
+	// written, so that a measurement never sees half of it.
+	l.space.mu.Lock()
+	if l.space.on {
+		if batch = l.admitLocked(batch); len(batch) == 0 {
+			l.space.mu.Unlock()
+			return arena, appended
+		}
+	}
+	wb := l.db.NewWriteBatch()
+	var err error
+	set := func(k, v []byte) {
+		if err == nil {
+			err = wb.Set(k, v)
+		}
+	}
+	seq := l.nextSeq
+	now := time.Now().UTC()
+	for _, o := range batch {
+		m := o.msg
+		switch o.kind {
+		case opAppend: // into the segment's frame; its idempotency key into Badger
+			m.Seq = seq
+			seq++
+			l.segs.add(m)
+			if m.IdemKey != "" && err == nil {
+				v := make([]byte, 0, 48)
+				v = append(append(v, m.ID[:]...), m.IdemHash[:]...)
+				err = wb.SetEntry(badger.NewEntry(idemKey(m.Route, m.IdemKey), v).WithTTL(m.IdemTTL))
+			}
+			appended = append(appended, m)
+		case opComplete: // the record; the message's copy in Badger, if it has one, goes
+			if o.rec.Updated.IsZero() {
+				o.rec.Updated = now
+			}
+			start := len(arena)
+			arena = appendRecord(arena, o.rec)
+			if v := arena[start:len(arena):len(arena)]; l.opts.Retention > 0 && err == nil {
+				err = wb.SetEntry(badger.NewEntry(recordKey(m.ID), v).WithTTL(l.opts.Retention))
+			} else {
+				set(recordKey(m.ID), v)
+			}
+			if m.seg == nil && err == nil {
+				err = wb.Delete(messageKey(m.ID))
+			}
+			if o.rec.Notify {
+				set(outboxKey(m.ID), nil)
+			}
+		case opRetry: // the message with its retry state, under the same Seq
+			start := len(arena)
+			arena = appendMessage(arena, m)
+			set(messageKey(m.ID), arena[start:len(arena):len(arena)])
+		case opDead: // the record, the message kept as a dead letter, its index entry
+			m.Dead, m.Parked = true, o.park
+			if o.rec.Updated.IsZero() {
+				o.rec.Updated = now
+			}
+			start := len(arena)
+			arena = appendRecord(arena, o.rec)
+			set(recordKey(m.ID), arena[start:len(arena):len(arena)])
+			start = len(arena)
+			arena = appendMessage(arena, m)
+			set(messageKey(m.ID), arena[start:len(arena):len(arena)])
+			set(deadKey(m.Route, m.Seq), m.ID[:])
+			if o.rec.Notify {
+				set(outboxKey(m.ID), nil)
+			}
+		}
+	}
+	// The appends' frame first: written and (DurabilityFsync) fdatasynced
+	// before anything refers to them. Badger's part is not synced: see
+	// segment.go for why that is enough.
+	var commit Commit
+	var seg *segment
+	var syncErr error // the frame's fdatasync failed: its appends are not acknowledged
+	syncing := false
+	t0 := time.Now()
+	if l.segs.pending() {
+		if err == nil {
+			seg, err = l.segs.write()
+			if err == nil && l.segs.sync {
+				l.syncer.start(l.segs.active)
+				syncing = true
+			}
+		} else {
+			l.segs.reset()
+		}
+	}
+	if err == nil {
+		err = wb.Flush()
+	} else {
+		wb.Cancel()
+	}
+	commit.Write = time.Since(t0)
+	l.stats.writeNanos.Add(uint64(commit.Write))
+	l.space.mu.Unlock() // written: a measurement may see it now
+	l.stats.batches.Add(1)
+	if err != nil {
+		err = fmt.Errorf("queue: writing batch: %w", err)
+		l.log.Error("log write failed", "ops", len(batch), "err", err)
+	} else {
+		l.nextSeq = seq
+		l.account(batch, seg, appended)
+	}
+	// Outcomes, retries and dead letters are written: they are released
+	// while the disk still syncs the frame (they do not depend on it).
+	for _, o := range batch {
+		switch o.kind {
+		case opAppend:
+			continue // after the sync, below
+		case opComplete:
+			// Release the key even if the write failed: the message stays in
+			// the log and runs again after a restart.
+			l.sched.done(o.msg)
+			if err == nil {
+				l.stats.completes.Add(1)
+				l.stats.completedBytes.Add(o.msg.Size())
+			}
+		case opRetry:
+			// Even if the write failed the message runs again: now from
+			// memory, after a restart from the log.
+			l.sched.later(o.msg)
+		case opDead:
+			if o.park && err == nil {
+				l.sched.park(o.msg)
+			} else {
+				l.sched.done(o.msg)
+			}
+		}
+		if o.onDone != nil {
+			o.onDone(err)
+		}
+	}
+	if syncing {
+		r := l.waitSync()
+		commit.Sync = r.took
+		l.stats.syncNanos.Add(uint64(r.took))
+		l.stats.syncs.Add(1)
+		if r.err != nil {
+			// The frame may or may not be on disk: its appenders get the
+			// error (a retry of theirs is a duplicate at worst: their
+			// messages still run, so their idempotency keys hold), and the
+			// file takes no further frame.
+			syncErr = fmt.Errorf("queue: syncing segment %016x: %w", seg.n, r.err)
+			l.log.Error("log sync failed", "appends", len(appended), "err", syncErr)
+			l.segs.seal()
+		}
+	}
+	if err == nil {
+		if l.opts.OnCommit != nil {
+			commit.Appended = len(appended)
+			l.opts.OnCommit(commit)
+		}
+		if len(appended) > 0 {
+			if syncErr == nil {
+				l.stats.syncedSeq.Store(seq - 1)
+			}
+			l.stats.appends.Add(uint64(len(appended)))
+			l.sched.push(appended, false)
+		}
+	}
+	for _, o := range batch {
+		if o.kind != opAppend {
+			o.free()
+			continue
+		}
+		if err != nil {
+			l.sched.unreserve(o.msg)
+		}
+		o.done <- cmp.Or(err, syncErr) // the caller frees it
+	}
+	return arena, appended
+}
+
+// account records a written batch's effect on the segments (committer
+// only): the appended messages are read from seg until they leave it; a
+// final record, a retry or a dead letter takes its message out of its
+// segment (the latter two wrote it to m<id>); a final one leaves the
+// pending index.
+func (l *Log) account(batch []*op, seg *segment, appended []*Message) {
+	l.pendMu.Lock()
+	defer l.pendMu.Unlock()
+	if len(appended) > 0 {
+		seg.live += len(appended)
+		for _, m := range appended {
+			m.seg = seg
+			l.pending[m.ID] = m
+		}
+	}
+	for _, o := range batch {
+		m := o.msg
+		if o.kind == opAppend {
+			continue
+		}
+		if m.seg != nil {
+			m.seg.live--
+			m.seg = nil
+		}
+		if o.kind != opRetry {
+			delete(l.pending, m.ID)
+		}
+	}
+}
+
+// upkeep runs after every commit and once a second (committer only): it
+// seals the active segment when it is full, old, or (short of disk)
+// without live messages; moves the live messages of old sealed segments
+// into Badger; and deletes sealed segments without live messages.
+func (l *Log) upkeep() {
+	s := &l.segs
+	if cur := s.cur; cur != nil && cur.bytes > 0 && (cur.bytes >= s.maxBytes ||
+		time.Since(cur.created) >= l.evacuateAfter/2 || (cur.live == 0 && l.diskLow.Load())) {
+		s.seal()
+	}
+	var old map[*segment]bool
+	var del bool
+	var n, bytes int64
+	for _, seg := range s.all {
+		n, bytes = n+1, bytes+seg.bytes
+		switch {
+		case !seg.sealed:
+		case seg.live == 0:
+			del = true
+		case time.Since(seg.created) >= l.evacuateAfter:
+			if old == nil {
+				old = make(map[*segment]bool)
+			}
+			old[seg] = true
+		}
+	}
+	l.stats.segments.Store(n)
+	l.stats.segmentBytes.Store(bytes)
+	if old != nil {
+		l.evacuate(old)
+		del = true
+	}
+	if del {
+		l.dropSegments()
+	}
+}
+
+// dropSegments deletes the sealed segments without live messages, after a
+// Badger sync that makes the records of all their messages durable.
+func (l *Log) dropSegments() {
+	dead := l.segs.deletable()
+	if len(dead) == 0 {
+		return
+	}
+	if err := l.db.Sync(); err != nil {
+		l.log.Error("syncing the log before deleting segments", "err", err)
+		return
+	}
+	for _, seg := range dead {
+		if err := l.segs.remove(seg); err != nil {
+			l.log.Error("deleting a segment", "err", err)
+			continue
+		}
+		l.stats.segmentsDeleted.Add(1)
+	}
+}
+
+// evacuate copies the live messages of old segments into Badger (m<id>,
+// without retry state: a message with retry state left its segment when
+// the retry was written), so the segments can go.
+func (l *Log) evacuate(old map[*segment]bool) {
+	var ms []*Message
+	l.pendMu.RLock()
+	for _, m := range l.pending {
+		if m.seg != nil && old[m.seg] {
+			ms = append(ms, m)
+		}
+	}
+	l.pendMu.RUnlock()
+	var size int64
+	for _, m := range ms {
+		size += m.Size() + 64
+	}
+	l.space.mu.Lock()
+	defer l.space.mu.Unlock()
+	if err := l.chargeLocked(size, false); err != nil {
+		return // short of disk: the segments stay until there is room
+	}
+	wb := l.db.NewWriteBatch()
+	var buf []byte
+	for _, m := range ms {
+		buf = encodeMessage(buf[:0], m, false)
+		if err := wb.Set(messageKey(m.ID), slices.Clone(buf)); err != nil {
+			wb.Cancel()
+			l.log.Error("moving messages out of old segments", "err", err)
+			return
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		l.log.Error("moving messages out of old segments", "err", err)
+		return
+	}
+	for _, m := range ms {
+		m.seg.live--
+		m.seg = nil
+	}
+	l.stats.evacuated.Add(uint64(len(ms)))
+	l.log.Info("moved messages out of old segments", "messages", len(ms), "segments", len(old))
+}

@@ -12,7 +12,7 @@
 //
 // The embedded implementation ([Open]) keeps each message in Sluice's own
 // append-only segment files and everything that changes in Badger
-// (segment.go). One committer goroutine owns every write: concurrent
+// (segment.go). One committer goroutine (committer.go) owns every write: concurrent
 // appends and completions are drained into one batch; the batch's messages
 // are one frame appended to the active segment with one write and one
 // fdatasync (group commit; the next batch collects meanwhile), then its

@@ -293,7 +293,7 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		wb.Cancel()
 	}
 	commit.Write = time.Since(t0)
-	l.stats.writeNanos.Add(uint64(commit.Write))
+	l.stats.writeNanos.Add(uint64(commit.Write)) // #nosec G115 -- time.Since of a monotonic clock, not negative
 	l.space.mu.Unlock() // written: a measurement may see it now
 	l.stats.batches.Add(1)
 	if err != nil {
@@ -335,7 +335,7 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 	if syncing {
 		r := l.waitSync()
 		commit.Sync = r.took
-		l.stats.syncNanos.Add(uint64(r.took))
+		l.stats.syncNanos.Add(uint64(r.took)) // #nosec G115 -- time.Since of a monotonic clock, not negative
 		l.stats.syncs.Add(1)
 		if r.err != nil {
 			// The frame may or may not be on disk: its appenders get the

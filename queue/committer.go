@@ -294,7 +294,7 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 	}
 	commit.Write = time.Since(t0)
 	l.stats.writeNanos.Add(uint64(commit.Write)) // #nosec G115 -- time.Since of a monotonic clock, not negative
-	l.space.mu.Unlock() // written: a measurement may see it now
+	l.space.mu.Unlock()                          // written: a measurement may see it now
 	l.stats.batches.Add(1)
 	if err != nil {
 		err = fmt.Errorf("queue: writing batch: %w", err)

@@ -195,6 +195,23 @@ type received struct {
 	body   []byte
 }
 
+// heldDestination answers no request until release is called (at cleanup
+// at the latest; calling it again does nothing), then "done" to each.
+func heldDestination(t *testing.T) (*destination, func()) {
+	gate := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	dest := newDestination(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+		}
+		io.WriteString(w, "done")
+	})
+	return dest, release
+}
+
 func newDestination(t *testing.T, respond func(w http.ResponseWriter, r *http.Request, body []byte)) *destination {
 	d := &destination{respond: respond}
 	d.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -506,16 +523,7 @@ routes:
 // caller that waits too long gets 504 with its correlation id, and the
 // outcome still lands in the results.
 func TestBacklogFullAndSyncTimeout(t *testing.T) {
-	release := make(chan struct{})
-	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { close(release) }) })
-	dest := newDestination(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-		io.WriteString(w, "done")
-	})
+	dest, release := heldDestination(t)
 	ts := startServer(t, `
 sync_timeout: 300ms
 backlog: {max_messages: 2}
@@ -541,7 +549,7 @@ routes:
 		t.Fatalf("a refused message was stored: %d %s", r.status, r.body)
 	}
 	ts.healthy()
-	once.Do(func() { close(release) })
+	release()
 	if res := ts.waitFinal(syncID); res["status"] != "succeeded" || res["response"].(map[string]any)["body"] != "done" {
 		t.Fatalf("sync message after its caller gave up: %v", res)
 	}

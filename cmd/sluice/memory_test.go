@@ -1,11 +1,9 @@
 package main
 
 import (
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,15 +23,7 @@ func TestMemoryMinimumIsTheLogs(t *testing.T) {
 // cannot keep up with fills half of memory with bodies and is then answered
 // 503 backlog_full with Retry-After: the backlog does not grow past it.
 func TestMemoryBoundsTheBacklog(t *testing.T) {
-	release := make(chan struct{})
-	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { close(release) }) })
-	dest := newDestination(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	})
+	dest, release := heldDestination(t)
 	ts := startServer(t, `
 memory: 16MiB
 routes:
@@ -58,7 +48,7 @@ routes:
 	if accepted > 128 || accepted < 120 {
 		t.Fatalf("%d bodies of 64KiB accepted before backlog_full; want 120–128 (8MiB)", accepted)
 	}
-	once.Do(func() { close(release) })
+	release()
 	deadline := time.Now().Add(60 * time.Second)
 	for r := ts.post("held", body); r.status != 202; r = ts.post("held", body) {
 		if r.status != 503 || time.Now().After(deadline) {

@@ -754,7 +754,7 @@ func (l *Log) Close() error {
 	<-l.gcDone
 	<-l.diskDone
 	l.syncer.stop()
-	l.segs.close()
+	l.segs.seal()
 	s := &l.space
 	s.mu.Lock()
 	held := s.held

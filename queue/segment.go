@@ -195,20 +195,30 @@ func (s *segments) open(n uint64) error {
 	return nil
 }
 
-// add encodes m into the frame being built.
+// A frame's count and each message's length are uvarints written in
+// fixedVarint bytes (putFixedVarint), so that they can be filled in once
+// the message (or the frame) is encoded, in place: a message is never
+// moved. binary.Uvarint reads them like minimal ones.
+const fixedVarint = binary.MaxVarintLen32
+
+// putFixedVarint writes v (< 2^35) into b[:fixedVarint] as a uvarint that
+// uses every byte: continuation bits on all but the last.
+func putFixedVarint(b []byte, v uint64) {
+	for i := range fixedVarint - 1 {
+		b[i] = byte(v) | 0x80
+		v >>= 7
+	}
+	b[fixedVarint-1] = byte(v)
+}
+
+// add encodes m into the frame being built, its length in front of it.
 func (s *segments) add(m *Message) {
 	if len(s.frame) == 0 {
-		s.frame = append(s.frame, make([]byte, frameHeader+binary.MaxVarintLen32)...)
+		s.frame = append(s.frame, make([]byte, frameHeader+fixedVarint)...)
 	}
-	// The message's length goes in front of it: reserve the largest varint,
-	// encode, then move the message down if the length took fewer bytes.
 	at := len(s.frame)
-	s.frame = append(s.frame, make([]byte, binary.MaxVarintLen64)...)
-	s.frame = appendMessage(s.frame, m)
-	size := len(s.frame) - at - binary.MaxVarintLen64
-	k := binary.PutUvarint(s.frame[at:], uint64(size)) // #nosec G115 -- a length, not negative
-	copy(s.frame[at+k:], s.frame[at+binary.MaxVarintLen64:])
-	s.frame = s.frame[:at+k+size]
+	s.frame = appendMessage(append(s.frame, make([]byte, fixedVarint)...), m)
+	putFixedVarint(s.frame[at:], uint64(len(s.frame)-at-fixedVarint)) // #nosec G115 -- a length, not negative
 	s.count++
 }
 
@@ -223,17 +233,11 @@ func (s *segments) write() (*segment, error) {
 	if err := s.ensure(); err != nil {
 		return nil, err
 	}
-	// The count's varint goes right before the first message: the frame's
-	// payload starts where it starts.
-	var cnt [binary.MaxVarintLen32]byte
-	k := binary.PutUvarint(cnt[:], uint64(s.count)) // #nosec G115 -- a count, not negative
-	at := frameHeader + binary.MaxVarintLen32 - k
-	copy(s.frame[at:], cnt[:k])
-	payload := s.frame[at:]
-	hdr := at - frameHeader
-	binary.LittleEndian.PutUint32(s.frame[hdr:], uint32(len(payload))) // #nosec G115 -- a batch is at most maxBatchFile plus one message of at most max_body_size (1 GiB)
-	binary.LittleEndian.PutUint32(s.frame[hdr+4:], crc32.Checksum(payload, crcTable))
-	buf := s.frame[hdr:]
+	putFixedVarint(s.frame[frameHeader:], uint64(s.count)) // #nosec G115 -- a count, not negative
+	payload := s.frame[frameHeader:]
+	binary.LittleEndian.PutUint32(s.frame, uint32(len(payload))) // #nosec G115 -- a batch is at most maxBatchFile plus one message of at most max_body_size (1 GiB)
+	binary.LittleEndian.PutUint32(s.frame[4:], crc32.Checksum(payload, crcTable))
+	buf := s.frame
 	seg := s.cur
 	if _, err := s.active.Write(buf); err != nil {
 		s.cut(seg.bytes)
@@ -334,9 +338,6 @@ func (s *segments) remove(seg *segment) error {
 	delete(s.all, seg.n)
 	return nil
 }
-
-// close seals the active segment.
-func (s *segments) close() { s.seal() }
 
 // syncDir makes a directory's entries durable.
 func syncDir(dir string) error {

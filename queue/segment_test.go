@@ -281,3 +281,17 @@ func TestCompletionDoesNotWaitForASync(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The fixed-width lengths and counts of a frame read back with
+// binary.Uvarint, over every byte of the width.
+func TestFixedVarint(t *testing.T) {
+	for _, v := range []uint64{0, 1, 127, 128, 1 << 14, 1<<30 + 5, 1<<35 - 1} {
+		var b [fixedVarint + 1]byte
+		b[fixedVarint] = 0xff // what follows must not be read
+		putFixedVarint(b[:], v)
+		got, n := binary.Uvarint(b[:])
+		if got != v || n != fixedVarint {
+			t.Fatalf("%d: read %d in %d bytes", v, got, n)
+		}
+	}
+}

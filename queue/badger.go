@@ -97,7 +97,7 @@ type Log struct {
 	evacuateAfter time.Duration // a sealed segment older than this moves its live messages into Badger
 
 	pendMu  sync.RWMutex
-	pending map[ID]*Message // appended and not final (Lookup of a message read from a segment)
+	pending map[ID]*Message // appended and not final: Lookup of a message read from a segment, or of a final record not yet written
 
 	stats struct {
 		batches, syncs, appends, completes atomic.Uint64
@@ -359,10 +359,8 @@ func (l *Log) recover() (int, error) {
 	slices.SortFunc(pending, func(a, b *Message) int { return cmp.Compare(a.Seq, b.Seq) })
 	l.nextSeq = maxSeq + 1
 	l.stats.syncedSeq.Store(maxSeq)
-	for _, m := range pending {
-		if m.seg != nil {
-			l.pending[m.ID] = m
-		}
+	for _, m := range pending { // those in Badger (m<id>) too: Lookup reads a final record here before it is written
+		l.pending[m.ID] = m
 	}
 	l.sched.push(pending, true)
 	l.dropSegments()
@@ -402,7 +400,29 @@ func (l *Log) Complete(m *Message, rec *Record, done func(error)) error {
 	}
 	o := newOp(m)
 	o.kind, o.rec, o.onDone = opComplete, rec, done
-	return l.send(o)
+	return l.sendFinal(o)
+}
+
+// sendFinal sends a Complete or Dead op, its record visible to Lookup from
+// now on: the caller may answer a sync request with the outcome before the
+// committer writes it, and a read of the result that follows the answer
+// must find it.
+func (l *Log) sendFinal(o *op) error {
+	if o.rec.Updated.IsZero() {
+		o.rec.Updated = time.Now().UTC()
+	}
+	m := o.msg
+	l.pendMu.Lock()
+	p := l.pending[m.ID]
+	if p != nil {
+		p.final = o.rec
+	}
+	l.pendMu.Unlock()
+	err := l.send(o)
+	if err != nil {
+		l.forgetFinal(m)
+	}
+	return err
 }
 
 // Retry implements [Queue].
@@ -425,7 +445,7 @@ func (l *Log) Dead(m *Message, rec *Record, park bool, done func(error)) error {
 	}
 	o := newOp(m)
 	o.kind, o.rec, o.park, o.onDone = opDead, rec, park, done
-	return l.send(o)
+	return l.sendFinal(o)
 }
 
 // DeadLetters implements [Queue].
@@ -533,6 +553,9 @@ func (l *Log) Replay(id ID) error {
 	if err != nil {
 		return deadErr("replaying", err)
 	}
+	l.pendMu.Lock()
+	l.pending[m.ID] = m
+	l.pendMu.Unlock()
 	l.sched.replay(m, parked)
 	return nil
 }
@@ -660,7 +683,14 @@ func (l *Log) Lookup(id ID) (Record, error) {
 	// Badger is read below has its record (or m<id>) written by then.
 	l.pendMu.RLock()
 	p := l.pending[id]
+	var final *Record
+	if p != nil {
+		final = p.final
+	}
 	l.pendMu.RUnlock()
+	if final != nil { // completed, not yet written
+		return *final, nil
+	}
 	var rec Record
 	err := l.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(recordKey(id))

@@ -208,15 +208,8 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 			return arena, appended
 		}
 	}
-	wb := l.db.NewWriteBatch()
-	var err error
-	set := func(k, v []byte) {
-		if err == nil {
-			err = wb.Set(k, v)
-		}
-	}
+	wb := batchWriter{db: l.db}
 	seq := l.nextSeq
-	now := time.Now().UTC()
 	for _, o := range batch {
 		m := o.msg
 		switch o.kind {
@@ -224,47 +217,37 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 			m.Seq = seq
 			seq++
 			l.segs.add(m)
-			if m.IdemKey != "" && err == nil {
+			if m.IdemKey != "" {
 				v := make([]byte, 0, 48)
 				v = append(append(v, m.ID[:]...), m.IdemHash[:]...)
-				err = wb.SetEntry(badger.NewEntry(idemKey(m.Route, m.IdemKey), v).WithTTL(m.IdemTTL))
+				wb.setTTL(idemKey(m.Route, m.IdemKey), v, m.IdemTTL)
 			}
 			appended = append(appended, m)
 		case opComplete: // the record; the message's copy in Badger, if it has one, goes
-			if o.rec.Updated.IsZero() {
-				o.rec.Updated = now
-			}
 			start := len(arena)
 			arena = appendRecord(arena, o.rec)
-			if v := arena[start:len(arena):len(arena)]; l.opts.Retention > 0 && err == nil {
-				err = wb.SetEntry(badger.NewEntry(recordKey(m.ID), v).WithTTL(l.opts.Retention))
-			} else {
-				set(recordKey(m.ID), v)
-			}
-			if m.seg == nil && err == nil {
-				err = wb.Delete(messageKey(m.ID))
+			wb.setTTL(recordKey(m.ID), arena[start:len(arena):len(arena)], l.opts.Retention)
+			if m.seg == nil {
+				wb.delete(messageKey(m.ID))
 			}
 			if o.rec.Notify {
-				set(outboxKey(m.ID), nil)
+				wb.set(outboxKey(m.ID), nil)
 			}
 		case opRetry: // the message with its retry state, under the same Seq
 			start := len(arena)
 			arena = appendMessage(arena, m)
-			set(messageKey(m.ID), arena[start:len(arena):len(arena)])
+			wb.set(messageKey(m.ID), arena[start:len(arena):len(arena)])
 		case opDead: // the record, the message kept as a dead letter, its index entry
 			m.Dead, m.Parked = true, o.park
-			if o.rec.Updated.IsZero() {
-				o.rec.Updated = now
-			}
 			start := len(arena)
 			arena = appendRecord(arena, o.rec)
-			set(recordKey(m.ID), arena[start:len(arena):len(arena)])
+			wb.set(recordKey(m.ID), arena[start:len(arena):len(arena)])
 			start = len(arena)
 			arena = appendMessage(arena, m)
-			set(messageKey(m.ID), arena[start:len(arena):len(arena)])
-			set(deadKey(m.Route, m.Seq), m.ID[:])
+			wb.set(messageKey(m.ID), arena[start:len(arena):len(arena)])
+			wb.set(deadKey(m.Route, m.Seq), m.ID[:])
 			if o.rec.Notify {
-				set(outboxKey(m.ID), nil)
+				wb.set(outboxKey(m.ID), nil)
 			}
 		}
 	}
@@ -276,6 +259,7 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 	var syncErr error // the frame's fdatasync failed: its appends are not acknowledged
 	syncing := false
 	t0 := time.Now()
+	err := wb.err
 	if l.segs.pending() {
 		if err == nil {
 			seg, err = l.segs.write()
@@ -287,11 +271,7 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 			l.segs.reset()
 		}
 	}
-	if err == nil {
-		err = wb.Flush()
-	} else {
-		wb.Cancel()
-	}
+	err = wb.flush(err)
 	commit.Write = time.Since(t0)
 	l.stats.writeNanos.Add(uint64(commit.Write)) // #nosec G115 -- time.Since of a monotonic clock, not negative
 	l.space.mu.Unlock()                          // written: a measurement may see it now
@@ -327,6 +307,9 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 			} else {
 				l.sched.done(o.msg)
 			}
+		}
+		if err != nil && o.kind != opRetry {
+			l.forgetFinal(o.msg) // not written: Lookup must not report it
 		}
 		if o.onDone != nil {
 			o.onDone(err)
@@ -371,6 +354,69 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		o.done <- cmp.Or(err, syncErr) // the caller frees it
 	}
 	return arena, appended
+}
+
+// forgetFinal withdraws m's final record from Lookup (it was not written).
+func (l *Log) forgetFinal(m *Message) {
+	l.pendMu.Lock()
+	if p := l.pending[m.ID]; p != nil {
+		p.final = nil
+	}
+	l.pendMu.Unlock()
+}
+
+// batchWriter is a batch's Badger part, started at its first entry: a
+// batch of appends without idempotency keys does not touch Badger (an
+// empty WriteBatch still costs a goroutine and a wait in Flush). The first
+// error sticks; the entries after it are dropped.
+type batchWriter struct {
+	db  *badger.DB
+	wb  *badger.WriteBatch
+	err error
+}
+
+func (b *batchWriter) entry(e *badger.Entry) {
+	if b.err != nil {
+		return
+	}
+	if b.wb == nil {
+		b.wb = b.db.NewWriteBatch()
+	}
+	b.err = b.wb.SetEntry(e)
+}
+
+func (b *batchWriter) set(k, v []byte) { b.entry(badger.NewEntry(k, v)) }
+
+// setTTL sets k with a time to live (ttl 0: none).
+func (b *batchWriter) setTTL(k, v []byte, ttl time.Duration) {
+	e := badger.NewEntry(k, v)
+	if ttl > 0 {
+		e = e.WithTTL(ttl)
+	}
+	b.entry(e)
+}
+
+func (b *batchWriter) delete(k []byte) {
+	if b.err != nil {
+		return
+	}
+	if b.wb == nil {
+		b.wb = b.db.NewWriteBatch()
+	}
+	b.err = b.wb.Delete(k)
+}
+
+// flush writes the entries, or drops them if err (the batch's error so
+// far) is not nil.
+func (b *batchWriter) flush(err error) error {
+	if b.wb == nil {
+		return err
+	}
+	if err != nil {
+		b.wb.Cancel()
+		return err
+	}
+	return b.wb.Flush()
 }
 
 // account records a written batch's effect on the segments (committer

@@ -597,6 +597,7 @@ func (l *Log) failHeld(o *op) {
 		l.sched.later(o.msg)
 	default:
 		l.sched.done(o.msg)
+		l.forgetFinal(o.msg)
 	}
 	if o.onDone != nil {
 		o.onDone(errDiskFull)

@@ -49,7 +49,11 @@
 // functions run one after another in the batch's order, on the committer
 // goroutine, so they must not block and must not call the Queue: the next
 // batch waits for them. The worker's done for a final record
-// (runtime/worker, type recorded) is where a waiting sync caller is woken
-// and a callback queued, so neither sees an outcome the log does not hold
-// yet.
+// (runtime/worker, type recorded) is where a callback is queued, so the
+// callback sender never reads a record that is not written. A final
+// record is the log's from the moment Complete or Dead returns nil: Lookup
+// answers with it while the write is queued (and stops if the write
+// fails), so the worker wakes a waiting sync caller right then instead of
+// after the committer's cycle. The record is not synced either way (see
+// segment.go): a crash before it is written runs the message again.
 package queue

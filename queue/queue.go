@@ -74,6 +74,10 @@ type Message struct {
 	Parked bool // its key waits until the message is replayed or discarded
 
 	seg *segment // the segment file it is read from (owned by the committer); nil: in Badger (m<id>)
+	// final is its final record from the moment Complete or Dead is called
+	// until the committer has written it (Lookup answers from it
+	// meanwhile); guarded by Log.pendMu.
+	final *Record
 }
 
 // Size is what the message counts against the backlog's byte limit.

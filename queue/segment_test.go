@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -293,5 +294,57 @@ func TestFixedVarint(t *testing.T) {
 		if got != v || n != fixedVarint {
 			t.Fatalf("%d: read %d in %d bytes", v, got, n)
 		}
+	}
+}
+
+// A final record is read back as soon as Complete returns, before the
+// committer writes it: the worker answers a sync caller at that moment, and
+// a read of the result that follows the answer must find it. The committer
+// is held in OnCommit after the second append's batch, so the completion
+// stays queued.
+func TestLookupSeesACompletionBeforeItIsWritten(t *testing.T) {
+	hold := make(chan struct{})
+	var held atomic.Bool
+	l := openTest(t, t.TempDir(), Options{OnCommit: func(c Commit) {
+		if c.Appended > 0 && held.Load() {
+			<-hold
+		}
+	}})
+	if err := l.Append(msg(1, "")); err != nil {
+		t.Fatal(err)
+	}
+	first, err := l.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	held.Store(true)
+	appended := make(chan error, 1)
+	go func() { appended <- l.Append(msg(2, "")) }()
+	waitFor(t, "the committer held after the second append", func() bool { return l.Stats().Batches == 2 })
+	done := make(chan error, 1)
+	if err := l.Complete(first, &Record{Status: StatusSucceeded, Payload: []byte("outcome")}, func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := l.Lookup(first.ID)
+	if err != nil || rec.Status != StatusSucceeded || string(rec.Payload) != "outcome" || rec.Updated.IsZero() {
+		t.Fatalf("completed, not yet written: %+v %v", rec, err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the completion was written while the committer was held: %v", err)
+	default:
+	}
+	close(hold)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-appended; err != nil {
+		t.Fatal(err)
+	}
+	if rec2, err := l.Lookup(first.ID); err != nil || rec2.Status != StatusSucceeded || !rec2.Updated.Equal(rec.Updated) {
+		t.Fatalf("once written: %+v %v (before: %+v)", rec2, err, rec)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -3,9 +3,10 @@
 // running the route's transform chain on instances it owns, dispatching the
 // result, deciding from the route's retry policy what happens next, and
 // saving that in the log with one call (Complete, Retry or Dead). A waiting
-// sync caller is woken, and a callback queued, by the log's writer once the
-// final record is written (type recorded; see the queue package's
-// concurrency contract), not by the worker.
+// sync caller is woken by the worker once the log holds the final record
+// (Complete or Dead returned; Lookup answers from it before it is written),
+// and a callback is queued by the log's writer once the record is written
+// (type recorded; see the queue package's concurrency contract).
 //
 // Each worker owns one warm wasm.Instance per plugin, created on first use and
 // replaced after any failure that poisons it, so no instance is ever shared.
@@ -360,9 +361,8 @@ func (w *worker) finish(r *Route, m *queue.Message, out *results.Outcome, d deci
 			Notify: r.Callback && w.pool.Callbacks != nil}
 		h := &recorded{pool: w.pool, id: m.ID, out: out, notify: rec.Notify,
 			failed: "recording a dead letter; the message runs again after a restart"}
-		if err := w.pool.Queue.Dead(m, rec, d.park, h.done); err != nil {
-			w.pool.Waiters.Notify(m.ID, out)
-		}
+		_ = w.pool.Queue.Dead(m, rec, d.park, h.done)
+		w.pool.Waiters.Notify(m.ID, out)
 	default:
 		rec := &queue.Record{Status: queue.StatusSucceeded, Attempts: m.Attempts + 1, Payload: out.Encode(encodeBuf(out)),
 			Notify: r != nil && r.Callback && w.pool.Callbacks != nil}
@@ -374,20 +374,21 @@ func (w *worker) finish(r *Route, m *queue.Message, out *results.Outcome, d deci
 		}
 		h := &recorded{pool: w.pool, id: m.ID, out: out, notify: rec.Notify,
 			failed: "recording outcome; the message will run again after a restart"}
-		if err := w.pool.Queue.Complete(m, rec, h.done); err != nil {
-			w.pool.Waiters.Notify(m.ID, out)
-		}
+		_ = w.pool.Queue.Complete(m, rec, h.done)
+		w.pool.Waiters.Notify(m.ID, out)
 	}
 }
 
 // recorded is the hand-off of a message's final record from the log back
 // to the worker's side: the log calls done on its writer goroutine (see
 // the queue package's concurrency contract) once the record is written or
-// could not be. done queues the callback (only once the record is
-// written: the callback sender reads it from the log) and wakes the sync
-// caller waiting for the outcome, if any; neither blocks, as the log's
-// writer requires. A sync caller is thus released by the commit that
-// makes its outcome durable, not by the worker.
+// could not be. done queues the callback, only once the record is written
+// (the callback sender reads it from the log), without blocking, as the
+// log's writer requires. The sync caller waiting for the outcome is woken
+// by finish itself as soon as the log has the record (Complete or Dead
+// returned): the log answers Lookup from that moment, and its write is not
+// synced either way, so waiting for it would only add the writer's cycle
+// to every sync reply.
 type recorded struct {
 	pool   *Pool
 	id     queue.ID
@@ -402,7 +403,6 @@ func (h *recorded) done(err error) {
 	} else if h.notify {
 		h.pool.Callbacks.Enqueue(h.id)
 	}
-	h.pool.Waiters.Notify(h.id, h.out)
 }
 
 // backoff is the wait before attempt n+1: InitialBackoff doubled n-1 times,

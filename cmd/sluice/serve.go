@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,6 +78,14 @@ func serveCmd(args []string, stderr io.Writer) int {
 		}
 		defer stopProfile()
 	}
+	if path := os.Getenv("SLUICE_TRACE"); path != "" {
+		stopTrace, err := startTrace(path)
+		if err != nil {
+			log.Error("starting the execution trace", "err", err)
+			return 1
+		}
+		defer stopTrace()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s, err := startProvisioned(ctx, prov, log)
@@ -117,6 +126,20 @@ func startCPUProfile(pattern string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil // #nosec G104 -- a debugging profile; shutdown goes on regardless
+}
+
+// startTrace records a runtime execution trace (go tool trace) until the
+// returned function runs, like startCPUProfile: SLUICE_TRACE=/tmp/sluice-%d.trace.
+func startTrace(pattern string) (func(), error) {
+	f, err := os.Create(strings.ReplaceAll(pattern, "%d", strconv.Itoa(os.Getpid()))) // #nosec G703 G304 -- SLUICE_TRACE, set by the operator
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close() // #nosec G104 -- tracing did not start; that error is returned
+		return nil, err
+	}
+	return func() { trace.Stop(); f.Close() }, nil // #nosec G104 -- a debugging trace; shutdown goes on regardless
 }
 
 func loadConfig(path string) (config.Config, error) {

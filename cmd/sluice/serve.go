@@ -70,21 +70,15 @@ func serveCmd(args []string, stderr io.Writer) int {
 		return 1
 	}
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-	if path := os.Getenv("SLUICE_CPUPROFILE"); path != "" {
-		stopProfile, err := startCPUProfile(path)
-		if err != nil {
-			log.Error("starting the CPU profile", "err", err)
-			return 1
+	for _, r := range recordings {
+		if path := os.Getenv(r.env); path != "" {
+			stopRecording, err := startRecording(path, r.start, r.stop)
+			if err != nil {
+				log.Error("starting the "+r.what, "env", r.env, "err", err)
+				return 1
+			}
+			defer stopRecording()
 		}
-		defer stopProfile()
-	}
-	if path := os.Getenv("SLUICE_TRACE"); path != "" {
-		stopTrace, err := startTrace(path)
-		if err != nil {
-			log.Error("starting the execution trace", "err", err)
-			return 1
-		}
-		defer stopTrace()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -113,33 +107,30 @@ func serveCmd(args []string, stderr io.Writer) int {
 	return 0
 }
 
-// startCPUProfile profiles the whole process until the returned function runs
-// (at shutdown): SLUICE_CPUPROFILE=/tmp/sluice-%d.prof, %d becoming the pid so
-// that several servers can be profiled at once (the benchmarks do that).
-func startCPUProfile(pattern string) (func(), error) {
-	f, err := os.Create(strings.ReplaceAll(pattern, "%d", strconv.Itoa(os.Getpid()))) // #nosec G703 G304 -- SLUICE_CPUPROFILE, set by the operator
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close() // #nosec G104 -- profiling did not start; that error is returned
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil // #nosec G104 -- a debugging profile; shutdown goes on regardless
+// recordings are the runtime's recordings a server makes when asked by an
+// environment variable naming the file (%d becomes the pid, so that several
+// servers can record at once; the benchmarks do that), written at shutdown.
+var recordings = []struct {
+	env, what string
+	start     func(io.Writer) error
+	stop      func()
+}{
+	{"SLUICE_CPUPROFILE", "CPU profile", pprof.StartCPUProfile, pprof.StopCPUProfile},
+	{"SLUICE_TRACE", "execution trace (go tool trace)", trace.Start, trace.Stop},
 }
 
-// startTrace records a runtime execution trace (go tool trace) until the
-// returned function runs, like startCPUProfile: SLUICE_TRACE=/tmp/sluice-%d.trace.
-func startTrace(pattern string) (func(), error) {
-	f, err := os.Create(strings.ReplaceAll(pattern, "%d", strconv.Itoa(os.Getpid()))) // #nosec G703 G304 -- SLUICE_TRACE, set by the operator
+// startRecording starts a recording into the file pattern names; the
+// returned function stops it and closes the file.
+func startRecording(pattern string, start func(io.Writer) error, stop func()) (func(), error) {
+	f, err := os.Create(strings.ReplaceAll(pattern, "%d", strconv.Itoa(os.Getpid()))) // #nosec G703 G304 -- SLUICE_CPUPROFILE / SLUICE_TRACE, set by the operator
 	if err != nil {
 		return nil, err
 	}
-	if err := trace.Start(f); err != nil {
-		f.Close() // #nosec G104 -- tracing did not start; that error is returned
+	if err := start(f); err != nil {
+		f.Close() // #nosec G104 -- the recording did not start; that error is returned
 		return nil, err
 	}
-	return func() { trace.Stop(); f.Close() }, nil // #nosec G104 -- a debugging trace; shutdown goes on regardless
+	return func() { stop(); f.Close() }, nil // #nosec G104 -- a debugging recording; shutdown goes on regardless
 }
 
 func loadConfig(path string) (config.Config, error) {

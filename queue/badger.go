@@ -338,8 +338,7 @@ func (l *Log) recover() (int, error) {
 				seg.live++
 				pending = append(pending, m)
 				if ttl := m.Received.Add(m.IdemTTL).Sub(now); m.IdemKey != "" && ttl > 0 {
-					v := append(append(make([]byte, 0, 48), m.ID[:]...), m.IdemHash[:]...)
-					return wb.SetEntry(badger.NewEntry(idemKey(m.Route, m.IdemKey), v).WithTTL(ttl))
+					return wb.SetEntry(badger.NewEntry(idemKey(m.Route, m.IdemKey), idemValue(m)).WithTTL(ttl))
 				}
 				return nil
 			})
@@ -612,6 +611,15 @@ func (l *Log) submit(m *Message) error {
 // Next implements [Queue].
 func (l *Log) Next(ctx context.Context) (*Message, error) { return l.sched.next(ctx) }
 
+// idemValueLen is the size of an idempotency key's value: the message's id
+// and the hash of its request (idemValue).
+const idemValueLen = len(ID{}) + 32
+
+// idemValue is what an idempotency key maps to (read by Idempotent).
+func idemValue(m *Message) []byte {
+	return append(append(make([]byte, 0, idemValueLen), m.ID[:]...), m.IdemHash[:]...)
+}
+
 // Idempotent implements [Queue].
 func (l *Log) Idempotent(route, key string) (ID, [32]byte, error) {
 	var id ID
@@ -622,11 +630,11 @@ func (l *Log) Idempotent(route, key string) (ID, [32]byte, error) {
 			return err
 		}
 		return item.Value(func(v []byte) error {
-			if len(v) != 48 {
+			if len(v) != idemValueLen {
 				return errCorruptValue
 			}
-			copy(id[:], v[:16])
-			copy(hash[:], v[16:])
+			copy(id[:], v[:len(id)])
+			copy(hash[:], v[len(id):])
 			return nil
 		})
 	})

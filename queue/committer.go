@@ -218,9 +218,7 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 			seq++
 			l.segs.add(m)
 			if m.IdemKey != "" {
-				v := make([]byte, 0, 48)
-				v = append(append(v, m.ID[:]...), m.IdemHash[:]...)
-				wb.setTTL(idemKey(m.Route, m.IdemKey), v, m.IdemTTL)
+				wb.setTTL(idemKey(m.Route, m.IdemKey), idemValue(m), m.IdemTTL)
 			}
 			appended = append(appended, m)
 		case opComplete: // the record; the message's copy in Badger, if it has one, goes

@@ -38,6 +38,16 @@ func msg(i int, key string) *Message {
 	return m
 }
 
+// appendN appends msg(0, key) … msg(n-1, key).
+func appendN(t *testing.T, l *Log, n int, key string) {
+	t.Helper()
+	for i := range n {
+		if err := l.Append(msg(i, key)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestCodecRoundTrip(t *testing.T) {
 	m := msg(7, "k")
 	m.Seq, m.Sync = 42, true
@@ -121,11 +131,7 @@ func TestGroupCommitSyncsBeforeAck(t *testing.T) {
 func TestDurabilityNoneDoesNotSync(t *testing.T) {
 	l := openTest(t, t.TempDir(), Options{Durability: DurabilityNone})
 	defer l.Close()
-	for i := range 10 {
-		if err := l.Append(msg(i, "")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendN(t, l, 10, "")
 	if s := l.Stats().Syncs; s != 0 {
 		t.Fatalf("syncs = %d with durability none", s)
 	}
@@ -134,11 +140,7 @@ func TestDurabilityNoneDoesNotSync(t *testing.T) {
 func TestRecoveryKeepsOrderAndDropsCompleted(t *testing.T) {
 	dir := t.TempDir()
 	l := openTest(t, dir, Options{})
-	for i := range 10 {
-		if err := l.Append(msg(i, "k")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendN(t, l, 10, "k")
 	ctx := context.Background()
 	first, err := l.Next(ctx)
 	if err != nil {
@@ -187,11 +189,7 @@ func TestRecoveryKeepsOrderAndDropsCompleted(t *testing.T) {
 func TestBacklogLimit(t *testing.T) {
 	l := openTest(t, t.TempDir(), Options{Limits: Limits{Messages: 3}})
 	defer l.Close()
-	for i := range 3 {
-		if err := l.Append(msg(i, "")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendN(t, l, 3, "")
 	if err := l.Append(msg(3, "")); !errors.Is(err, ErrBacklogFull) {
 		t.Fatalf("4th append: %v, want ErrBacklogFull", err)
 	}

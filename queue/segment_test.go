@@ -131,11 +131,7 @@ func TestSegmentsRecoverEveryState(t *testing.T) {
 func TestSegmentTornFrame(t *testing.T) {
 	dir := t.TempDir()
 	l := openTest(t, dir, Options{})
-	for i := range 10 {
-		if err := l.Append(msg(i, "")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendN(t, l, 10, "")
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -193,11 +189,7 @@ func TestSegmentEvacuation(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{segmentBytes: 1 << 10, evacuate: 200 * time.Millisecond}
 	l := openTest(t, dir, opts)
-	for i := range 20 {
-		if err := l.Append(msg(i, "k")); err != nil { // one key: only the first may run
-			t.Fatal(err)
-		}
-	}
+	appendN(t, l, 20, "k") // one key: only the first may run
 	first, err := l.Next(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -111,6 +111,8 @@ type Log struct {
 		largestBatch                       atomic.Int64  // estimated bytes of the largest batch (tests)
 		segments, segmentBytes             atomic.Int64  // segment files and their bytes
 		segmentsDeleted, evacuated         atomic.Uint64 // segment files deleted; messages moved out of old segments
+		keptSegments                       atomic.Int64  // segments kept for the records that refer to them
+		inlined                            atomic.Uint64 // records rewritten with their body out of a segment
 	}
 }
 
@@ -141,11 +143,16 @@ type Stats struct {
 	DiskReclaims uint64 `json:"disk_reclaims"` // forced flushes and compactions to get space back (drain mode)
 	// Segment files (segment.go): how many there are and their bytes, how
 	// many were deleted once their messages were final, and messages moved
-	// into Badger out of a segment that lived too long.
+	// into Badger out of a segment that lived too long. Of the segments,
+	// KeptSegments hold only bodies of retained results that refer to them
+	// (retained.go); Inlined counts such results rewritten with their body
+	// so that a segment could go.
 	Segments        int    `json:"segments"`
 	SegmentBytes    int64  `json:"segment_bytes"`
 	SegmentsDeleted uint64 `json:"segments_deleted"`
 	Evacuated       uint64 `json:"evacuated"`
+	KeptSegments    int    `json:"kept_segments"`
+	Inlined         uint64 `json:"inlined"`
 }
 
 // Open opens (or creates) the log in opts.Dir, recovers every pending message
@@ -317,20 +324,34 @@ func (l *Log) recover() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("queue: recovering: %w", err)
 	}
+	marks, err := l.keptMarks()
+	if err != nil {
+		return 0, fmt.Errorf("queue: recovering: %w", err)
+	}
 	now := time.Now()
 	wb := l.db.NewWriteBatch()
 	defer wb.Cancel()
 	err = l.db.View(func(txn *badger.Txn) error {
 		for _, n := range ns {
 			seg := &segment{n: n, sealed: true, created: now}
+			l.segs.last = max(l.segs.last, n)
+			if keep, ok := marks[n]; ok { // every message final: kept for the records that refer to it
+				fi, err := os.Stat(segmentPath(l.segs.dir, n))
+				if err != nil {
+					return err
+				}
+				seg.bytes, seg.keep = fi.Size(), keep
+				l.segs.kept.add(seg)
+				continue
+			}
 			l.segs.all[n] = seg
 			size, err := readSegment(l.segs.dir, n, func(m *Message) error {
 				maxSeq = max(maxSeq, m.Seq)
 				if _, ok := left[m.ID]; ok {
 					return nil
 				}
-				if _, err := txn.Get(recordKey(m.ID)); err == nil {
-					return nil // final
+				if item, err := txn.Get(recordKey(m.ID)); err == nil {
+					return recoverRef(seg, m.ID, item) // final
 				} else if !errors.Is(err, badger.ErrKeyNotFound) {
 					return err
 				}
@@ -521,7 +542,7 @@ func readDead(txn *badger.Txn, id ID) (*Message, Record, error) {
 	if item, err = txn.Get(recordKey(id)); err != nil {
 		return nil, rec, err
 	}
-	err = item.Value(func(v []byte) (err error) { rec, err = decodeRecord(v); return err })
+	err = item.Value(func(v []byte) (err error) { rec, _, err = decodeRecord(v); return err }) // a dead letter's record holds its body
 	return m, rec, err
 }
 
@@ -699,12 +720,39 @@ func (l *Log) Lookup(id ID) (Record, error) {
 	if final != nil { // completed, not yet written
 		return *final, nil
 	}
+	rec, err := l.lookup(id, p)
+	if errors.Is(err, os.ErrNotExist) { // its body's segment went: the record was rewritten with it, or expired
+		rec, err = l.lookup(id, p)
+	}
+	if errors.Is(err, badger.ErrKeyNotFound) || errors.Is(err, os.ErrNotExist) {
+		return Record{}, errNotFound
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("queue: looking up record: %w", err)
+	}
+	switch {
+	case rec.Status.Final():
+	case retrying: // being written
+		rec.Status, rec.Attempts, rec.Payload, rec.NextAttempt = StatusRetrying, retry.attempts, retry.state, retry.notBefore
+	case inflight && rec.Status == StatusRetrying: // its next attempt is being made
+		rec.NextAttempt = time.Time{}
+	case inflight:
+		rec.Status = StatusProcessing
+	}
+	return rec, nil
+}
+
+// lookup reads what Badger holds for id: its record (with the body it
+// refers to), else the message waiting in Badger (m<id>), else, for p
+// pending in a segment, that it was accepted.
+func (l *Log) lookup(id ID, p *Message) (Record, error) {
 	var rec Record
+	var ref bodyRef
 	err := l.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(recordKey(id))
 		if err == nil {
 			return item.Value(func(v []byte) error {
-				rec, err = decodeRecord(v)
+				rec, ref, err = decodeRecord(v)
 				return err
 			})
 		}
@@ -730,22 +778,10 @@ func (l *Log) Lookup(id ID) (Record, error) {
 			return nil
 		})
 	})
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return Record{}, errNotFound
+	if err == nil && ref.n > 0 {
+		err = l.lookupBody(&rec, ref)
 	}
-	if err != nil {
-		return Record{}, fmt.Errorf("queue: looking up record: %w", err)
-	}
-	switch {
-	case rec.Status.Final():
-	case retrying: // being written
-		rec.Status, rec.Attempts, rec.Payload, rec.NextAttempt = StatusRetrying, retry.attempts, retry.state, retry.notBefore
-	case inflight && rec.Status == StatusRetrying: // its next attempt is being made
-		rec.NextAttempt = time.Time{}
-	case inflight:
-		rec.Status = StatusProcessing
-	}
-	return rec, nil
+	return rec, err
 }
 
 // Stats returns a snapshot of the counters.
@@ -774,6 +810,8 @@ func (l *Log) Stats() Stats {
 		SegmentBytes:    l.stats.segmentBytes.Load(),
 		SegmentsDeleted: l.stats.segmentsDeleted.Load(),
 		Evacuated:       l.stats.evacuated.Load(),
+		KeptSegments:    int(l.stats.keptSegments.Load()),
+		Inlined:         l.stats.inlined.Load(),
 	}
 }
 
@@ -817,6 +855,9 @@ func (l *Log) Close() error {
 		return fmt.Errorf("queue: closing badger: %w", err)
 	}
 	for _, seg := range l.segs.deletable() { // Close synced every record
+		if len(seg.refs) > 0 {
+			continue // settled at the next start
+		}
 		if err := l.segs.remove(seg); err != nil {
 			l.log.Warn("deleting a segment", "err", err)
 		}

@@ -19,7 +19,13 @@ const (
 	prefixIdem    = 'i' // i<route>\x00<idempotency key> -> id + body hash (expires)
 	prefixDead    = 'd' // d<route>\x00<dead seq:8> -> id: a route's dead letters, in the order they died
 	prefixFlush   = 'z' // z: a marker written and dropped at once to flush the memtables (reclaim)
+	prefixKept    = 'k' // k<segment:8> -> keep-until (unix ns): a segment kept only for the records that refer to it (expires with it)
 )
+
+// keptKey marks segment n as kept for retained results (retained.go).
+func keptKey(n uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixKept}, n)
+}
 
 func outboxKey(id ID) []byte {
 	k := make([]byte, 17)
@@ -62,7 +68,10 @@ func recordKey(id ID) []byte {
 	return k
 }
 
-const codecVersion = 1
+const (
+	codecVersion  = 1
+	recordRefKind = 2 // a record whose payload ends with a body kept in a segment (appendRecordRef)
+)
 
 // appendMessage encodes m onto b.
 func appendMessage(b []byte, m *Message) []byte { return encodeMessage(b, m, true) }
@@ -167,21 +176,45 @@ func decodeMessage(b []byte) (*Message, error) {
 }
 
 func appendRecord(b []byte, r *Record) []byte {
-	b = append(b, codecVersion)
+	return append(appendRecordHead(b, codecVersion, r), r.Payload...)
+}
+
+// bodyRef is where a record's body is kept: n bytes at off in segment seg
+// (n 0: in the record).
+type bodyRef struct {
+	seg    uint64
+	off, n int64
+}
+
+// appendRecordRef encodes r with the last ref.n bytes of its payload (the
+// message's body, Record.Tail) replaced by ref.
+func appendRecordRef(b []byte, r *Record, ref bodyRef) []byte {
+	b = appendRecordHead(b, recordRefKind, r)
+	b = binary.AppendUvarint(b, ref.seg)
+	b = binary.AppendUvarint(b, uint64(ref.off)) // #nosec G115 -- an offset in a file, not negative
+	b = binary.AppendUvarint(b, uint64(ref.n))   // #nosec G115 -- a length, not negative
+	return append(b, r.Payload[:len(r.Payload)-int(ref.n)]...)
+}
+
+func appendRecordHead(b []byte, kind byte, r *Record) []byte {
+	b = append(b, kind)
 	b = append(b, r.ID[:]...)
 	b = append(b, byte(r.Status))
 	b = binary.AppendUvarint(b, uint64(r.Attempts))
 	b = binary.AppendVarint(b, r.Created.UnixNano())
 	b = binary.AppendVarint(b, r.Updated.UnixNano())
-	b = wire.AppendString(b, r.Route)
-	return append(b, r.Payload...)
+	return wire.AppendString(b, r.Route)
 }
 
-func decodeRecord(b []byte) (Record, error) {
+// decodeRecord decodes a record; for one written by appendRecordRef, its
+// payload lacks the body that ref locates.
+func decodeRecord(b []byte) (Record, bodyRef, error) {
 	d := wire.NewReader(b)
 	var r Record
-	if d.Byte() != codecVersion {
-		return r, errCorruptValue
+	var ref bodyRef
+	kind := d.Byte()
+	if kind != codecVersion && kind != recordRefKind {
+		return r, ref, errCorruptValue
 	}
 	d.Copy(r.ID[:])
 	r.Status = Status(d.Byte())
@@ -189,11 +222,16 @@ func decodeRecord(b []byte) (Record, error) {
 	r.Created = time.Unix(0, d.Varint()).UTC()
 	r.Updated = time.Unix(0, d.Varint()).UTC()
 	r.Route = d.LenString()
-	if d.Failed() || r.Status < StatusAccepted || r.Status > StatusDead {
-		return Record{}, errCorruptValue
+	if kind == recordRefKind {
+		ref.seg = d.Uvarint()
+		ref.off, ref.n = int64(d.Uvarint()), int64(d.Uvarint()) // #nosec G115 -- checked below
 	}
-	if d.Len() > 0 {
-		r.Payload = append([]byte(nil), d.Rest()...)
+	if d.Failed() || r.Status < StatusAccepted || r.Status > StatusDead || ref.off < 0 || ref.n < 0 || ref.n > maxFrameBytes {
+		return Record{}, bodyRef{}, errCorruptValue
 	}
-	return r, nil
+	if d.Len() > 0 || ref.n > 0 {
+		r.Payload = make([]byte, d.Len(), d.Len()+int(ref.n))
+		copy(r.Payload, d.Rest())
+	}
+	return r, ref, nil
 }

@@ -33,6 +33,7 @@ type op struct {
 	msg    *Message
 	rec    *Record         // opComplete, opDead
 	park   bool            // opDead: msg's key stays held
+	ref    bool            // opComplete: the record refers to msg's body in its segment (retained.go)
 	done   chan error      // opAppend: the caller waits on it
 	onDone func(err error) // the others: called after the write
 }
@@ -48,7 +49,7 @@ func newOp(m *Message) *op {
 
 // free clears o (keeping its done channel) and returns it to the pool.
 func (o *op) free() {
-	o.kind, o.msg, o.rec, o.park, o.onDone = opAppend, nil, nil, false, nil
+	o.kind, o.msg, o.rec, o.park, o.ref, o.onDone = opAppend, nil, nil, false, false, nil
 	opPool.Put(o)
 }
 
@@ -223,7 +224,11 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 			appended = append(appended, m)
 		case opComplete: // the record; the message's copy in Badger, if it has one, goes
 			start := len(arena)
-			arena = appendRecord(arena, o.rec)
+			if ref, ok := l.bodyRef(o); ok {
+				arena, o.ref = appendRecordRef(arena, o.rec, ref), true
+			} else {
+				arena = appendRecord(arena, o.rec)
+			}
 			wb.setTTL(recordKey(m.ID), arena[start:len(arena):len(arena)], l.opts.Retention)
 			if m.seg == nil {
 				wb.delete(messageKey(m.ID))
@@ -254,13 +259,14 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 	// segment.go for why that is enough.
 	var commit Commit
 	var seg *segment
+	var at int64      // the frame's offset in seg
 	var syncErr error // the frame's fdatasync failed: its appends are not acknowledged
 	syncing := false
 	t0 := time.Now()
 	err := wb.err
 	if l.segs.pending() {
 		if err == nil {
-			seg, err = l.segs.write()
+			seg, at, err = l.segs.write()
 			if err == nil && l.segs.sync {
 				l.syncer.start(l.segs.active)
 				syncing = true
@@ -279,7 +285,7 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		l.log.Error("log write failed", "ops", len(batch), "err", err)
 	} else {
 		l.nextSeq = seq
-		l.account(batch, seg, appended)
+		l.account(batch, seg, at, appended)
 	}
 	// Outcomes, retries and dead letters are written: they are released
 	// while the disk still syncs the frame (they do not depend on it).
@@ -418,17 +424,19 @@ func (b *batchWriter) flush(err error) error {
 }
 
 // account records a written batch's effect on the segments (committer
-// only): the appended messages are read from seg until they leave it; a
-// final record, a retry or a dead letter takes its message out of its
-// segment (the latter two wrote it to m<id>); a final one leaves the
-// pending index.
-func (l *Log) account(batch []*op, seg *segment, appended []*Message) {
+// only): the appended messages are read from seg (their frame at offset
+// at) until they leave it; a final record, a retry or a dead letter takes
+// its message out of its segment (the latter two wrote it to m<id>), a
+// record that refers to the message's body keeps the file (retained.go);
+// a final one leaves the pending index.
+func (l *Log) account(batch []*op, seg *segment, at int64, appended []*Message) {
 	l.pendMu.Lock()
 	defer l.pendMu.Unlock()
 	if len(appended) > 0 {
 		seg.live += len(appended)
 		for _, m := range appended {
 			m.seg = seg
+			m.bodyAt += at
 			l.pending[m.ID] = m
 		}
 	}
@@ -438,6 +446,9 @@ func (l *Log) account(batch []*op, seg *segment, appended []*Message) {
 			continue
 		}
 		if m.seg != nil {
+			if o.ref {
+				l.refer(m.seg, m)
+			}
 			m.seg.live--
 			m.seg = nil
 		}
@@ -450,7 +461,9 @@ func (l *Log) account(batch []*op, seg *segment, appended []*Message) {
 // upkeep runs after every commit and once a second (committer only): it
 // seals the active segment when it is full, old, or (short of disk)
 // without live messages; moves the live messages of old sealed segments
-// into Badger; and deletes sealed segments without live messages.
+// into Badger; and deletes sealed segments without live messages (or
+// keeps them for the results that refer to them) and kept segments that
+// expired.
 func (l *Log) upkeep() {
 	s := &l.segs
 	if cur := s.cur; cur != nil && cur.bytes > 0 && (cur.bytes >= s.maxBytes ||
@@ -458,8 +471,8 @@ func (l *Log) upkeep() {
 		s.seal()
 	}
 	var old map[*segment]bool
-	var del bool
-	var n, bytes int64
+	del := s.kept.due(time.Now())
+	n, bytes := int64(len(s.kept.segs)), s.kept.bytes
 	for _, seg := range s.all {
 		n, bytes = n+1, bytes+seg.bytes
 		switch {
@@ -475,6 +488,7 @@ func (l *Log) upkeep() {
 	}
 	l.stats.segments.Store(n)
 	l.stats.segmentBytes.Store(bytes)
+	l.stats.keptSegments.Store(int64(len(s.kept.segs)))
 	if old != nil {
 		l.evacuate(old)
 		del = true
@@ -485,9 +499,17 @@ func (l *Log) upkeep() {
 }
 
 // dropSegments deletes the sealed segments without live messages, after a
-// Badger sync that makes the records of all their messages durable.
+// Badger sync that makes the records of all their messages durable, and
+// the kept segments that expired. A segment that records refer to is
+// settled first: kept, or deleted once they hold its bodies.
 func (l *Log) dropSegments() {
-	dead := l.segs.deletable()
+	var dead []*segment
+	for _, seg := range l.segs.deletable() {
+		if len(seg.refs) == 0 || !l.settle(seg) {
+			dead = append(dead, seg)
+		}
+	}
+	dead = append(dead, l.segs.kept.expired(time.Now())...)
 	if len(dead) == 0 {
 		return
 	}

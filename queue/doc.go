@@ -19,7 +19,10 @@
 // outcomes, retry states, dead letters and idempotency keys are one Badger
 // write, not synced: a segment is deleted only after a Badger sync covers
 // the outcomes of all its messages, so a lost Badger write means a message
-// runs again, never that one is lost. The committer's four operations
+// runs again, never that one is lost. A final record whose body is its
+// message's own body refers to the message's copy instead of holding a
+// second one, and keeps its segment for the retention (retained.go). The
+// committer's four operations
 // (opAppend, opComplete, opRetry, opDead) are what another backend
 // implements. Ordering and the bounded backlog live in memory in a
 // scheduler that another backend (for example a replicated stream) can

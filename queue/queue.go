@@ -73,7 +73,8 @@ type Message struct {
 	Dead   bool
 	Parked bool // its key waits until the message is replayed or discarded
 
-	seg *segment // the segment file it is read from (owned by the committer); nil: in Badger (m<id>)
+	seg    *segment // the segment file it is read from (owned by the committer); nil: in Badger (m<id>)
+	bodyAt int64    // where its body starts in seg's file (committer); 0: not known (recovered)
 	// final is its final record from the moment Complete or Dead is called
 	// until the committer has written it (Lookup answers from it
 	// meanwhile); guarded by Log.pendMu.
@@ -142,6 +143,12 @@ type Record struct {
 	// Notify (Complete, Dead): also queue a callback for the message in the
 	// same batch (Callbacks lists them until CallbackDone).
 	Notify bool
+	// Tail (Complete): the last Tail bytes of Payload are the message's own
+	// body, unchanged (a route without destination whose transforms did not
+	// change it, a destination that echoed it). The log may then keep them
+	// as a reference to the message's copy instead of writing them again
+	// (retained.go); Lookup returns the whole Payload either way.
+	Tail int
 }
 
 // DeadLetter is a message its route gave up on, with its final record.

@@ -65,18 +65,31 @@ func TestCodecRoundTrip(t *testing.T) {
 		t.Fatalf("round trip: got %+v want %+v", got, m)
 	}
 	r := Record{ID: m.ID, Route: "r", Status: StatusFailed, Attempts: 3, Created: m.Received, Updated: m.Received.Add(time.Second), Payload: []byte("p")}
-	gr, err := decodeRecord(appendRecord(nil, &r))
+	gr, ref, err := decodeRecord(appendRecord(nil, &r))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gr.ID != r.ID || gr.Status != r.Status || gr.Attempts != 3 || !gr.Created.Equal(r.Created) || !gr.Updated.Equal(r.Updated) || string(gr.Payload) != "p" {
-		t.Fatalf("record round trip: got %+v", gr)
+	if gr.ID != r.ID || gr.Status != r.Status || gr.Attempts != 3 || !gr.Created.Equal(r.Created) || !gr.Updated.Equal(r.Updated) ||
+		string(gr.Payload) != "p" || ref != (bodyRef{}) {
+		t.Fatalf("record round trip: got %+v %+v", gr, ref)
+	}
+	// A record whose payload ends with the message's body keeps a
+	// reference in its place.
+	r.Payload = []byte("head" + "the body")
+	want := bodyRef{seg: 7, off: 1234, n: 8}
+	gr, ref, err = decodeRecord(appendRecordRef(nil, &r, want))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref != want || string(gr.Payload) != "head" || cap(gr.Payload) < 12 || gr.Status != r.Status || gr.Route != "r" {
+		t.Fatalf("record with a body reference: got %+v %+v", gr, ref)
 	}
 }
 
 func FuzzDecode(f *testing.F) {
 	f.Add(appendMessage(nil, msg(1, "k")))
 	f.Add(appendRecord(nil, &Record{Status: StatusAccepted, Route: "x"}))
+	f.Add(appendRecordRef(nil, &Record{Status: StatusSucceeded, Route: "x", Payload: []byte("pbody")}, bodyRef{seg: 1, off: 99, n: 4}))
 	f.Add([]byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if m, err := decodeMessage(b); err == nil {

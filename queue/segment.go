@@ -71,7 +71,15 @@ type segment struct {
 	live    int    // messages that still need the file
 	bytes   int64
 	created time.Time
-	sealed  bool // no more appends; deleted once live is 0
+	sealed  bool // no more appends; deleted once live is 0 (and no retained result refers to it: retained.go)
+
+	// Final records that keep their body as a reference into this file
+	// (retained.go): their ids until the segment has no live message (then
+	// the file is kept for them or they are rewritten with their body),
+	// their bodies' bytes, and the newest one's expiry.
+	refs     []ID
+	refBytes int64
+	keep     time.Time
 }
 
 // segments is the set of segment files. Owned by the committer goroutine
@@ -83,8 +91,10 @@ type segments struct {
 	active   *os.File
 	cur      *segment
 	all      map[uint64]*segment
-	frame    []byte // the frame being built, reused
-	count    int    // messages in it
+	last     uint64       // the highest segment number used (the next one is last+1)
+	kept     keptSegments // sealed, every message final, kept for the results that refer to them (retained.go)
+	frame    []byte       // the frame being built, reused
+	count    int          // messages in it
 }
 
 func segmentPath(dir string, n uint64) string {
@@ -192,6 +202,7 @@ func (s *segments) open(n uint64) error {
 	s.active = f
 	s.cur = &segment{n: n, created: time.Now()}
 	s.all[n] = s.cur
+	s.last = max(s.last, n)
 	return nil
 }
 
@@ -211,7 +222,9 @@ func putFixedVarint(b []byte, v uint64) {
 	b[fixedVarint-1] = byte(v)
 }
 
-// add encodes m into the frame being built, its length in front of it.
+// add encodes m into the frame being built, its length in front of it. It
+// notes where m's body starts in the frame (the encoding's last bytes):
+// write's caller adds the frame's offset in the file.
 func (s *segments) add(m *Message) {
 	if len(s.frame) == 0 {
 		s.frame = append(s.frame, make([]byte, frameHeader+fixedVarint)...)
@@ -219,6 +232,7 @@ func (s *segments) add(m *Message) {
 	at := len(s.frame)
 	s.frame = appendMessage(append(s.frame, make([]byte, fixedVarint)...), m)
 	putFixedVarint(s.frame[at:], uint64(len(s.frame)-at-fixedVarint)) // #nosec G115 -- a length, not negative
+	m.bodyAt = int64(len(s.frame) - len(m.Body))
 	s.count++
 }
 
@@ -226,12 +240,13 @@ func (s *segments) add(m *Message) {
 func (s *segments) pending() bool { return s.count > 0 }
 
 // write appends the frame built by add to the active segment and returns
-// the segment holding it; the caller syncs it (syncer) when durability asks
-// for it. On an error nothing of the frame stays in the file.
-func (s *segments) write() (*segment, error) {
+// the segment holding it and the frame's offset in the file; the caller
+// syncs it (syncer) when durability asks for it. On an error nothing of
+// the frame stays in the file.
+func (s *segments) write() (*segment, int64, error) {
 	defer s.reset()
 	if err := s.ensure(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	putFixedVarint(s.frame[frameHeader:], uint64(s.count)) // #nosec G115 -- a count, not negative
 	payload := s.frame[frameHeader:]
@@ -239,12 +254,13 @@ func (s *segments) write() (*segment, error) {
 	binary.LittleEndian.PutUint32(s.frame[4:], crc32.Checksum(payload, crcTable))
 	buf := s.frame
 	seg := s.cur
+	at := seg.bytes
 	if _, err := s.active.Write(buf); err != nil {
 		s.cut(seg.bytes)
-		return nil, fmt.Errorf("queue: writing segment %016x: %w", seg.n, err)
+		return nil, 0, fmt.Errorf("queue: writing segment %016x: %w", seg.n, err)
 	}
 	seg.bytes += int64(len(buf))
-	return seg, nil
+	return seg, at, nil
 }
 
 // syncer runs the committer's fdatasync of a segment on a goroutine of its
@@ -312,14 +328,11 @@ func (s *segments) ensure() error {
 	if s.active != nil {
 		return nil
 	}
-	var n uint64 = 1
-	for k := range s.all {
-		n = max(n, k+1)
-	}
-	return s.open(n)
+	return s.open(s.last + 1)
 }
 
-// deletable returns the sealed segments without live messages.
+// deletable returns the sealed segments without live messages (some may
+// have to be kept for the results that refer to them: retained.go).
 func (s *segments) deletable() []*segment {
 	var out []*segment
 	for _, seg := range s.all {

@@ -144,13 +144,20 @@ routes:
     transforms: [echo]
     order_by: "json:/key"
     destination: {url: %s}
+  - name: stored
+    mode: async
+    transforms: [echo]
 `, filepath.Join(dir, "data"), wasmCache, echo, dest.URL)), 0o644)
 	addr := freeAddr(t)
 	proc := spawn(t, bin, cfg, addr)
 
+	// Every third sender posts to a route without destination: its results
+	// keep the message's body by reference into the log's segments
+	// (queue/retained.go), and must come back whole after every crash.
 	var (
 		ackMu  sync.Mutex
 		acked  = map[string]bool{}
+		stored = map[string]string{} // id -> body sent to the stored route
 		nAcked atomic.Int64
 		sent   atomic.Int64
 	)
@@ -163,8 +170,12 @@ routes:
 			defer wg.Done()
 			for n := 0; ctx.Err() == nil; n++ {
 				body := fmt.Sprintf(`{"key":"k%d","n":%d,"pad":"%0200d"}`, (g*1000+n)%20, n, 0)
+				route := "orders"
+				if g%3 == 2 {
+					route, body = "stored", fmt.Sprintf(`{"g":%d,"n":%d,"pad":"%0*d"}`, g, n, 300+n%2000, n)
+				}
 				sent.Add(1)
-				resp, err := client.Post("http://"+addr+"/in/orders", "application/json", bytes.NewReader([]byte(body)))
+				resp, err := client.Post("http://"+addr+"/in/"+route, "application/json", bytes.NewReader([]byte(body)))
 				if err != nil {
 					time.Sleep(5 * time.Millisecond) // server is down: try again
 					continue
@@ -176,7 +187,11 @@ routes:
 				resp.Body.Close()
 				if resp.StatusCode == 202 && v.ID != "" {
 					ackMu.Lock()
-					acked[v.ID] = true
+					if route == "stored" {
+						stored[v.ID] = body
+					} else {
+						acked[v.ID] = true
+					}
 					ackMu.Unlock()
 					nAcked.Add(1)
 				}
@@ -234,12 +249,22 @@ routes:
 		}
 	}
 	mu.Unlock()
-	t.Logf("sent %d requests, %d acknowledged, lost 0, %d deliveries, %d duplicates (redelivered after a crash)",
+	t.Logf("sent %d requests, %d acknowledged to the delivering route, lost 0, %d deliveries, %d duplicates (redelivered after a crash)",
 		sent.Load(), want, total, dups)
-	// Every acknowledged message's result reaches succeeded after the last restart.
+	// Every acknowledged message's result reaches succeeded after the last
+	// restart; a stored one's holds the body sent.
 	for id := range acked {
 		proc.waitSucceeded(id, deadline)
 	}
+	if len(stored) == 0 {
+		t.Fatal("no message to the stored route was acknowledged")
+	}
+	for id, body := range stored {
+		if got := proc.waitSucceeded(id, deadline); got != body {
+			t.Fatalf("stored result %s: %d bytes, want the %d sent", id, len(got), len(body))
+		}
+	}
+	t.Logf("%d stored results read back whole", len(stored))
 }
 
 // waitSucceeded polls a result until it succeeded; failed or the deadline fail the test.

@@ -15,6 +15,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -195,6 +196,16 @@ func setResultHeader(hs []results.Header, name, value string) []results.Header {
 	return append(hs, results.Header{Name: name, Value: value})
 }
 
+// bodyTail is the Tail of out's record: the response's body, which
+// Encode puts last, when it is m's own body unchanged (the log may keep it
+// as a reference to the message's copy: queue.Record.Tail).
+func bodyTail(out *results.Outcome, m *queue.Message) int {
+	if r := out.Response; r != nil && len(r.Body) > 0 && bytes.Equal(r.Body, m.Body) {
+		return len(r.Body)
+	}
+	return 0
+}
+
 // encodeBuf is a buffer sized for out's encoding, so Encode does not grow it.
 func encodeBuf(out *results.Outcome) []byte {
 	n := 256
@@ -365,7 +376,7 @@ func (w *worker) finish(r *Route, m *queue.Message, out *results.Outcome, d deci
 		w.pool.Waiters.Notify(m.ID, out)
 	default:
 		rec := &queue.Record{Status: queue.StatusSucceeded, Attempts: m.Attempts + 1, Payload: out.Encode(encodeBuf(out)),
-			Notify: r != nil && r.Callback && w.pool.Callbacks != nil}
+			Notify: r != nil && r.Callback && w.pool.Callbacks != nil, Tail: bodyTail(out, m)}
 		if out.Succeeded {
 			mr.Completed(metrics.StatusSucceeded, time.Since(m.Received))
 		} else {
@@ -528,7 +539,10 @@ func (w *worker) transformAndDeliver(r *Route, m *queue.Message) (*results.Outco
 	body := c.Input
 
 	if r.Destination == nil {
-		resp := &results.Response{Status: 200, Body: append([]byte(nil), body...)}
+		resp := &results.Response{Status: 200, Body: body}
+		if len(chain) > 0 { // the last transform's output may be the instance's buffer
+			resp.Body = append([]byte(nil), body...)
+		}
 		if contentType != "" {
 			resp.Headers = []results.Header{{Name: "Content-Type", Value: contentType}}
 		}

@@ -113,8 +113,12 @@ func sizeBadgerUpTo(total int64, dir string, limit int64) badgerSizing {
 // the LSM tree holds a pointer. Badger's default, 1 MB, kept them in the
 // memtables, their WALs and every table a compaction rewrites: with 1 KiB
 // results 1.45× the CPU per message, 1.5× the bytes written and 4× the
-// anonymous memory (RATIONALE.md, "Log layout").
-const valueThreshold = 256
+// anonymous memory (RATIONALE.md, "Log layout"). A result whose body is
+// kept by reference into a segment (retained.go) is ~150–200 bytes (ids,
+// times, trace context): at 256 it stayed in the memtables, which then
+// filled 3× faster and queued for flushes under load (RssAnon 503 MiB
+// against 141 at 64, RATIONALE.md "Results that point into segments").
+const valueThreshold = 64
 
 // walMemTable is the memtable size that wrote the largest WAL in dir: a new
 // WAL is created at twice the memtable size, and Open truncates a replayed

@@ -244,7 +244,7 @@ routes:
 		}
 	}
 	for _, k := range []string{"go_goroutines", "process_resident_memory_bytes", "sluice_disk_free_bytes",
-		"sluice_log_commit_duration_seconds_count", "sluice_log_sync_duration_seconds_count"} {
+		"sluice_log_commit_duration_seconds_count", "sluice_log_sync_duration_seconds_count", "sluice_log_segment_bytes"} {
 		if got[k] <= 0 {
 			t.Errorf("%s = %v, want > 0", k, got[k])
 		}

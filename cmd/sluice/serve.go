@@ -249,7 +249,10 @@ func startProvisioned(ctx context.Context, prov *config.Provisioned, log *slog.L
 			log.Warn("metrics: counting dead letters", "route", route, "err", err)
 		}
 		return n
-	}, func() int64 { return s.queue.Stats().DiskFree })
+	}, func() metrics.LogFiles {
+		st := s.queue.Stats()
+		return metrics.LogFiles{DiskFree: st.DiskFree, SegmentBytes: st.SegmentBytes, KeptSegments: st.KeptSegments}
+	})
 	s.metrics.WatchOldest(s.queue.RouteOldest)
 	s.metrics.WatchPlugins(func(name string) int64 {
 		if v := s.plugins.Get(name); v != nil {

@@ -199,10 +199,17 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // Backlog reads one route's backlog: messages accepted and not completed, and their bytes.
 type Backlog func(route string) (messages int, bytes int64)
 
+// LogFiles is what the log's files hold, read when scraped.
+type LogFiles struct {
+	DiskFree     int64 // free space on the log's file system (last measurement)
+	SegmentBytes int64 // bytes in segment files, the kept ones included
+	KeptSegments int   // segment files kept only for retained results that refer to them
+}
+
 // WatchLog registers the gauges read from the log when scraped: each
-// route's backlog and its dead letters, and the free space of the log's
-// file system.
-func (m *Metrics) WatchLog(backlog Backlog, deadLetters func(route string) int, diskFree func() int64) {
+// route's backlog and its dead letters, the free space of the log's file
+// system and its segment files.
+func (m *Metrics) WatchLog(backlog Backlog, deadLetters func(route string) int, files func() LogFiles) {
 	for _, name := range m.routeNames {
 		labels := prometheus.Labels{"route": name}
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_backlog_messages", ConstLabels: labels,
@@ -217,7 +224,13 @@ func (m *Metrics) WatchLog(backlog Backlog, deadLetters func(route string) int, 
 	}
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_disk_free_bytes",
 		Help: "Free space on the log's file system (last measurement)."},
-		func() float64 { return float64(diskFree()) }))
+		func() float64 { return float64(files().DiskFree) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_log_segment_bytes",
+		Help: "Bytes in the log's segment files, those kept for retained results included."},
+		func() float64 { return float64(files().SegmentBytes) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_log_kept_segments",
+		Help: "Segment files kept only for retained results that refer to the bodies in them."},
+		func() float64 { return float64(files().KeptSegments) }))
 }
 
 // WatchOldest registers sluice_backlog_oldest_age_seconds, read when

@@ -19,7 +19,7 @@ const (
 	prefixIdem    = 'i' // i<route>\x00<idempotency key> -> id + body hash (expires)
 	prefixDead    = 'd' // d<route>\x00<dead seq:8> -> id: a route's dead letters, in the order they died
 	prefixFlush   = 'z' // z: a marker written and dropped at once to flush the memtables (reclaim)
-	prefixKept    = 'k' // k<segment:8> -> keep-until (unix ns): a segment kept only for the records that refer to it (expires with it)
+	prefixKept    = 'k' // k<segment:8> -> keep-until (unix seconds, varint): a segment kept only for the records that refer to it (expires with it)
 )
 
 // keptKey marks segment n as kept for retained results (retained.go).

@@ -93,6 +93,7 @@ type Log struct {
 	queued        []*op    // taken from ops, not yet written (committer only)
 	opsClosed     bool     // ops is closed and drained into queued (committer only)
 	side          []*op    // a batch written while a frame syncs (waitSync)
+	syncingFrom   uint64   // the first Seq of the frame being synced; 0: none (committer only)
 	sideArena     []byte
 	evacuateAfter time.Duration // a sealed segment older than this moves its live messages into Badger
 

@@ -66,9 +66,9 @@ func (l *Log) send(o *op) error {
 }
 
 // commitLoop is the only writer. Each cycle takes everything queued (up to
-// MaxBatch ops and maxBytes), writes it as one batch, syncs once if the batch
-// holds appends and durability asks for it, and only then schedules and
-// releases the ops.
+// MaxBatch ops and maxBytes), writes it as one batch, schedules its appends
+// (they run while the frame syncs), syncs once if the batch holds appends
+// and durability asks for it, and only then acknowledges the appends.
 func (l *Log) commitLoop() {
 	defer close(l.exited)
 	batch := make([]*op, 0, l.opts.MaxBatch)
@@ -165,13 +165,20 @@ func (l *Log) waitSync() syncResult {
 			l.queued = append(l.queued, o)
 			l.drain(2 * l.maxOps)
 			var batch []*op
-			batch, _ = l.take(l.side[:0], func(o *op) bool { return o.kind != opAppend })
+			batch, _ = l.take(l.side[:0], l.independent)
 			if len(batch) > 0 {
 				l.sideArena, _ = l.commit(batch, l.sideArena[:0], nil)
 			}
 			l.side = batch[:0]
 		}
 	}
+}
+
+// independent reports whether o may be written while a frame syncs: not
+// an append (those wait for the next frame), nor the outcome of a message
+// in the syncing frame (committer only).
+func (l *Log) independent(o *op) bool {
+	return o.kind != opAppend && (l.syncingFrom == 0 || o.msg.Seq < l.syncingFrom)
 }
 
 // size estimates what o adds to Badger's transaction: keys, values and
@@ -319,8 +326,19 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 			o.onDone(err)
 		}
 	}
+	// The appends run while their frame syncs: a worker may transform and
+	// deliver them meanwhile. Nothing is acknowledged before the sync (the
+	// appenders wait on done, below; a sync caller's reply waits for its
+	// Append), and the outcomes of these messages are written after it
+	// (waitSync holds them back): a record never refers to a frame that may
+	// not be on disk.
+	if err == nil && len(appended) > 0 {
+		l.sched.push(appended, false)
+	}
 	if syncing {
+		l.syncingFrom = seq - uint64(len(appended))
 		r := l.waitSync()
+		l.syncingFrom = 0
 		commit.Sync = r.took
 		l.stats.syncNanos.Add(uint64(r.took)) // #nosec G115 -- time.Since of a monotonic clock, not negative
 		l.stats.syncs.Add(1)
@@ -344,7 +362,6 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 				l.stats.syncedSeq.Store(seq - 1)
 			}
 			l.stats.appends.Add(uint64(len(appended)))
-			l.sched.push(appended, false)
 		}
 	}
 	for _, o := range batch {

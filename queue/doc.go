@@ -15,7 +15,10 @@
 // (segment.go). One committer goroutine (committer.go) owns every write: concurrent
 // appends and completions are drained into one batch; the batch's messages
 // are one frame appended to the active segment with one write and one
-// fdatasync (group commit; the next batch collects meanwhile), then its
+// fdatasync (group commit; the next batch collects meanwhile; the
+// messages are scheduled once the frame is written, so they run while it
+// syncs, but are acknowledged after the sync and their outcomes written
+// after it too), then its
 // outcomes, retry states, dead letters and idempotency keys are one Badger
 // write, not synced: a segment is deleted only after a Badger sync covers
 // the outcomes of all its messages, so a lost Badger write means a message

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -268,6 +269,75 @@ func TestCompletionDoesNotWaitForASync(t *testing.T) {
 	gate <- struct{}{}
 	if err := <-appended; err != nil {
 		t.Fatal(err)
+	}
+	close(gate) // Close's syncs
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A message runs while its frame syncs, and only its acknowledgement and
+// its outcome's write wait for the sync: a worker claims it and completes
+// it with the sync held, Append returns only after the sync, and the
+// record (which may refer to the frame) is written after it too. A later
+// message's outcome is not held back by the sync.
+func TestMessageRunsWhileItsFrameSyncs(t *testing.T) {
+	gate := make(chan struct{}, 1)
+	l := openTest(t, t.TempDir(), Options{syncGate: gate})
+	gate <- struct{}{} // the first append's sync may run
+	if err := l.Append(msg(1, "")); err != nil {
+		t.Fatal(err)
+	}
+	first, err := l.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	appended := make(chan error, 1)
+	m := bodyMsg(2, 1000)
+	go func() { appended <- l.Append(m) }() // its sync waits for the gate
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got, err := l.Next(ctx)
+	if err != nil {
+		t.Fatalf("the message did not run while its frame synced: %v", err)
+	}
+	if got.ID != m.ID {
+		t.Fatalf("claimed %x, want %x", got.ID, m.ID)
+	}
+	written := make(chan error, 1)
+	rec := &Record{Status: StatusSucceeded, Payload: append([]byte("outcome:"), got.Body...), Tail: len(got.Body)}
+	if err := l.Complete(got, rec, func(err error) { written <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := l.Lookup(got.ID); err != nil || r.Status != StatusSucceeded {
+		t.Fatalf("the outcome before its write: %+v %v", r, err)
+	}
+	// An outcome of a message of an earlier frame is written meanwhile;
+	// the held one is still not.
+	done := make(chan error, 1)
+	if err := l.Complete(first, &Record{Status: StatusSucceeded}, func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-appended:
+		t.Fatalf("the append returned before its sync: %v", err)
+	case err := <-written:
+		t.Fatalf("the outcome was written before its message's frame was synced: %v", err)
+	default:
+	}
+	gate <- struct{}{}
+	if err := <-appended; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-written; err != nil {
+		t.Fatal(err)
+	}
+	r, err := l.Lookup(got.ID)
+	if err != nil || !bytes.Equal(r.Payload, rec.Payload) {
+		t.Fatalf("after the write: %q %v", r.Payload, err)
 	}
 	close(gate) // Close's syncs
 	if err := l.Close(); err != nil {

@@ -29,7 +29,7 @@ FUZZ_TARGETS := \
 	runtime/wasm/wasmbin:FuzzInstrument \
 	runtime/wasm/wasmbin:FuzzCodeStats
 
-.PHONY: run build install test test-short test-benchmarks plugins check fmt vet tidy security bench bench-tracing bench-plugins fuzz clean
+.PHONY: run build install test test-short test-benchmarks plugins check fmt vet tidy security bench bench-tracing bench-floor bench-plugins fuzz clean
 
 ## run: build, then start Sluice on the embedded demo config (Badger in ./data; delete it to start empty)
 run: build
@@ -101,6 +101,10 @@ fmt:
 ## bench: the load benchmarks (sluice vs a bare fasthttp handler, a sink and a by-hand baseline; body sizes, ordering modes, restart time), ~9 min
 bench:
 	cd benchmarks && $(GO) run ./cmd/ingest
+
+## bench-floor: Sluice beside the least any durable design does here (ingest, 64 KiB, e2e, sync), ~3 min
+bench-floor:
+	cd benchmarks && $(GO) run ./cmd/ingest -suites floor -rounds 3 -out ""
 
 ## bench-tracing: e2e delivery with every span exported over OTLP/HTTP vs tracing off (opt-in suite), ~1 min
 bench-tracing:

@@ -36,6 +36,7 @@ import (
 	"github.com/sluicehq/sluice/benchmarks/internal/bare"
 	"github.com/sluicehq/sluice/benchmarks/internal/baseline"
 	"github.com/sluicehq/sluice/benchmarks/internal/charts"
+	"github.com/sluicehq/sluice/benchmarks/internal/floor"
 	"github.com/sluicehq/sluice/benchmarks/internal/harness"
 	"github.com/sluicehq/sluice/benchmarks/internal/report"
 )
@@ -47,6 +48,8 @@ func main() {
 		err = runBare(os.Args[2:])
 	case len(os.Args) > 1 && os.Args[1] == harness.ByHandServerCommand:
 		err = runByHand(os.Args[2:])
+	case len(os.Args) > 1 && os.Args[1] == harness.FloorServerCommand:
+		err = runFloor(os.Args[2:])
 	default:
 		err = runBench(os.Args[1:])
 	}
@@ -82,6 +85,26 @@ func runByHand(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return baseline.Serve(ctx, *listen, *data, *wasm)
+}
+
+func runFloor(args []string) error {
+	fs := flag.NewFlagSet(harness.FloorServerCommand, flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:18083", "address to listen on")
+	var o floor.Options
+	fs.StringVar(&o.Path, "file", "", "file the bodies are appended to (created or truncated)")
+	fs.BoolVar(&o.NoSync, "no-sync", false, "write each batch without fdatasync")
+	fs.StringVar(&o.Forward, "forward", "", "URL to POST every committed body to")
+	fs.BoolVar(&o.Reply, "reply", false, "with --forward: answer with the destination's answer (a sync route)")
+	fs.IntVar(&o.Forwarders, "forwarders", 64, "with --forward and without --reply: deliveries at once")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.Path == "" {
+		return errors.New("--file is required")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return floor.Serve(ctx, *listen, o)
 }
 
 func runBench(args []string) error {

@@ -43,6 +43,7 @@ var (
 const (
 	BareServerCommand   = "bare-server"
 	ByHandServerCommand = "by-hand-server"
+	FloorServerCommand  = "floor-server"
 )
 
 // TransformModule is the transform of the e2e, sync and ordering routes and
@@ -307,6 +308,9 @@ var (
 	roleBare        = role{name: report.NameBare, kind: "bare"}
 	roleSink        = role{name: report.NameSink, kind: "sink"}
 	roleByHand      = role{name: report.NameByHand, kind: "by-hand"}
+	roleFloor       = role{name: report.NameFloor, kind: "floor"}
+	roleFloorE2E    = role{name: report.NameFloorE2E, kind: "floor"}
+	roleFloorSync   = role{name: report.NameFloorSync, kind: "floor"}
 	roleSluiceFsync = role{name: report.NameSluiceFsync, kind: "sluice",
 		config: func(_ Config, l, d, _, _ string) server.SluiceConfig {
 			return server.BenchConfig(l, d, server.DurabilityFsync)
@@ -353,6 +357,8 @@ func baseline(suite string) string {
 		return "" // no throughput: cold and warm starts of one server
 	case report.SuiteTracing:
 		return report.NameSluiceE2E
+	case report.SuiteFloor:
+		return "" // each load has its own: the goals' lines pair them
 	}
 	return roles(suite)[0].name
 }
@@ -378,6 +384,8 @@ func roles(suite string) []role {
 		return []role{roleSink, roleOrderNone, roleOrderKey, roleOrderFIFO}
 	case report.SuiteTracing:
 		return []role{roleSink, roleOTLPSink, roleSluiceE2E, roleSluiceTraced}
+	case report.SuiteFloor:
+		return []role{roleSink, roleBare, roleSluiceFsync, roleFloor, roleSluiceE2E, roleFloorE2E, roleSluiceSync, roleFloorSync}
 	}
 	return nil
 }
@@ -440,6 +448,21 @@ func groups(c Config, suite string) []group {
 			steps[i].deliveries = report.NameSink
 		}
 		out = append(out, group{conns: report.GoalConns, steps: steps})
+	case report.SuiteFloor:
+		// Each Sluice load of a goal beside the least any design does
+		// under it: ingest (1 KiB and 64 KiB JSON), e2e, sync at 1 conn.
+		out = append(out, group{conns: report.GoalConns, steps: each(report.GoalConns, 0,
+			report.NameBare, report.NameSluiceFsync, report.NameFloor)})
+		large := each(report.GoalConns, 0, report.NameBare, report.NameSluiceFsync, report.NameFloor)
+		for i := range large {
+			large[i].body = report.FloorPayload
+		}
+		out = append(out, group{conns: report.GoalConns, steps: large})
+		e2e := each(report.GoalConns, 0, report.NameSink, report.NameSluiceE2E, report.NameFloorE2E)
+		e2e[1].deliveries, e2e[2].deliveries = report.NameSink, report.NameSink
+		out = append(out, group{conns: report.GoalConns, steps: e2e})
+		out = append(out, group{conns: report.SyncLatencyConns, fsync: true, steps: each(report.SyncLatencyConns, 0,
+			report.NameSink, report.NameSluiceSync, report.NameFloorSync)})
 	}
 	return out
 }
@@ -511,7 +534,8 @@ func Run(ctx context.Context, cfg Config) (_ *report.Report, err error) {
 		rep.Settings.FsyncSamples = cfg.FsyncSamples
 	}
 	if cfg.Transform && slices.ContainsFunc(cfg.Suites, func(s string) bool {
-		return s == report.SuiteE2E || s == report.SuiteSync || s == report.SuiteOrdering || s == report.SuiteTracing
+		return s == report.SuiteE2E || s == report.SuiteSync || s == report.SuiteOrdering || s == report.SuiteTracing ||
+			s == report.SuiteFloor
 	}) {
 		rep.Settings.Transform = TransformModule
 	}
@@ -676,7 +700,7 @@ func plan(cfg Config, suite, tmp, sluiceBin string) ([]*instance, error) {
 			sinkURL = "http://" + addr + in.path
 		case r.kind == "bare" || cfg.SelfTest:
 			status := fasthttp.StatusAccepted
-			if r.name == report.NameSluiceSync {
+			if r.name == report.NameSluiceSync || r.name == report.NameFloorSync {
 				status = fasthttp.StatusOK // a sync route relays the sink's 200
 			}
 			bareAs(status)
@@ -685,6 +709,16 @@ func plan(cfg Config, suite, tmp, sluiceBin string) ([]*instance, error) {
 			in.dataDir = filepath.Join(dir, "data")
 			in.spec.Path = cfg.Self
 			in.spec.Args = []string{ByHandServerCommand, "--listen", addr, "--data", in.dataDir, "--wasm", wasm}
+		case r.kind == "floor":
+			in.spec.Path = cfg.Self
+			in.spec.Args = []string{FloorServerCommand, "--listen", addr, "--file", filepath.Join(dir, "floor.log")}
+			switch r.name {
+			case report.NameFloorE2E:
+				in.spec.Args = append(in.spec.Args, "--forward", sinkURL)
+			case report.NameFloorSync:
+				in.spec.Args = append(in.spec.Args, "--forward", sinkURL, "--reply")
+				in.status = fasthttp.StatusOK
+			}
 		default: // sluice
 			in.dataDir = filepath.Join(dir, "data")
 			routeWasm := ""

@@ -99,11 +99,7 @@ func (r *Report) goals() []Goal {
 	g = r.diff("G9", sync1(NameSluiceSync), sync1(NameSink), p50,
 		fmt.Sprintf("sync p50 − destination-direct p50, %d conn", SyncLatencyConns))
 	if len(r.Fsync) > 0 {
-		var fs []float64
-		for _, f := range r.Fsync {
-			fs = append(fs, f.P50us)
-		}
-		fsync := Median(fs)
+		fsync := r.fsyncP50()
 		g.Op, g.Limit = "<=", fsync+GoalSyncOverUs
 		g.Target = fmt.Sprintf("≤ %.0f µs (fsync p50 %.0f µs + %d µs)", g.Limit, fsync, GoalSyncOverUs)
 	}
@@ -157,6 +153,7 @@ func (r *Report) goals() []Goal {
 	add(g)
 
 	r.layoutGoals(add)
+	r.floorGoals(add)
 
 	if rs := r.RestartSummary; rs != nil {
 		g := Goal{ID: "R1", What: "start to first /healthz 200 with a warm compilation cache ÷ cold", Unit: "×",
@@ -292,4 +289,51 @@ func atLeast(rounds []float64, limit float64) string {
 		return fmt.Sprintf("≥ %.2f met", limit)
 	}
 	return fmt.Sprintf("≥ %.2f not met", limit)
+}
+
+// floorGoals adds the floor suite's lines: each floor against the ceiling
+// its goal divides by, and Sluice against the floor, round by round (no
+// targets: they say how much of a goal's gap any design must leave here).
+func (r *Report) floorGoals(add func(Goal)) {
+	tput := func(run *Run) float64 { return run.Throughput }
+	p50 := func(run *Run) float64 { return run.P50us }
+	k := Key{Suite: SuiteFloor, Conns: GoalConns}
+	large := Key{Suite: SuiteFloor, Conns: GoalConns, Body: FloorPayload}
+	size := strings.ReplaceAll(Bytes(FloorPayload), " ", "")
+	lines := []Goal{
+		r.ratio("F1", k.with(NameFloor), k.with(NameBare), tput,
+			fmt.Sprintf("floor (group commit to one file, then 202) rps ÷ bare, 1 KiB, %d conns: the most any durable ingest reaches here (G1's floor)", GoalConns)),
+		r.ratio("F1s", k.with(NameSluiceFsync), k.with(NameFloor), tput,
+			fmt.Sprintf("Sluice async durable ingest rps ÷ floor, same rounds, %d conns", GoalConns)),
+		r.ratio("FP1@"+size, large.with(NameFloor), large.with(NameBare), tput,
+			fmt.Sprintf("floor rps ÷ bare, %s JSON body, %d conns (P1@%s's floor)", Bytes(FloorPayload), GoalConns, size)),
+		r.ratio("FP1s@"+size, large.with(NameSluiceFsync), large.with(NameFloor), tput,
+			fmt.Sprintf("Sluice rps ÷ floor, %s JSON body, %d conns", Bytes(FloorPayload), GoalConns)),
+		r.ratio("F4", k.with(NameFloorE2E), k.with(NameSink), tput,
+			fmt.Sprintf("floor-e2e (floor, then POSTed to the sink from memory) delivered/s ÷ sink's own rps, %d conns (G4's floor)", GoalConns)),
+		r.ratio("F4s", k.with(NameSluiceE2E), k.with(NameFloorE2E), tput,
+			fmt.Sprintf("Sluice e2e delivered/s ÷ floor-e2e, %d conns", GoalConns)),
+	}
+	sync1 := Key{Suite: SuiteFloor, Conns: SyncLatencyConns}
+	f9 := r.diff("F9", sync1.with(NameFloorSync), sync1.with(NameSink), p50,
+		fmt.Sprintf("floor-sync (floor, then POSTed to the sink, its answer relayed) p50 − destination-direct p50, %d conn (G9's floor)", SyncLatencyConns))
+	if s := r.diff("", sync1.with(NameSluiceSync), sync1.with(NameSink), p50, ""); len(s.Rounds) > 0 {
+		f9.Note = fmt.Sprintf("Sluice in the same rounds: %.0f µs (median)", Median(s.Rounds))
+	}
+	if len(r.Fsync) > 0 {
+		f9.Note += fmt.Sprintf("; fsync p50 %.0f µs (median of the probes)", r.fsyncP50())
+	}
+	lines = append(lines, f9)
+	for _, g := range lines {
+		add(g)
+	}
+}
+
+// fsyncP50 is the median of the fsync probes' p50s.
+func (r *Report) fsyncP50() float64 {
+	var fs []float64
+	for _, f := range r.Fsync {
+		fs = append(fs, f.P50us)
+	}
+	return Median(fs)
 }

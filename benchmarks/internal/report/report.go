@@ -34,16 +34,21 @@ const (
 	SuiteOrdering = "ordering" // e2e delivery with no ordering, per-key ordering and strict FIFO
 	SuiteRestart  = "restart"  // time to the first /healthz 200, cold and warm compilation cache
 	SuiteTracing  = "tracing"  // e2e delivery with every span exported over OTLP/HTTP vs tracing off
+	SuiteFloor    = "floor"    // ingest, e2e and sync beside the floors: the least any durable design does
 )
+
+// FloorPayload is the floor suite's large JSON body (P1@64KiB's size).
+const FloorPayload = 64 << 10
 
 // AllSuites lists the suites in the order a run measures them; a default
 // run (DefaultSuites) leaves the opt-in tracing suite out.
 var AllSuites = []string{SuiteIngest, SuiteE2E, SuiteSync, SuiteOpenLoop, SuitePayload, SuiteVerify, SuiteOrdering,
-	SuiteRestart, SuiteTracing}
+	SuiteRestart, SuiteTracing, SuiteFloor}
 
-// DefaultSuites are the suites of `make bench`: all but tracing, which
-// `make bench-tracing` runs (the default run keeps to its 10-minute budget).
-var DefaultSuites = AllSuites[:len(AllSuites)-1]
+// DefaultSuites are the suites of `make bench`: all but the opt-in tracing
+// and floor suites, which `make bench-tracing` and `make bench-floor` run
+// (the default run keeps to its 10-minute budget).
+var DefaultSuites = AllSuites[:len(AllSuites)-2]
 
 // ExtraSuites are the suites with their own, smaller budget of rounds and
 // window (Settings.ExtraRounds, ...), so that the default run stays short.
@@ -58,6 +63,11 @@ const (
 	NameSink        = "sink"         // fasthttp answering 200: the destination, loaded directly
 	NameSluiceE2E   = "sluice-e2e"   // async route delivering to the sink
 	NameSluiceSync  = "sluice-sync"  // sync route delivering to the sink
+	// The floors (package floor): the least a durable ingest, an async
+	// delivering route and a sync route can do here.
+	NameFloor     = "floor"      // group commit of each body to one file, then 202
+	NameFloorE2E  = "floor-e2e"  // floor, then the body forwarded to the sink from memory
+	NameFloorSync = "floor-sync" // floor, then the body forwarded to the sink, its answer relayed
 	// The ordering suite's routes: the e2e route with order_by none (its
 	// baseline), per key (a request header) and route (strict FIFO).
 	NameOrderNone = "sluice-order-none"

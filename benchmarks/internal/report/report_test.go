@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -448,5 +449,50 @@ func TestBytes(t *testing.T) {
 		if got := Bytes(in); got != want {
 			t.Errorf("Bytes(%d) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// The floor suite's lines pair each floor with its goal's ceiling and
+// Sluice with the floor, round by round.
+func TestFloorGoals(t *testing.T) {
+	r := sample()
+	r.Runs = r.Runs[:0]
+	run := func(conns, body, round int, server string, rps, p50 float64) {
+		r.Runs = append(r.Runs, Run{Suite: SuiteFloor, Conns: conns, BodyBytes: body, Round: round, Server: server,
+			Throughput: rps, RPS: rps, P50us: p50, ElapsedS: 3, Settled: true})
+	}
+	for round, f := range []float64{1, 2} { // round 2 doubles every floor
+		round++
+		run(GoalConns, 0, round, NameBare, 100, 0)
+		run(GoalConns, 0, round, NameSluiceFsync, 30, 0)
+		run(GoalConns, 0, round, NameFloor, 50*f, 0)
+		run(GoalConns, FloorPayload, round, NameBare, 100, 0)
+		run(GoalConns, FloorPayload, round, NameSluiceFsync, 10, 0)
+		run(GoalConns, FloorPayload, round, NameFloor, 20*f, 0)
+		run(GoalConns, 0, round, NameSink, 100, 0)
+		run(GoalConns, 0, round, NameSluiceE2E, 20, 0)
+		run(GoalConns, 0, round, NameFloorE2E, 40*f, 0)
+		run(SyncLatencyConns, 0, round, NameSink, 0, 50)
+		run(SyncLatencyConns, 0, round, NameSluiceSync, 0, 450)
+		run(SyncLatencyConns, 0, round, NameFloorSync, 0, 50+200*f)
+	}
+	r.Summarize()
+	want := map[string]float64{"F1": 0.75, "F1s": 0.45, "FP1@64KiB": 0.3, "FP1s@64KiB": 0.375,
+		"F4": 0.6, "F4s": 0.375, "F9": 300}
+	for _, g := range r.Goals {
+		w, ok := want[g.ID]
+		if !ok {
+			continue
+		}
+		delete(want, g.ID)
+		if math.Abs(g.Median-w) > 1e-9 || g.Pass != nil {
+			t.Errorf("%s: median %v (rounds %v), pass %v; want %v and no verdict", g.ID, g.Median, g.Rounds, g.Pass, w)
+		}
+		if g.ID == "F9" && !strings.Contains(g.Note, "Sluice in the same rounds: 400 µs") {
+			t.Errorf("F9 note %q", g.Note)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("missing lines: %v", want)
 	}
 }

@@ -275,7 +275,7 @@ func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []
 		if err == nil {
 			seg, at, err = l.segs.write()
 			if err == nil && l.segs.sync {
-				l.syncer.start(l.segs.active)
+				l.syncer.start(l.segs.active, seg)
 				syncing = true
 			}
 		} else {

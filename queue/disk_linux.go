@@ -3,6 +3,8 @@ package queue
 import (
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // freeBytes is the space available to an unprivileged user on dir's file
@@ -27,3 +29,12 @@ func allocated(path string) (int64, error) {
 
 // fdatasync flushes f's data (and the size, not the times) to the disk.
 func fdatasync(f *os.File) error { return syscall.Fdatasync(int(f.Fd())) }
+
+// dropCache asks the kernel to drop the page cache of f's bytes [from,
+// to): written and synced, they are read again only by a recovery or a
+// result's lookup. Only whole pages go (a partial last page stays for the
+// next append), so that pages are recycled for the next writes instead of
+// new ones being taken while the old ones sit in the cache.
+func dropCache(f *os.File, from, to int64) {
+	_ = unix.Fadvise(int(f.Fd()), from, to-from, unix.FADV_DONTNEED) // #nosec G104 G115 -- advice: nothing depends on it; a file descriptor
+}

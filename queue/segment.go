@@ -65,13 +65,17 @@ const (
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
+// pageSize is the page cache's unit: dropCache keeps a partial last page.
+var pageSize = int64(os.Getpagesize())
+
 // segment is one file's bookkeeping.
 type segment struct {
 	n       uint64 // its number: the file is %016x.seg
 	live    int    // messages that still need the file
 	bytes   int64
 	created time.Time
-	sealed  bool // no more appends; deleted once live is 0 (and no retained result refers to it: retained.go)
+	sealed  bool  // no more appends; deleted once live is 0 (and no retained result refers to it: retained.go)
+	cached  int64 // the page cache holds its bytes from here on (below: dropped once synced; pageSize-aligned)
 
 	// Final records that keep their body as a reference into this file
 	// (retained.go): their ids until the segment has no live message (then
@@ -265,11 +269,22 @@ func (s *segments) write() (*segment, int64, error) {
 
 // syncer runs the committer's fdatasync of a segment on a goroutine of its
 // own, so that the batch's Badger write (outcomes, idempotency keys) runs
-// while the disk syncs the frame, instead of after it.
+// while the disk syncs the frame, instead of after it. Once synced, the
+// file's whole pages before the frame's end leave the page cache
+// (dropCache): the workers have the messages in memory, and a log that
+// kept them cached would take a fresh page for every page it writes
+// (RATIONALE.md, "The page cache").
 type syncer struct {
-	req  chan *os.File
+	req  chan syncReq
 	done chan syncResult
 	gate chan struct{} // tests: each sync waits for a token
+}
+
+// syncReq asks for an fdatasync of f, then for its page cache in [drop,
+// dropTo) to be dropped.
+type syncReq struct {
+	f            *os.File
+	drop, dropTo int64
 }
 
 type syncResult struct {
@@ -278,25 +293,34 @@ type syncResult struct {
 }
 
 func newSyncer(gate chan struct{}) *syncer {
-	y := &syncer{req: make(chan *os.File), done: make(chan syncResult, 1), gate: gate}
+	y := &syncer{req: make(chan syncReq), done: make(chan syncResult, 1), gate: gate}
 	go y.run()
 	return y
 }
 
 func (y *syncer) run() {
-	for f := range y.req {
+	for r := range y.req {
 		if y.gate != nil {
 			<-y.gate
 		}
 		t0 := time.Now()
-		err := fdatasync(f)
-		y.done <- syncResult{time.Since(t0), err}
+		err := fdatasync(r.f)
+		took := time.Since(t0)
+		if err == nil && r.dropTo > r.drop {
+			dropCache(r.f, r.drop, r.dropTo)
+		}
+		y.done <- syncResult{took, err}
 	}
 }
 
-// start syncs f in the background; its result comes on done.
-func (y *syncer) start(f *os.File) { y.req <- f }
-func (y *syncer) stop()            { close(y.req) }
+// start syncs seg's file f in the background and then drops the page
+// cache of its whole pages not dropped yet; the result comes on done.
+func (y *syncer) start(f *os.File, seg *segment) {
+	to := seg.bytes &^ (pageSize - 1)
+	y.req <- syncReq{f: f, drop: seg.cached, dropTo: to}
+	seg.cached = max(seg.cached, to)
+}
+func (y *syncer) stop() { close(y.req) }
 
 // cut truncates the active file back to size after a failed write (a
 // partial frame must not stay in front of the next one).
@@ -315,7 +339,9 @@ func (s *segments) seal() {
 		return
 	}
 	if !s.sync {
-		_ = fdatasync(s.active)
+		if fdatasync(s.active) == nil {
+			dropCache(s.active, s.cur.cached, s.cur.bytes)
+		}
 	}
 	_ = s.active.Close() // #nosec G104 -- written and synced; nothing is lost if closing fails
 	s.active = nil

@@ -38,7 +38,11 @@ type Server struct {
 	opts    Options
 	f       *os.File
 	size    int64
-	appends chan *pending
+	mu      sync.Mutex
+	queue   []*pending // waiting for the next batch (mu)
+	spare   []*pending
+	leading bool   // a request is writing a batch (mu)
+	buf     []byte // the leader's
 	forward chan []byte
 	client  *fasthttp.Client
 	wg      sync.WaitGroup
@@ -58,12 +62,10 @@ func Open(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
-	s := &Server{opts: o, f: f, appends: make(chan *pending, 4096)}
+	s := &Server{opts: o, f: f}
 	if o.Forward != "" {
 		s.client = &fasthttp.Client{MaxConnsPerHost: 4096, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 	}
-	s.wg.Add(1)
-	go s.commitLoop()
 	if o.Forward != "" && !o.Reply {
 		n := o.Forwarders
 		if n <= 0 {
@@ -81,7 +83,6 @@ func Open(o Options) (*Server, error) {
 // Close stops the committer and the forwarders (after what is queued) and
 // closes the file. No request may be in flight.
 func (s *Server) Close() error {
-	close(s.appends)
 	if s.forward != nil {
 		close(s.forward)
 	}
@@ -89,36 +90,55 @@ func (s *Server) Close() error {
 	return s.f.Close()
 }
 
-// commitLoop is the group commit: each batch is what arrived while the
-// previous one was written and synced.
-func (s *Server) commitLoop() {
-	defer s.wg.Done()
-	var batch []*pending
-	var buf []byte
-	for a := range s.appends {
-		batch = append(batch[:0], a)
-	more:
-		for {
-			select {
-			case a, ok := <-s.appends:
-				if !ok {
-					break more
-				}
-				batch = append(batch, a)
-			default:
-				break more
-			}
+// commit makes body durable (a copy: fasthttp reuses its buffer) by a
+// group commit without a committer goroutine, as LevelDB's writers do:
+// the request that finds no batch being written becomes the leader and
+// writes and syncs everything queued so far itself; the others queue and
+// wait. A leader that leaves a queue behind hands the lead to its first
+// waiter. At one connection no request changes goroutines; under load the
+// batches are as large as with a committer.
+func (s *Server) commit(body []byte) error {
+	a := appendPool.Get().(*pending)
+	defer appendPool.Put(a)
+	a.body = append(a.body[:0], body...)
+	s.mu.Lock()
+	s.queue = append(s.queue, a)
+	if s.leading {
+		s.mu.Unlock()
+		if err := <-a.done; err != errLead {
+			return err
 		}
-		buf = buf[:0]
-		for _, a := range batch {
-			buf = append(buf, a.body...)
-		}
-		err := s.write(buf)
-		for _, a := range batch {
-			a.done <- err
+		s.mu.Lock() // the lead came to a, still queued
+	}
+	s.leading = true
+	batch := s.queue
+	s.queue = s.spare[:0]
+	s.mu.Unlock()
+
+	s.buf = s.buf[:0]
+	for _, b := range batch {
+		s.buf = append(s.buf, b.body...)
+	}
+	err := s.write(s.buf)
+	for _, b := range batch {
+		if b != a {
+			b.done <- err
 		}
 	}
+	clear(batch)
+	s.mu.Lock()
+	s.spare = batch
+	if len(s.queue) > 0 {
+		s.queue[0].done <- errLead
+	} else {
+		s.leading = false
+	}
+	s.mu.Unlock()
+	return err
 }
+
+// errLead tells a waiting request that it leads the next batch.
+var errLead = errors.New("floor: lead the next batch")
 
 func (s *Server) write(buf []byte) error {
 	if s.size+int64(len(buf)) > maxFile {
@@ -135,21 +155,6 @@ func (s *Server) write(buf []byte) error {
 		return nil
 	}
 	return syscall.Fdatasync(int(s.f.Fd())) // #nosec G115 -- a file descriptor
-}
-
-// start hands a copy of body to the committer (fasthttp reuses its
-// buffer); wait returns once it is durable.
-func (s *Server) start(body []byte) *pending {
-	a := appendPool.Get().(*pending)
-	a.body = append(a.body[:0], body...)
-	s.appends <- a
-	return a
-}
-
-func (s *Server) wait(a *pending) error {
-	err := <-a.done
-	appendPool.Put(a)
-	return err
 }
 
 func (s *Server) forwarder() {
@@ -176,32 +181,28 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	switch {
 	case ctx.IsPost():
 		body := ctx.PostBody()
-		a := s.start(body)
-		if s.opts.Reply && s.opts.Forward != "" {
-			// The delivery runs while the body syncs; the answer waits
-			// for both (as Sluice's sync route does).
+		if err := s.commit(body); err != nil {
+			ctx.Error(err.Error(), fasthttp.StatusServiceUnavailable)
+			return
+		}
+		switch {
+		case s.opts.Forward == "":
+		case s.opts.Reply:
+			// After the commit, on the same goroutine: at one connection
+			// this beats delivering while the body syncs on another
+			// goroutine (each hand-off wakes an idle core).
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
-			derr := s.deliver(req, resp, body)
-			if err := s.wait(a); err != nil {
-				ctx.Error(err.Error(), fasthttp.StatusServiceUnavailable)
-				return
-			}
-			if derr != nil {
-				ctx.Error(derr.Error(), fasthttp.StatusBadGateway)
+			if err := s.deliver(req, resp, body); err != nil {
+				ctx.Error(err.Error(), fasthttp.StatusBadGateway)
 				return
 			}
 			ctx.SetStatusCode(resp.StatusCode())
 			ctx.SetContentType("application/json")
 			ctx.SetBody(resp.Body())
 			return
-		}
-		if err := s.wait(a); err != nil {
-			ctx.Error(err.Error(), fasthttp.StatusServiceUnavailable)
-			return
-		}
-		if s.opts.Forward != "" {
+		default:
 			s.forward <- append([]byte(nil), body...)
 		}
 		ctx.SetStatusCode(fasthttp.StatusAccepted)

@@ -229,13 +229,13 @@ func TestSegmentEvacuation(t *testing.T) {
 	}
 }
 
-// A completion does not wait for the disk: while a batch's frame is being
-// synced, outcomes that arrive are written and released, and appends wait
-// for the sync that covers them.
-func TestCompletionDoesNotWaitForASync(t *testing.T) {
-	gate := make(chan struct{}, 1)
-	l := openTest(t, t.TempDir(), Options{syncGate: gate})
-	gate <- struct{}{} // the first append's sync may run
+// heldSyncs opens a log whose every fdatasync waits for a token on gate,
+// appends msg(1) (its sync let through) and claims it, as a worker would.
+func heldSyncs(t *testing.T) (l *Log, gate chan struct{}, first *Message) {
+	t.Helper()
+	gate = make(chan struct{}, 1)
+	l = openTest(t, t.TempDir(), Options{syncGate: gate})
+	gate <- struct{}{}
 	if err := l.Append(msg(1, "")); err != nil {
 		t.Fatal(err)
 	}
@@ -243,6 +243,14 @@ func TestCompletionDoesNotWaitForASync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l, gate, first
+}
+
+// A completion does not wait for the disk: while a batch's frame is being
+// synced, outcomes that arrive are written and released, and appends wait
+// for the sync that covers them.
+func TestCompletionDoesNotWaitForASync(t *testing.T) {
+	l, gate, first := heldSyncs(t)
 	appended := make(chan error, 1)
 	go func() { appended <- l.Append(msg(2, "")) }() // its sync waits for the gate
 	waitFor(t, "the second append's frame", func() bool { return l.Stats().Batches == 2 })
@@ -282,16 +290,7 @@ func TestCompletionDoesNotWaitForASync(t *testing.T) {
 // record (which may refer to the frame) is written after it too. A later
 // message's outcome is not held back by the sync.
 func TestMessageRunsWhileItsFrameSyncs(t *testing.T) {
-	gate := make(chan struct{}, 1)
-	l := openTest(t, t.TempDir(), Options{syncGate: gate})
-	gate <- struct{}{} // the first append's sync may run
-	if err := l.Append(msg(1, "")); err != nil {
-		t.Fatal(err)
-	}
-	first, err := l.Next(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, gate, first := heldSyncs(t)
 	appended := make(chan error, 1)
 	m := bodyMsg(2, 1000)
 	go func() { appended <- l.Append(m) }() // its sync waits for the gate

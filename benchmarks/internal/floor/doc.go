@@ -1,7 +1,10 @@
 // Package floor is the least a durable ingest can do on this machine, the
 // reference that says how much of a gap to bare fasthttp any design must
-// leave: every POSTed body is appended to one file by a group commit before
-// the request is answered. The commit has no goroutine of its own (as
+// leave: every POSTed body is written to one file by a group commit before
+// the request is answered. The file is zero-filled and synced at start and
+// then written round and round, so a sync commits no size or extent (as a
+// log that recycles its files would: 40-120 µs less per sync at one
+// connection than after an append, no difference at 64). The commit has no goroutine of its own (as
 // LevelDB's writers): the request that finds no batch being written leads,
 // and writes everything queued so far with one write and one fdatasync;
 // the others wait, and a leader that leaves a queue hands the lead to its
@@ -21,8 +24,7 @@
 //     commit and the body is POSTed to the destination by a pool of
 //     forwarders, from memory.
 //
-// The file is cut back to empty past 256 MiB (Sluice deletes its segments
-// too), so a long run does not fill the disk. GET /healthz answers 200.
+// GET /healthz answers 200.
 //
 // The harness runs it in a separate process through a hidden subcommand of
 // its own binary, like the bare server. It is a yardstick, not a design to

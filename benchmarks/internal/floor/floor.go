@@ -13,14 +13,17 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// maxFile is where the file is cut back to empty.
-const maxFile = 256 << 20
+// defaultFileBytes is the file's size unless Options say otherwise.
+const defaultFileBytes = 256 << 20
 
 // Options configure a Server.
 type Options struct {
-	Path    string // the file bodies are appended to; created or truncated
-	NoSync  bool   // skip the fdatasync (a write per batch only)
-	Forward string // URL to POST every committed body to; "" for none
+	Path string // the file bodies are written to; created or truncated
+	// FileBytes is its size (256 MiB if 0): zero-filled and synced at Open,
+	// then written round and round.
+	FileBytes int64
+	NoSync    bool   // skip the fdatasync (a write per batch only)
+	Forward   string // URL to POST every committed body to; "" for none
 	// Reply (with Forward): answer with the destination's status and body
 	// instead of 202 at once.
 	Reply bool
@@ -37,7 +40,7 @@ var acceptedBody = []byte(`{"correlation_id":"00000000-0000-0000-0000-0000000000
 type Server struct {
 	opts    Options
 	f       *os.File
-	size    int64
+	size    int64 // where the next batch is written
 	mu      sync.Mutex
 	queue   []*pending // waiting for the next batch (mu)
 	spare   []*pending
@@ -58,9 +61,16 @@ var appendPool = sync.Pool{New: func() any { return &pending{done: make(chan err
 // Open creates (or truncates) the file and starts the committer and, for
 // async forwarding, the forwarders.
 func Open(o Options) (*Server, error) {
-	f, err := os.OpenFile(o.Path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(o.Path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
+	}
+	if o.FileBytes <= 0 {
+		o.FileBytes = defaultFileBytes
+	}
+	if err := zeroFill(f, o.FileBytes); err != nil {
+		_ = f.Close() // #nosec G104 -- the fill's error is the one returned
+		return nil, fmt.Errorf("floor: preparing %s: %w", o.Path, err)
 	}
 	s := &Server{opts: o, f: f}
 	if o.Forward != "" {
@@ -140,14 +150,25 @@ func (s *Server) commit(body []byte) error {
 // errLead tells a waiting request that it leads the next batch.
 var errLead = errors.New("floor: lead the next batch")
 
-func (s *Server) write(buf []byte) error {
-	if s.size+int64(len(buf)) > maxFile {
-		if err := s.f.Truncate(0); err != nil {
+// zeroFill writes n zero bytes to f and syncs them, so that every
+// later write overwrites blocks that exist: its fdatasync then has no size
+// or extent to commit (40-120 µs less per sync at one connection here than
+// after an append; a log that recycles its files gets the same).
+func zeroFill(f *os.File, n int64) error {
+	zero := make([]byte, min(n, 1<<20))
+	for left := n; left > 0; left -= int64(len(zero)) {
+		if _, err := f.Write(zero[:min(left, int64(len(zero)))]); err != nil {
 			return err
 		}
-		s.size = 0
 	}
-	if _, err := s.f.Write(buf); err != nil {
+	return syscall.Fdatasync(int(f.Fd())) // #nosec G115 -- a file descriptor
+}
+
+func (s *Server) write(buf []byte) error {
+	if s.size+int64(len(buf)) > s.opts.FileBytes {
+		s.size = 0 // round again
+	}
+	if _, err := s.f.WriteAt(buf, s.size); err != nil {
 		return err
 	}
 	s.size += int64(len(buf))

@@ -30,7 +30,7 @@ func serve(t *testing.T, h fasthttp.RequestHandler) string {
 
 func open(t *testing.T, o Options) *Server {
 	t.Helper()
-	o.Path = filepath.Join(t.TempDir(), "floor.log")
+	o.Path, o.FileBytes = filepath.Join(t.TempDir(), "floor.log"), 1<<20
 	s, err := Open(o)
 	if err != nil {
 		t.Fatal(err)
@@ -72,13 +72,17 @@ func TestCommitsEveryBodyBeforeAnswering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(data) != 1<<20 {
+		t.Fatalf("file of %d bytes, want the 1 MiB it was prepared with", len(data))
+	}
+	written := data[:n*len("<body 000>")]
 	for i := range n {
-		if !bytes.Contains(data, fmt.Appendf(nil, "<body %03d>", i)) {
-			t.Fatalf("body %d missing from the file (%d bytes)", i, len(data))
+		if !bytes.Contains(written, fmt.Appendf(nil, "<body %03d>", i)) {
+			t.Fatalf("body %d missing from the file's first %d bytes", i, len(written))
 		}
 	}
-	if len(data) != n*len("<body 000>") {
-		t.Fatalf("file holds %d bytes, want %d", len(data), n*len("<body 000>"))
+	if !bytes.Equal(data[len(written):], make([]byte, len(data)-len(written))) {
+		t.Fatal("bytes written past the bodies")
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -117,5 +121,31 @@ func TestForward(t *testing.T) {
 	}
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The file is written round and round: it never grows past its size.
+func TestWritesRoundTheFile(t *testing.T) {
+	s := open(t, Options{})
+	s.opts.FileBytes = 1000
+	for i := range 25 {
+		body := bytes.Repeat([]byte{'a' + byte(i)}, 100)
+		if err := s.commit(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(s.opts.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) != 1<<20 { // as prepared; the rounds stay in the first 1000 bytes
+		t.Fatalf("file of %d bytes", len(data))
+	}
+	// 25 bodies of 100 bytes in 1000: the last round holds bodies 20-24.
+	if !bytes.Equal(data[:100], bytes.Repeat([]byte{'a' + 20}, 100)) || !bytes.Equal(data[400:500], bytes.Repeat([]byte{'a' + 24}, 100)) {
+		t.Fatalf("the last round is not at the start: %q", data[:10])
 	}
 }

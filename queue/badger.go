@@ -112,6 +112,7 @@ type Log struct {
 		largestBatch                       atomic.Int64  // estimated bytes of the largest batch (tests)
 		segments, segmentBytes             atomic.Int64  // segment files and their bytes
 		segmentsDeleted, evacuated         atomic.Uint64 // segment files deleted; messages moved out of old segments
+		recycled                           atomic.Uint64 // segments opened on a recycled file
 		keptSegments                       atomic.Int64  // segments kept for the records that refer to them
 		inlined                            atomic.Uint64 // records rewritten with their body out of a segment
 	}
@@ -147,13 +148,15 @@ type Stats struct {
 	// into Badger out of a segment that lived too long. Of the segments,
 	// KeptSegments hold only bodies of retained results that refer to them
 	// (retained.go); Inlined counts such results rewritten with their body
-	// so that a segment could go.
+	// so that a segment could go. Recycled counts segments written into a
+	// deleted segment's file.
 	Segments        int    `json:"segments"`
 	SegmentBytes    int64  `json:"segment_bytes"`
 	SegmentsDeleted uint64 `json:"segments_deleted"`
 	Evacuated       uint64 `json:"evacuated"`
 	KeptSegments    int    `json:"kept_segments"`
 	Inlined         uint64 `json:"inlined"`
+	Recycled        uint64 `json:"recycled_segments"`
 }
 
 // Open opens (or creates) the log in opts.Dir, recovers every pending message
@@ -239,6 +242,7 @@ func Open(opts Options) (*Log, error) {
 		return nil, fmt.Errorf("queue: creating %s: %w", l.segs.dir, err)
 	}
 	l.space.on, l.space.minFree, l.space.sz, l.space.backoff = sp.on, sp.minFree, sp.sz, reclaimInterval
+	l.segs.removeFree()
 	n, err := l.recover()
 	if err != nil {
 		db.Close()
@@ -812,6 +816,7 @@ func (l *Log) Stats() Stats {
 		SegmentsDeleted: l.stats.segmentsDeleted.Load(),
 		Evacuated:       l.stats.evacuated.Load(),
 		KeptSegments:    int(l.stats.keptSegments.Load()),
+		Recycled:        l.stats.recycled.Load(),
 		Inlined:         l.stats.inlined.Load(),
 	}
 }
@@ -859,10 +864,11 @@ func (l *Log) Close() error {
 		if len(seg.refs) > 0 {
 			continue // settled at the next start
 		}
-		if err := l.segs.remove(seg); err != nil {
+		if err := l.segs.remove(seg, false); err != nil {
 			l.log.Warn("deleting a segment", "err", err)
 		}
 	}
+	l.segs.removeFree()
 	return nil
 }
 

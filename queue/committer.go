@@ -506,6 +506,7 @@ func (l *Log) upkeep() {
 	l.stats.segments.Store(n)
 	l.stats.segmentBytes.Store(bytes)
 	l.stats.keptSegments.Store(int64(len(s.kept.segs)))
+	l.stats.recycled.Store(s.recycled)
 	if old != nil {
 		l.evacuate(old)
 		del = true
@@ -526,6 +527,7 @@ func (l *Log) dropSegments() {
 			dead = append(dead, seg)
 		}
 	}
+	recyclable := len(dead) // the kept segments after these are deleted
 	dead = append(dead, l.segs.kept.expired(time.Now())...)
 	if len(dead) == 0 {
 		return
@@ -534,8 +536,8 @@ func (l *Log) dropSegments() {
 		l.log.Error("syncing the log before deleting segments", "err", err)
 		return
 	}
-	for _, seg := range dead {
-		if err := l.segs.remove(seg); err != nil {
+	for i, seg := range dead {
+		if err := l.segs.remove(seg, i < recyclable && !l.diskLow.Load()); err != nil {
 			l.log.Error("deleting a segment", "err", err)
 			continue
 		}

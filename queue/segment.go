@@ -25,12 +25,20 @@ import (
 // and, under DurabilityFsync, one fdatasync: that is the moment an append
 // is acknowledged. A frame is
 //
-//	length uint32 | crc32c(payload) uint32 | payload
+//	length uint32 (high bit set) | crc32c(segment number, payload) uint32 | payload
 //
 // and its payload is a count and that many length-prefixed messages
-// (appendMessage). A crash can leave a torn last frame; recovery cuts the
-// file at the last frame whose checksum holds (a frame is acknowledged
-// only after it is whole on disk, so nothing acknowledged is cut).
+// (appendMessage); a frame without the high bit (written before files
+// were recycled) has the checksum of its payload alone. A crash can leave
+// a torn last frame, and a recycled file (below) the frames of its
+// previous life behind the new ones; recovery cuts the file at the last
+// frame whose checksum holds (a frame is acknowledged only after it is
+// whole on disk, so nothing acknowledged is cut).
+//
+// A segment whose messages are all final is deleted, or, if this process
+// wrote it, renamed to <n>.free to be written again from its start by a
+// later segment: an fdatasync after overwriting blocks that exist commits
+// no new size (RATIONALE.md, "Recycled segment files").
 //
 // Each segment counts its live messages (not final, still read from the
 // segment). A message leaves its segment when its final record is written
@@ -55,6 +63,9 @@ const (
 	segmentDir       = "segments"
 	segmentExt       = ".seg"
 	frameHeader      = 8
+	frameSeeded      = 1 << 31          // in a frame's length: its checksum covers the segment's number first (frameSum)
+	freeExt          = ".free"          // a deleted segment's file kept to be written again (recycled)
+	maxFree          = 2                // such files kept at most
 	maxFrameBytes    = 1 << 30          // a frame larger than this is corrupt
 	maxSegmentBytes  = 64 << 20         // the active segment is sealed past this
 	minSegmentBytes  = 1 << 20          // on small file systems
@@ -64,6 +75,17 @@ const (
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// frameSum is a frame's checksum: crc32c of the segment's number (8 bytes,
+// little-endian) and then the payload. A recycled file still holds frames
+// of its previous life past the new ones; their checksums name another
+// segment, so they end the log as a torn frame does. (Frames written before
+// this had frameSeeded clear and a checksum of the payload alone.)
+func frameSum(n uint64, payload []byte) uint32 {
+	var num [8]byte
+	binary.LittleEndian.PutUint64(num[:], n)
+	return crc32.Update(crc32.Checksum(num[:], crcTable), crcTable, payload)
+}
 
 // pageSize is the page cache's unit: dropCache keeps a partial last page.
 var pageSize = int64(os.Getpagesize())
@@ -76,6 +98,10 @@ type segment struct {
 	created time.Time
 	sealed  bool  // no more appends; deleted once live is 0 (and no retained result refers to it: retained.go)
 	cached  int64 // the page cache holds its bytes from here on (below: dropped once synced; pageSize-aligned)
+	// fresh: opened by this process, so every frame in its file names it
+	// (frameSum) and the file may be recycled; recycled: the file is a
+	// deleted segment's, written again (its old tail cut when sealed).
+	fresh, recycled bool
 
 	// Final records that keep their body as a reference into this file
 	// (retained.go): their ids until the segment has no live message (then
@@ -98,6 +124,8 @@ type segments struct {
 	last     uint64       // the highest segment number used (the next one is last+1)
 	kept     keptSegments // sealed, every message final, kept for the results that refer to them (retained.go)
 	frame    []byte       // the frame being built, reused
+	free     []string     // deleted segments' files kept to be written again (remove, open)
+	recycled uint64       // segments opened on a recycled file
 	count    int          // messages in it
 }
 
@@ -149,13 +177,18 @@ func readSegment(dir string, n uint64, f func(m *Message) error) (int64, error) 
 	}
 	off := 0
 	for len(data)-off >= frameHeader {
-		size := int(binary.LittleEndian.Uint32(data[off:]))
+		v := binary.LittleEndian.Uint32(data[off:])
+		size := int(v &^ frameSeeded)
 		sum := binary.LittleEndian.Uint32(data[off+4:])
 		if size > maxFrameBytes || size > len(data)-off-frameHeader {
 			break
 		}
 		payload := data[off+frameHeader : off+frameHeader+size]
-		if crc32.Checksum(payload, crcTable) != sum {
+		want := crc32.Checksum(payload, crcTable)
+		if v&frameSeeded != 0 {
+			want = frameSum(n, payload)
+		}
+		if want != sum {
 			break
 		}
 		if err := decodeFrame(payload, f); err != nil {
@@ -194,7 +227,24 @@ func decodeFrame(p []byte, f func(m *Message) error) error {
 
 // open starts a new active segment numbered n.
 func (s *segments) open(n uint64) error {
-	f, err := os.OpenFile(segmentPath(s.dir, n), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	path := segmentPath(s.dir, n)
+	recycled := false
+	if k := len(s.free); k > 0 {
+		// A deleted segment's file, written again from its start: a sync
+		// after overwriting blocks that exist commits no size or extent
+		// (RATIONALE.md, "Recycled segment files").
+		if err := os.Rename(s.free[k-1], path); err == nil {
+			recycled = true
+		} else {
+			_ = os.Remove(s.free[k-1]) // #nosec G104 -- a spare file; a new one is created instead
+		}
+		s.free = s.free[:k-1]
+	}
+	flags := os.O_CREATE | os.O_EXCL | os.O_WRONLY
+	if recycled {
+		flags = os.O_WRONLY
+	}
+	f, err := os.OpenFile(path, flags, 0o600) // #nosec G304 -- a segment of the log's own directory
 	if err != nil {
 		return fmt.Errorf("queue: creating a segment: %w", err)
 	}
@@ -204,7 +254,10 @@ func (s *segments) open(n uint64) error {
 		return err
 	}
 	s.active = f
-	s.cur = &segment{n: n, created: time.Now()}
+	s.cur = &segment{n: n, created: time.Now(), fresh: true, recycled: recycled}
+	if recycled {
+		s.recycled++
+	}
 	s.all[n] = s.cur
 	s.last = max(s.last, n)
 	return nil
@@ -254,12 +307,12 @@ func (s *segments) write() (*segment, int64, error) {
 	}
 	putFixedVarint(s.frame[frameHeader:], uint64(s.count)) // #nosec G115 -- a count, not negative
 	payload := s.frame[frameHeader:]
-	binary.LittleEndian.PutUint32(s.frame, uint32(len(payload))) // #nosec G115 -- a batch is at most maxBatchFile plus one message of at most max_body_size (1 GiB)
-	binary.LittleEndian.PutUint32(s.frame[4:], crc32.Checksum(payload, crcTable))
+	binary.LittleEndian.PutUint32(s.frame, uint32(len(payload))|frameSeeded) // #nosec G115 -- a batch is at most maxBatchFile plus one message of at most max_body_size (1 GiB)
+	binary.LittleEndian.PutUint32(s.frame[4:], frameSum(s.cur.n, payload))
 	buf := s.frame
 	seg := s.cur
 	at := seg.bytes
-	if _, err := s.active.Write(buf); err != nil {
+	if _, err := s.active.WriteAt(buf, at); err != nil {
 		s.cut(seg.bytes)
 		return nil, 0, fmt.Errorf("queue: writing segment %016x: %w", seg.n, err)
 	}
@@ -343,6 +396,9 @@ func (s *segments) seal() {
 			dropCache(s.active, s.cur.cached, s.cur.bytes)
 		}
 	}
+	if s.cur.recycled {
+		_ = s.active.Truncate(s.cur.bytes) // #nosec G104 -- the previous life's tail; a reader stops at it anyway
+	}
 	_ = s.active.Close() // #nosec G104 -- written and synced; nothing is lost if closing fails
 	s.active = nil
 	s.cur.sealed = true
@@ -369,13 +425,39 @@ func (s *segments) deletable() []*segment {
 	return out
 }
 
-// remove deletes a segment's file.
-func (s *segments) remove(seg *segment) error {
-	if err := os.Remove(segmentPath(s.dir, seg.n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+// remove deletes a segment's file, or with recycle keeps it to be
+// written again by a later segment (open): a file this process wrote (so
+// every frame in it names its segment), while fewer than maxFree wait.
+func (s *segments) remove(seg *segment, recycle bool) error {
+	path := segmentPath(s.dir, seg.n)
+	if recycle && seg.fresh && seg.bytes > 0 && len(s.free) < maxFree {
+		free := strings.TrimSuffix(path, segmentExt) + freeExt
+		if err := os.Rename(path, free); err == nil {
+			s.free = append(s.free, free)
+			delete(s.all, seg.n)
+			return nil
+		}
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("queue: deleting segment %016x: %w", seg.n, err)
 	}
 	delete(s.all, seg.n)
 	return nil
+}
+
+// removeFree deletes the files kept for recycling (Open, Close): a new
+// process starts without them rather than trusting what they hold.
+func (s *segments) removeFree() {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), freeExt) {
+			_ = os.Remove(filepath.Join(s.dir, e.Name())) // #nosec G104 -- a spare file
+		}
+	}
+	s.free = nil
 }
 
 // syncDir makes a directory's entries durable.

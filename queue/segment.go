@@ -427,10 +427,12 @@ func (s *segments) deletable() []*segment {
 
 // remove deletes a segment's file, or with recycle keeps it to be
 // written again by a later segment (open): a file this process wrote (so
-// every frame in it names its segment), while fewer than maxFree wait.
+// every frame in it names its segment) that no result ever referred to (a
+// lookup may still be reading a body from it: it must read the old bytes
+// or none, as an unlinked file gives), while fewer than maxFree wait.
 func (s *segments) remove(seg *segment, recycle bool) error {
 	path := segmentPath(s.dir, seg.n)
-	if recycle && seg.fresh && seg.bytes > 0 && len(s.free) < maxFree {
+	if recycle && seg.fresh && len(seg.refs) == 0 && seg.bytes > 0 && len(s.free) < maxFree {
 		free := strings.TrimSuffix(path, segmentExt) + freeExt
 		if err := os.Rename(path, free); err == nil {
 			s.free = append(s.free, free)

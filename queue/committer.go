@@ -527,7 +527,6 @@ func (l *Log) dropSegments() {
 			dead = append(dead, seg)
 		}
 	}
-	recyclable := len(dead) // the kept segments after these are deleted
 	dead = append(dead, l.segs.kept.expired(time.Now())...)
 	if len(dead) == 0 {
 		return
@@ -536,8 +535,8 @@ func (l *Log) dropSegments() {
 		l.log.Error("syncing the log before deleting segments", "err", err)
 		return
 	}
-	for i, seg := range dead {
-		if err := l.segs.remove(seg, i < recyclable && !l.diskLow.Load()); err != nil {
+	for _, seg := range dead {
+		if err := l.segs.remove(seg, !l.diskLow.Load()); err != nil {
 			l.log.Error("deleting a segment", "err", err)
 			continue
 		}

@@ -159,7 +159,7 @@ func (l *Log) inline(seg *segment) error {
 		return err
 	}
 	l.stats.inlined.Add(uint64(n)) // #nosec G115 -- a count
-	seg.refs, seg.refBytes = nil, 0
+	seg.refs = nil                 // refBytes stays: a file results referred to is not recycled (segments.remove)
 	return nil
 }
 

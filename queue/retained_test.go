@@ -170,6 +170,11 @@ func TestMinorityReferencesAreCopied(t *testing.T) {
 	if st := l.Stats(); st.KeptSegments != 0 {
 		t.Fatalf("%d segments kept", st.KeptSegments)
 	}
+	// A lookup may still be reading a body from the old file: it is
+	// deleted, never written again by a later segment.
+	if matches, _ := filepath.Glob(filepath.Join(dir, segmentDir, "*"+freeExt)); len(matches) > 0 {
+		t.Fatalf("the file results referred to was kept for recycling: %v", matches)
+	}
 }
 
 func hasSegment(dir string, n uint64) bool {

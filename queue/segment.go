@@ -106,7 +106,8 @@ type segment struct {
 	// Final records that keep their body as a reference into this file
 	// (retained.go): their ids until the segment has no live message (then
 	// the file is kept for them or they are rewritten with their body),
-	// their bodies' bytes, and the newest one's expiry.
+	// their bodies' bytes (never reset: a file results referred to is not
+	// recycled), and the newest one's expiry.
 	refs     []ID
 	refBytes int64
 	keep     time.Time
@@ -432,7 +433,7 @@ func (s *segments) deletable() []*segment {
 // or none, as an unlinked file gives), while fewer than maxFree wait.
 func (s *segments) remove(seg *segment, recycle bool) error {
 	path := segmentPath(s.dir, seg.n)
-	if recycle && seg.fresh && len(seg.refs) == 0 && seg.bytes > 0 && len(s.free) < maxFree {
+	if recycle && seg.fresh && seg.refBytes == 0 && seg.bytes > 0 && len(s.free) < maxFree {
 		free := strings.TrimSuffix(path, segmentExt) + freeExt
 		if err := os.Rename(path, free); err == nil {
 			s.free = append(s.free, free)

@@ -92,7 +92,6 @@ func runFloor(args []string) error {
 	listen := fs.String("listen", "127.0.0.1:18083", "address to listen on")
 	var o floor.Options
 	fs.StringVar(&o.Path, "file", "", "file the bodies are appended to (created or truncated)")
-	fs.BoolVar(&o.NoSync, "no-sync", false, "write each batch without fdatasync")
 	fs.StringVar(&o.Forward, "forward", "", "URL to POST every committed body to")
 	fs.BoolVar(&o.Reply, "reply", false, "with --forward: answer with the destination's answer (a sync route)")
 	fs.IntVar(&o.Forwarders, "forwarders", 64, "with --forward and without --reply: deliveries at once")

@@ -22,7 +22,6 @@ type Options struct {
 	// FileBytes is its size (256 MiB if 0): zero-filled and synced at Open,
 	// then written round and round.
 	FileBytes int64
-	NoSync    bool   // skip the fdatasync (a write per batch only)
 	Forward   string // URL to POST every committed body to; "" for none
 	// Reply (with Forward): answer with the destination's status and body
 	// instead of 202 at once.
@@ -40,7 +39,7 @@ var acceptedBody = []byte(`{"correlation_id":"00000000-0000-0000-0000-0000000000
 type Server struct {
 	opts    Options
 	f       *os.File
-	size    int64 // where the next batch is written
+	off     int64 // where the next batch is written
 	mu      sync.Mutex
 	queue   []*pending // waiting for the next batch (mu)
 	spare   []*pending
@@ -165,16 +164,13 @@ func zeroFill(f *os.File, n int64) error {
 }
 
 func (s *Server) write(buf []byte) error {
-	if s.size+int64(len(buf)) > s.opts.FileBytes {
-		s.size = 0 // round again
+	if s.off+int64(len(buf)) > s.opts.FileBytes {
+		s.off = 0 // round again
 	}
-	if _, err := s.f.WriteAt(buf, s.size); err != nil {
+	if _, err := s.f.WriteAt(buf, s.off); err != nil {
 		return err
 	}
-	s.size += int64(len(buf))
-	if s.opts.NoSync {
-		return nil
-	}
+	s.off += int64(len(buf))
 	return syscall.Fdatasync(int(s.f.Fd())) // #nosec G115 -- a file descriptor
 }
 

@@ -84,16 +84,30 @@ type Log struct {
 	diskLow  atomic.Bool   // under the line: appends fail (space.low, for Ready)
 	diskDone chan struct{} // closed when the free-space loop returned
 
+	// writer is held by whoever writes the log: the committer for each
+	// cycle, or an appender leading its own commit while the log is idle
+	// (lead) for the frame's write (not its sync). It guards the state
+	// marked "committer" below, except queued and opsClosed (the committer
+	// goroutine's own).
+	writer  sync.Mutex
+	leading atomic.Bool   // an appender leads a commit (lead); one at a time
+	holding atomic.Bool   // the committer holds ops not written yet: no appender leads
+	synced  chan struct{} // a leader's frame is synced: the committer may write appends again
+	// A leader's batch, arena and appends (lead).
+	own         []*op
+	ownArena    []byte
+	ownAppended []*Message
+
 	nextSeq  uint64 // owned by the committer
 	maxBytes int64  // a batch's size cap: it must fit one Badger transaction
 	maxOps   int    // a batch's op cap: the same, in entries
 
-	segs          segments // the messages' files (segment.go); owned by the committer
-	syncer        *syncer  // fdatasyncs a batch's frame while its Badger part is written
-	queued        []*op    // taken from ops, not yet written (committer only)
-	opsClosed     bool     // ops is closed and drained into queued (committer only)
-	side          []*op    // a batch written while a frame syncs (waitSync)
-	syncingFrom   uint64   // the first Seq of the frame being synced; 0: none (committer only)
+	segs          segments      // the messages' files (segment.go); owned by the committer
+	syncer        *syncer       // fdatasyncs a batch's frame while its Badger part is written
+	queued        []*op         // taken from ops, not yet written (committer only)
+	opsClosed     bool          // ops is closed and drained into queued (committer only)
+	side          []*op         // a batch written while a frame syncs (waitSync)
+	syncingFrom   atomic.Uint64 // the first Seq of the frame being synced; 0: none (set under writer)
 	sideArena     []byte
 	evacuateAfter time.Duration // a sealed segment older than this moves its live messages into Badger
 
@@ -102,6 +116,7 @@ type Log struct {
 
 	stats struct {
 		batches, syncs, appends, completes atomic.Uint64
+		led                                atomic.Uint64
 		writeNanos, syncNanos              atomic.Uint64
 		diskFree, diskFloor, diskLine      atomic.Int64  // at the last measurement
 		diskHeld                           atomic.Int64  // ops held for space
@@ -120,7 +135,8 @@ type Log struct {
 
 // Stats are counters for tests and metrics.
 type Stats struct {
-	Batches      uint64 `json:"batches"`       // committer cycles
+	Batches      uint64 `json:"batches"`       // batches written (committer cycles and leaders' appends)
+	Led          uint64 `json:"led"`           // appends written and synced by their own appender: the log was idle (lead)
 	Syncs        uint64 `json:"syncs"`         // fsyncs
 	Appends      uint64 `json:"appends"`       // messages made durable
 	Completes    uint64 `json:"completes"`     // outcomes written
@@ -216,6 +232,7 @@ func Open(opts Options) (*Log, error) {
 		sched:    newScheduler(opts.Limits),
 		log:      opts.Logger,
 		ops:      make(chan *op, opts.MaxBatch),
+		synced:   make(chan struct{}, 1),
 		exited:   make(chan struct{}),
 		gcDone:   make(chan struct{}),
 		diskDone: make(chan struct{}),
@@ -622,9 +639,14 @@ func deadErr(what string, err error) error {
 	return fmt.Errorf("queue: %s a dead letter: %w", what, err)
 }
 
-// submit queues an append and waits until the committer released it.
+// submit writes an append itself if the log is idle (lead), else queues it
+// and waits until the committer released it.
 func (l *Log) submit(m *Message) error {
 	o := newOp(m)
+	if led, err := l.lead(o); led {
+		o.free()
+		return err
+	}
 	if err := l.send(o); err != nil {
 		l.sched.unreserve(m)
 		return err
@@ -797,6 +819,7 @@ func (l *Log) Stats() Stats {
 		Syncs:        l.stats.syncs.Load(),
 		Appends:      l.stats.appends.Load(),
 		Completes:    l.stats.completes.Load(),
+		Led:          l.stats.led.Load(),
 		SyncedSeq:    l.stats.syncedSeq.Load(),
 		Backlog:      n,
 		BacklogBytes: b,

@@ -38,3 +38,6 @@ func fdatasync(f *os.File) error { return syscall.Fdatasync(int(f.Fd())) }
 func dropCache(f *os.File, from, to int64) {
 	_ = unix.Fadvise(int(f.Fd()), from, to-from, unix.FADV_DONTNEED) // #nosec G104 G115 -- advice: nothing depends on it; a file descriptor
 }
+
+// preallocate gives f its blocks and a size of n bytes (fallocate).
+func preallocate(f *os.File, n int64) error { return unix.Fallocate(int(f.Fd()), 0, 0, n) }

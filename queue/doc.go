@@ -12,8 +12,10 @@
 //
 // The embedded implementation ([Open]) keeps each message in Sluice's own
 // append-only segment files and everything that changes in Badger
-// (segment.go). One committer goroutine (committer.go) owns every write: concurrent
-// appends and completions are drained into one batch; the batch's messages
+// (segment.go). One committer goroutine (committer.go) owns every write but
+// one (an append to an idle log is written and synced by its caller, with
+// no hand-off: lead): concurrent appends and completions are drained into
+// one batch; the batch's messages
 // are one frame appended to the active segment with one write and one
 // fdatasync (group commit; the next batch collects meanwhile; the
 // messages are scheduled once the frame is written, so they run while it

@@ -38,7 +38,11 @@ import (
 // A segment whose messages are all final is deleted, or, if this process
 // wrote it, renamed to <n>.free to be written again from its start by a
 // later segment: an fdatasync after overwriting blocks that exist commits
-// no new size (RATIONALE.md, "Recycled segment files").
+// no new size (RATIONALE.md, "Recycled segment files"). A new file is
+// allocated to the segment's full size when it is created (fallocate), for
+// the same reason; its unwritten tail reads as zeros, which end the log
+// like a torn frame. Both are cut to their frames when the segment is
+// sealed.
 //
 // Each segment counts its live messages (not final, still read from the
 // segment). A message leaves its segment when its final record is written
@@ -100,7 +104,7 @@ type segment struct {
 	cached  int64 // the page cache holds its bytes from here on (below: dropped once synced; pageSize-aligned)
 	// fresh: opened by this process, so every frame in its file names it
 	// (frameSum) and the file may be recycled; recycled: the file is a
-	// deleted segment's, written again (its old tail cut when sealed).
+	// deleted segment's, written again.
 	fresh, recycled bool
 
 	// Final records that keep their body as a reference into this file
@@ -113,8 +117,9 @@ type segment struct {
 	keep     time.Time
 }
 
-// segments is the set of segment files. Owned by the committer goroutine
-// (and by Open before it starts).
+// segments is the set of segment files. Owned by whoever holds Log.writer
+// (the committer, or an appender leading its commit), and by Open before
+// the committer starts.
 type segments struct {
 	dir      string
 	maxBytes int64 // seal the active segment past this
@@ -181,8 +186,8 @@ func readSegment(dir string, n uint64, f func(m *Message) error) (int64, error) 
 		v := binary.LittleEndian.Uint32(data[off:])
 		size := int(v &^ frameSeeded)
 		sum := binary.LittleEndian.Uint32(data[off+4:])
-		if size > maxFrameBytes || size > len(data)-off-frameHeader {
-			break
+		if size == 0 || size > maxFrameBytes || size > len(data)-off-frameHeader {
+			break // a frame holds a count at least: size 0 is a preallocated tail's zeros
 		}
 		payload := data[off+frameHeader : off+frameHeader+size]
 		want := crc32.Checksum(payload, crcTable)
@@ -254,6 +259,13 @@ func (s *segments) open(n uint64) error {
 		_ = os.Remove(f.Name()) // #nosec G104 -- an empty file; recovery skips it anyway
 		return err
 	}
+	if !recycled {
+		// Its blocks and size now, so that a frame's fdatasync commits
+		// neither (RATIONALE.md, "Preallocated segment files"). Where that
+		// fails (no space for all of it, a file system without fallocate)
+		// the file grows as it is written.
+		_ = preallocate(f, s.maxBytes) // #nosec G104 -- an optimisation; the writes allocate what it did not
+	}
 	s.active = f
 	s.cur = &segment{n: n, created: time.Now(), fresh: true, recycled: recycled}
 	if recycled {
@@ -303,6 +315,9 @@ func (s *segments) pending() bool { return s.count > 0 }
 // the frame stays in the file.
 func (s *segments) write() (*segment, int64, error) {
 	defer s.reset()
+	if s.cur != nil && s.cur.bytes >= s.maxBytes {
+		s.seal() // full: upkeep seals it after a committer's cycle, this after a leader's
+	}
 	if err := s.ensure(); err != nil {
 		return nil, 0, err
 	}
@@ -354,27 +369,37 @@ func newSyncer(gate chan struct{}) *syncer {
 
 func (y *syncer) run() {
 	for r := range y.req {
-		if y.gate != nil {
-			<-y.gate
-		}
-		t0 := time.Now()
-		err := fdatasync(r.f)
-		took := time.Since(t0)
-		if err == nil && r.dropTo > r.drop {
-			dropCache(r.f, r.drop, r.dropTo)
-		}
-		y.done <- syncResult{took, err}
+		y.done <- y.do(r)
 	}
 }
 
-// start syncs seg's file f in the background and then drops the page
-// cache of its whole pages not dropped yet; the result comes on done.
-func (y *syncer) start(f *os.File, seg *segment) {
-	to := seg.bytes &^ (pageSize - 1)
-	y.req <- syncReq{f: f, drop: seg.cached, dropTo: to}
-	seg.cached = max(seg.cached, to)
+// do runs r on the calling goroutine: the syncer's, or a leader's that
+// syncs its own frame (Log.lead).
+func (y *syncer) do(r syncReq) syncResult {
+	if y.gate != nil {
+		<-y.gate
+	}
+	t0 := time.Now()
+	err := fdatasync(r.f)
+	took := time.Since(t0)
+	if err == nil && r.dropTo > r.drop {
+		dropCache(r.f, r.drop, r.dropTo)
+	}
+	return syncResult{took, err}
 }
-func (y *syncer) stop() { close(y.req) }
+
+// request is the sync of seg's file f that makes its last frame durable,
+// then drops the page cache of its whole pages not dropped yet.
+func (y *syncer) request(f *os.File, seg *segment) syncReq {
+	to := seg.bytes &^ (pageSize - 1)
+	r := syncReq{f: f, drop: seg.cached, dropTo: to}
+	seg.cached = max(seg.cached, to)
+	return r
+}
+
+// start runs r on the syncer's goroutine; the result comes on done.
+func (y *syncer) start(r syncReq) { y.req <- r }
+func (y *syncer) stop()           { close(y.req) }
 
 // cut truncates the active file back to size after a failed write (a
 // partial frame must not stay in front of the next one).
@@ -397,10 +422,10 @@ func (s *segments) seal() {
 			dropCache(s.active, s.cur.cached, s.cur.bytes)
 		}
 	}
-	if s.cur.recycled {
-		_ = s.active.Truncate(s.cur.bytes) // #nosec G104 -- the previous life's tail; a reader stops at it anyway
-	}
-	_ = s.active.Close() // #nosec G104 -- written and synced; nothing is lost if closing fails
+	// The file ends at its frames: a recycled one's previous life and a
+	// preallocated one's zeros go (a reader stops at either anyway).
+	_ = s.active.Truncate(s.cur.bytes) // #nosec G104 -- see above: nothing depends on it
+	_ = s.active.Close()               // #nosec G104 -- written and synced; nothing is lost if closing fails
 	s.active = nil
 	s.cur.sealed = true
 	s.cur = nil

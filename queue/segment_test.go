@@ -478,7 +478,7 @@ func TestSegmentFilesAreRecycled(t *testing.T) {
 // old one did.
 func TestRecycledFileEndsAtItsNewFrames(t *testing.T) {
 	dir := t.TempDir()
-	s := &segments{dir: dir, maxBytes: 1, all: make(map[uint64]*segment)}
+	s := &segments{dir: dir, maxBytes: 1 << 20, all: make(map[uint64]*segment)}
 	frames := func(n int, from int) {
 		for i := range n {
 			s.add(bodyMsg(from+i, 500)) // every frame the same size
@@ -526,6 +526,7 @@ func TestRecycledFileEndsAtItsNewFrames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	data = data[:frameHeader+binary.LittleEndian.Uint32(data)&^frameSeeded] // without the preallocated tail
 	binary.LittleEndian.PutUint32(data, uint32(len(data)-frameHeader))
 	binary.LittleEndian.PutUint32(data[4:], crc32.Checksum(data[frameHeader:], crcTable))
 	if err := os.WriteFile(path, data, 0o600); err != nil {
@@ -537,5 +538,94 @@ func TestRecycledFileEndsAtItsNewFrames(t *testing.T) {
 		return nil
 	}); err != nil || !slices.Equal(got, []int{300}) {
 		t.Fatalf("old-format frame: read %v, %v", got, err)
+	}
+}
+
+// An append to an idle log is written and synced by its own caller (lead):
+// one leader at a time; an append that comes while the leader's frame
+// syncs waits for the committer's next frame, after the leader's, and is
+// acknowledged only after its own sync.
+func TestIdleAppendLeadsItsCommit(t *testing.T) {
+	l, gate, _ := heldSyncs(t)
+	if s := l.Stats(); s.Led != 1 || s.Batches != 1 {
+		t.Fatalf("the first append to an idle log: led %d, batches %d; want 1, 1", s.Led, s.Batches)
+	}
+	second, third := msg(2, ""), msg(3, "")
+	led := make(chan error, 1)
+	go func() { led <- l.Append(second) }() // leads; its sync waits for the gate
+	waitFor(t, "the second append's frame", func() bool { return l.Stats().Batches == 2 })
+	queued := make(chan error, 1)
+	go func() { queued <- l.Append(third) }() // a leader is syncing: to the committer
+	waitFor(t, "the third append to reach the committer", func() bool { return l.holding.Load() })
+	if got := l.Stats().Batches; got != 2 {
+		t.Fatalf("%d batches while the leader's frame syncs; the third append must wait for it", got)
+	}
+	gate <- struct{}{} // the leader's sync
+	if err := <-led; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the committer's frame", func() bool { return l.Stats().Batches == 3 })
+	select {
+	case err := <-queued:
+		t.Fatalf("the third append returned before its sync: %v", err)
+	default:
+	}
+	gate <- struct{}{} // the committer's sync
+	if err := <-queued; err != nil {
+		t.Fatal(err)
+	}
+	if s := l.Stats(); s.Led != 2 || s.Syncs != 3 || third.Seq <= second.Seq {
+		t.Fatalf("led %d, syncs %d, seqs %d then %d; want 2, 3, in order", s.Led, s.Syncs, second.Seq, third.Seq)
+	}
+	for _, want := range []*Message{second, third} {
+		got, err := l.Next(context.Background())
+		if err != nil || got.ID != want.ID {
+			t.Fatalf("ran %v (%v), want %x", got, err, want.ID)
+		}
+	}
+	close(gate) // Close's syncs
+}
+
+// A new segment file is allocated to its full size at once (so that a
+// sync commits no size); after a crash its unwritten tail (zeros) ends the
+// log like a torn frame, and sealing cuts the file to its frames.
+func TestPreallocatedTailEndsTheLog(t *testing.T) {
+	dir := t.TempDir()
+	s := &segments{dir: dir, maxBytes: 1 << 20, all: make(map[uint64]*segment)}
+	if err := s.open(1); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		s.add(bodyMsg(i, 300))
+		if _, _, err := s.write(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	written := s.cur.bytes
+	fi, err := s.active.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() != s.maxBytes {
+		t.Errorf("a new segment file of %d bytes, want %d (preallocated)", fi.Size(), s.maxBytes)
+	}
+	_ = s.active.Close() // a crash: not sealed
+	n := 0
+	end, err := readSegment(dir, 1, func(*Message) error { n++; return nil })
+	if err != nil || n != 3 || end != written {
+		t.Fatalf("after a crash: %d messages, end %d, %v; want 3, %d", n, end, err, written)
+	}
+
+	if err := s.open(2); err != nil {
+		t.Fatal(err)
+	}
+	s.add(bodyMsg(9, 300))
+	if _, _, err := s.write(); err != nil {
+		t.Fatal(err)
+	}
+	written = s.cur.bytes
+	s.seal()
+	if fi, err := os.Stat(segmentPath(dir, 2)); err != nil || fi.Size() != written {
+		t.Fatalf("sealed: %v, %v; want %d bytes", fi, err, written)
 	}
 }

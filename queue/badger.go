@@ -93,9 +93,8 @@ type Log struct {
 	leading atomic.Bool   // an appender leads a commit (lead); one at a time
 	holding atomic.Bool   // the committer holds ops not written yet: no appender leads
 	synced  chan struct{} // a leader's frame is synced: the committer may write appends again
-	// A leader's batch, arena and appends (lead).
+	// A leader's batch and appends (lead).
 	own         []*op
-	ownArena    []byte
 	ownAppended []*Message
 
 	nextSeq  uint64 // owned by the committer

@@ -93,22 +93,25 @@ func (l *Log) lead(o *op) (bool, error) {
 	}
 	l.own = append(l.own[:0], o)
 	var f frame
-	l.ownArena, l.ownAppended, f = l.write(l.own, l.ownArena[:0], l.ownAppended[:0])
+	_, l.ownAppended, f = l.write(l.own, nil, l.ownAppended[:0]) // appends only: no record to encode
 	l.writer.Unlock()
 	f.own = true
 	var r syncResult
-	if f.syncing {
+	if f.seg != nil {
 		r = l.syncer.do(f.req)
 	}
 	l.acknowledge(f, r)
-	l.stats.led.Add(1)
 	clear(l.ownAppended)
 	l.own[0] = nil
 	select {
 	case l.synced <- struct{}{}: // the committer may write its appends now
 	default:
 	}
-	return true, <-o.done
+	err := <-o.done
+	if err == nil {
+		l.stats.led.Add(1)
+	}
+	return true, err
 }
 
 // commitLoop writes what lead does not. Each cycle takes everything queued
@@ -295,7 +298,7 @@ func (o *op) fileSize() int64 {
 func (l *Log) commit(batch []*op, arena []byte, appended []*Message) ([]byte, []*Message) {
 	arena, appended, f := l.write(batch, arena, appended)
 	var r syncResult
-	if f.syncing {
+	if f.seg != nil {
 		l.syncer.start(f.req)
 		r = l.waitSync()
 	}
@@ -309,9 +312,8 @@ type frame struct {
 	batch    []*op // what the budget admitted of the batch
 	own      bool  // written by lead, which does not hold l.writer in acknowledge
 	err      error
-	seg      *segment
+	seg      *segment // the segment whose frame req syncs; nil: nothing to sync
 	req      syncReq
-	syncing  bool   // req is to be run
 	seq      uint64 // the Seq after the batch's last append
 	appended int
 	write    time.Duration
@@ -389,7 +391,7 @@ func (l *Log) write(batch []*op, arena []byte, appended []*Message) ([]byte, []*
 		if err == nil {
 			seg, at, err = l.segs.write()
 			if err == nil && l.segs.sync {
-				f.seg, f.req, f.syncing = seg, l.syncer.request(l.segs.active, seg), true
+				f.seg, f.req = seg, l.segs.syncRequest()
 			}
 		} else {
 			l.segs.reset()
@@ -449,7 +451,7 @@ func (l *Log) write(batch []*op, arena []byte, appended []*Message) ([]byte, []*
 		l.sched.push(appended, false)
 	}
 	f.batch, f.err, f.seq, f.appended = batch, err, seq, len(appended)
-	if f.syncing {
+	if f.seg != nil {
 		l.syncingFrom.Store(seq - uint64(len(appended)))
 	}
 	return arena, appended, f
@@ -465,7 +467,7 @@ func (l *Log) acknowledge(f frame, r syncResult) {
 	err := f.err
 	var syncErr error // the frame's fdatasync failed: its appends are not acknowledged
 	commit := Commit{Write: f.write}
-	if f.syncing {
+	if f.seg != nil {
 		commit.Sync = r.took
 		l.stats.syncNanos.Add(uint64(r.took)) // #nosec G115 -- time.Since of a monotonic clock, not negative
 		l.stats.syncs.Add(1)

@@ -388,12 +388,12 @@ func (y *syncer) do(r syncReq) syncResult {
 	return syncResult{took, err}
 }
 
-// request is the sync of seg's file f that makes its last frame durable,
-// then drops the page cache of its whole pages not dropped yet.
-func (y *syncer) request(f *os.File, seg *segment) syncReq {
-	to := seg.bytes &^ (pageSize - 1)
-	r := syncReq{f: f, drop: seg.cached, dropTo: to}
-	seg.cached = max(seg.cached, to)
+// syncRequest is the sync that makes the active segment's last frame
+// durable, then drops the page cache of its whole pages not dropped yet.
+func (s *segments) syncRequest() syncReq {
+	to := s.cur.bytes &^ (pageSize - 1)
+	r := syncReq{f: s.active, drop: s.cur.cached, dropTo: to}
+	s.cur.cached = max(s.cur.cached, to)
 	return r
 }
 
